@@ -64,6 +64,9 @@ const CASES: Case[] = [
   { name: 'rmsnorm', op: 'rmsnorm', inputs: [{ shape: [5, 12] }, { shape: [12] }], attrs: { eps: 1e-6 } },
   { name: 'layernorm, odd width', op: 'layernorm', inputs: [{ shape: [5, 7] }, { shape: [7] }, { shape: [7] }], attrs: { eps: 1e-5 } },
   { name: 'softmax cross-entropy', op: 'softmax_xent', inputs: [{ shape: [6, 13] }, { shape: [6], int: 13 }], attrs: { ignore_index: -100 } },
+  // Rows of a multiple of 4: vectorized, read as aligned vec4s on WebGPU.
+  { name: 'layernorm, width 12', op: 'layernorm', inputs: [{ shape: [5, 12] }, { shape: [12] }, { shape: [12] }], attrs: { eps: 1e-5 } },
+  { name: 'attention, causal, 2 heads of 8', op: 'attention', inputs: [{ shape: ['batch', 'seq', 16] }, { shape: ['batch', 'seq', 16] }, { shape: ['batch', 'seq', 16] }], attrs: { heads: 2, kv_heads: 2, head_dim: 8, scale: 0.35, mask: 'causal' }, dims: { batch: 3, seq: 5 } },
   { name: 'attention, causal, 2 heads', op: 'attention', inputs: [{ shape: ['batch', 'seq', 8] }, { shape: ['batch', 'seq', 8] }, { shape: ['batch', 'seq', 8] }], attrs: { heads: 2, kv_heads: 2, head_dim: 4, scale: 0.5, mask: 'causal' }, dims: { batch: 3, seq: 5 } },
 ];
 

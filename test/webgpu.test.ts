@@ -64,14 +64,17 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
 
   // The attention backward a GPU runs (by queries, then by keys: kernels.ts
   // attention-grad-by-keys) for every mask and with grouped kv heads and dropout, at sizes
-  // that fill nothing evenly; dq, dk and dv against the float64 reference.
+  // that fill nothing evenly; dq, dk and dv against the float64 reference. Head dim 3 runs
+  // scalar loops; head dim 8 runs the vectorized ones, with rows read as aligned vec4s.
   it.each([
-    ['causal, grouped kv heads', { mask: 'causal', heads: 4, kv_heads: 2 }],
-    ['local window 3', { mask: 'local', window: 3, heads: 2, kv_heads: 2 }],
-    ['prefix (bidirectional up to a per-row prefix)', { mask: 'prefix', has_prefix: true, heads: 2, kv_heads: 1 }],
-    ['none, key padding and dropout', { mask: 'none', has_key_mask: true, p_drop: 0.25, salt: 7, heads: 2, kv_heads: 2 }],
-  ] as const)('attention backward on the device (%s) matches float64', async (_name, attrs) => {
-    const [B, T, hd] = [2, 7, 3];
+    ['causal, grouped kv heads', 3, { mask: 'causal', heads: 4, kv_heads: 2 }],
+    ['local window 3', 3, { mask: 'local', window: 3, heads: 2, kv_heads: 2 }],
+    ['prefix (bidirectional up to a per-row prefix)', 3, { mask: 'prefix', has_prefix: true, heads: 2, kv_heads: 1 }],
+    ['none, key padding and dropout', 3, { mask: 'none', has_key_mask: true, p_drop: 0.25, salt: 7, heads: 2, kv_heads: 2 }],
+    ['causal, grouped kv heads, vec4 rows', 8, { mask: 'causal', heads: 4, kv_heads: 2 }],
+    ['none, key padding and dropout, vec4 rows', 8, { mask: 'none', has_key_mask: true, p_drop: 0.25, salt: 7, heads: 2, kv_heads: 2 }],
+  ] as const)('attention backward on the device (%s, head dim %i) matches float64', async (_name, hd, attrs) => {
+    const [B, T] = [2, 7];
     const a = { head_dim: hd, scale: 1 / Math.sqrt(hd), ...attrs } as Record<string, AttrValue>;
     const H = a.heads as number;
     const KV = a.kv_heads as number;
@@ -97,6 +100,7 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
     const kernel = scheduled(TARGETS.webgpu, buildKernel(node, 'kernel', new Set(TARGETS.webgpu.variants)));
     const [wk] = parseWgsl(renderWgsl([kernel], { header: [] })).values();
     expect(wk.dispatch.phases.length, 'a dq pass and a dk, dv pass').toBe(2);
+    expect(wk.code.includes('var<storage, read> k: array<vec4<f32>>;'), 'k read as vec4s').toBe(hd % 4 === 0);
     const f32 = (x: Float64Array | Int32Array) => (x instanceof Int32Array ? x : Float32Array.from(x));
     const ins = node.inputs.map((x) => f32(ref.get(x.id)?.data ?? data.get(g.inputs.find((i) => i.value.id === x.id)!.name)!));
     const run = await prepareKernel(await gpu(), wk, [...ins, ...node.outputs.map((o) => numel(o.shape, dims))], dims);
@@ -126,7 +130,7 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
     expect(wrong.stderr).toContain('--bundle');
   });
 
-  it('schedules for a GPU: matmuls in 4×4 tiles, bias gradients by columns, attention backward in two parallel passes, its rows private', () => {
+  it('schedules for a GPU: matmuls in 8×8 tiles, bias gradients by columns, attention backward in two parallel passes, its rows private, its head-dim loops in aligned vec4 loads', () => {
     const g = compile(checkFiles(['specs/gpt_tiny.tfm']).models[0], TARGETS.webgpu);
     const kernels = parseWgsl(g.files['kernels.wgsl'] as string);
     const of = (op: string) => [...kernels.values()].filter((k) => new RegExp(`^${op}_[0-9a-f]{8,}$`).test(k.name));
@@ -134,8 +138,13 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
     for (const op of ['matmul', 'matmul_epilogue', 'reduce_to', 'attention', 'add_norm', 'embedding']) expect(new Set(modes(op)), op).toEqual(new Set(['grid']));
     expect(new Set(modes('attention_grad'))).toEqual(new Set(['grid+grid']));
     const code = (op: string) => of(op).map((k) => k.code).join('\n');
-    expect(code('matmul')).toContain('c33 += a3 * b3;');
-    expect(code('attention_grad')).toMatch(/var dk_row: array<f32, 32>;/);
+    expect(code('matmul')).toContain('c7_7 += a7 * b7;');
+    // Rows of a head (32 floats) in eight vec4s: private rows, and q, k, v read four at a time.
+    expect(code('attention_grad')).toMatch(/var dk_row: array<vec4<f32>, 8>;/);
+    expect(code('attention')).toMatch(/var<storage, read> k: array<vec4<f32>>;/);
+    expect(code('attention')).toContain('dot_v1 += q[(qo) / 4] * k[(ko) / 4];');
+    // The matmul's 64 accumulators stay scalar (a vector loop would need 64 vec4 more).
+    expect(code('matmul')).not.toContain('vec4');
   });
 
   it('a lost device is a coded error (TFM7003), not a crash or a wrong number', async () => {

@@ -124,7 +124,10 @@ export class GpuExecutor implements ModelRunner {
       const k = kernels.get(name);
       if (!k) throw new Error(`kernels.wgsl has no kernel ${name}: regenerate it`);
       const d = k.dispatch;
-      const entries: GPUBindGroupEntry[] = regions.map((r, n) => ({ binding: n, resource: { buffer: r.buffer, offset: r.offset, size: r.size } }));
+      // Bound in whole 16-byte units, which every region has room for (arena regions start
+      // at the storage-offset alignment, other buffers are sized in 16 bytes): a kernel may
+      // read a buffer as vec4<f32>s, and its last floats must then be in a whole one.
+      const entries: GPUBindGroupEntry[] = regions.map((r, n) => ({ binding: n, resource: { buffer: r.buffer, offset: r.offset, size: Math.ceil(r.size / 16) * 16 } }));
       checkAliasing(name, regions, d.buffers.map((b) => b.access !== 'read'));
       const u = kernelUniform(device, k, at);
       if (u) entries.push({ binding: regions.length, resource: { buffer: u.buffer } });

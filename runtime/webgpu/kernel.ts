@@ -28,7 +28,7 @@ export async function prepareKernel(gpu: GpuContext, k: WgslKernel, data: (Data 
     device.queue.writeBuffer(buf, 0, init.buffer, init.byteOffset, init.byteLength);
     return { buf, len, t: d.buffers[n].t };
   });
-  const entries: GPUBindGroupEntry[] = buffers.map((b, n) => ({ binding: n, resource: { buffer: b.buf, offset: 0, size: 4 * Math.max(1, b.len) } }));
+  const entries: GPUBindGroupEntry[] = buffers.map((b, n) => ({ binding: n, resource: { buffer: b.buf, offset: 0, size: Math.ceil(Math.max(1, b.len) / 4) * 16 } }));
   const uniform = kernelUniform(device, k, dims, scalars);
   if (uniform) entries.push({ binding: buffers.length, resource: { buffer: uniform.buffer } });
   const bindGroup = device.createBindGroup({ layout, entries });

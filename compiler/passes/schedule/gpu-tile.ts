@@ -6,6 +6,10 @@
 // one output per invocation 1.0 GFLOP/s, 4×4 scalar tiles 4.7, 4×4 with vec4 accumulators
 // 3.4, 32×32 workgroup-memory tiles 1.7 (lavapipe runs a workgroup's barriers as
 // coroutines); a GPU with fast workgroup memory wants the last, which comes as its own pass.
+// Lavapipe runs every non-uniform load as a loop over its SIMD lanes, so what counts there is
+// loads per multiply-add, 2/T: the WebGPU target uses T = 8 (GPT-mini's matmuls 1.4× faster
+// than at T = 4; vec4 loads of the tile's rows gained nothing measurable on top, tried in
+// scratch shaders).
 import { add, bin, call, i, if_, let_, loop, matchContraction, mul, set, sub, v, type Contraction, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 import { contractionParts } from './register-tile.ts';
 
@@ -31,15 +35,15 @@ function tile(c: Contraction, T: number): KStmt[] {
   const body: KStmt[] = [
     let_('i0', mul(v('it'), i(T)), 'i32'),
     let_('j0', mul(v('jt'), i(T)), 'i32'),
-    ...R.flatMap((a) => R.map((b) => let_(`c${a}${b}`, { k: 'num', v: 0, t: 'f32' }, 'f32', true))),
+    ...R.flatMap((a) => R.map((b) => let_(`c${a}_${b}`, { k: 'num', v: 0, t: 'f32' }, 'f32', true))),
     loop('p', c.P, [
       ...R.map((a) => let_(`a${a}`, X(rowIn(a), v('p')))),
       ...R.map((b) => let_(`b${b}`, Y(v('p'), colIn(b)))),
-      ...R.flatMap((a) => R.map((b) => set(`c${a}${b}`, mul(v(`a${a}`), v(`b${b}`)), '+'))),
+      ...R.flatMap((a) => R.map((b) => set(`c${a}_${b}`, mul(v(`a${a}`), v(`b${b}`)), '+'))),
     ]),
     ...R.flatMap((a) =>
       R.flatMap((b) => {
-        const stmts = put(v(`c${a}${b}`), row(a), col(b), `${a}${b}`);
+        const stmts = put(v(`c${a}_${b}`), row(a), col(b), `${a}${b}`);
         const cond = inside(a, b);
         return cond ? [if_(cond, stmts)] : stmts;
       }),

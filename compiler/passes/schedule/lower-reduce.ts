@@ -9,21 +9,25 @@
 // results in a tree instead.
 import { accumulator, loop, type Kernel, type KStmt } from '../../codegen/kir.ts';
 
-export function lowerReduce() {
-  const lower = (stmts: KStmt[]): KStmt[] =>
+// `nested`: only reductions inside a loop or a condition, for a GPU target that runs each
+// invocation's reductions as such loops anyway (as its renderer did) and keeps the kernel's
+// top-level ones for a workgroup tree.
+export function lowerReduce({ nested = false } = {}) {
+  const lower = (stmts: KStmt[], top: boolean): KStmt[] =>
     stmts.flatMap((s): KStmt[] => {
       switch (s.k) {
         case 'reduce': {
+          if (top && nested) return [s];
           const { init, take } = accumulator(s);
-          return [init, loop(s.idx, s.to, [...lower(s.body), take], false, s.from)];
+          return [init, loop(s.idx, s.to, [...lower(s.body, false), take], false, s.from)];
         }
         case 'for':
-          return [{ ...s, body: lower(s.body) }];
+          return [{ ...s, body: lower(s.body, false) }];
         case 'if':
-          return [{ ...s, then: lower(s.then), else: s.else && lower(s.else) }];
+          return [{ ...s, then: lower(s.then, false), else: s.else && lower(s.else, false) }];
         default:
           return [s];
       }
     });
-  return (k: Kernel): Kernel => ({ ...k, body: lower(k.body) });
+  return (k: Kernel): Kernel => ({ ...k, body: lower(k.body, true) });
 }

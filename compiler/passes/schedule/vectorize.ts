@@ -12,10 +12,23 @@ import { add, bin, declared, f, hsum, i, let_, mentions, set, splat, sub, substi
 /** The longest loop unrolled whole, in vector steps (32 floats: a head of 32). */
 const MAX_UNROLL = 8;
 
-export function vectorize() {
+/** Options for a target whose vectors are not the CPU's (WGSL's vec4<f32>): `parallel`:
+ *  whether a parallel loop may be vectorized (a GPU maps it to invocations: no); `fns`: the
+ *  functions it has lane-wise; `scratch`: whether per-invocation scratch rows (private arrays
+ *  on a GPU) are vectorized like buffers. */
+export interface VectorizeOptions {
+  parallel?: boolean;
+  fns?: ReadonlySet<string>;
+  scratch?: boolean;
+  /** Loops with more accumulators stay scalar (a GPU's register tile: 64 of them). */
+  maxReductions?: number;
+}
+
+export function vectorize(opts: VectorizeOptions = {}) {
+  const { parallel = true, fns = VECTOR_FN, scratch = false, maxReductions = Infinity } = opts;
   return (k: Kernel): Kernel => {
     let fresh = 0;
-    const buffers = new Map(k.buffers.map((b) => [b.name, b.t]));
+    const buffers = new Map<string, ElemType>([...k.buffers.map((b) => [b.name, b.t] as [string, ElemType]), ...(scratch ? (k.scratch ?? []).map((x) => [x.name, 'f32'] as [string, ElemType]) : [])]);
     // `top`: the kernel's own statements, where a parallel loop is the one split across threads.
     const block = (stmts: KStmt[], outer: Map<string, KType>, top = false): KStmt[] => {
       const scope = new Map(outer);
@@ -23,7 +36,7 @@ export function vectorize() {
       for (const s of stmts) {
         if (s.k === 'let') scope.set(s.v, s.t);
         if (s.k === 'for') {
-          const vector = (s.step ?? 1) === 1 && s.body.every((b) => b.k !== 'for' && b.k !== 'if') ? vectorizeLoop(s, scope, buffers, fresh, top && !!s.parallel) : undefined;
+          const vector = (s.step ?? 1) === 1 && (parallel || !s.parallel) && s.body.every((b) => b.k !== 'for' && b.k !== 'if') ? vectorizeLoop(s, scope, buffers, fresh, top && !!s.parallel, fns, maxReductions) : undefined;
           if (vector) (out.push(...vector), fresh++);
           else out.push({ ...s, body: block(s.body, new Map(scope).set(s.v, 'i32')) });
         } else if (s.k === 'if') out.push({ ...s, then: block(s.then, scope), else: s.else && block(s.else, scope) });
@@ -45,7 +58,7 @@ export function vectorize() {
  * a gather).
  * `at` rewrites the indices (a tile's row and first column).
  */
-export function vectorExpr(e: KExpr, iv: string, buffers: Map<string, ElemType>, local: (name: string) => KExpr | 'splat' | undefined, at: (idx: KExpr) => KExpr = (x) => x): KExpr | undefined {
+export function vectorExpr(e: KExpr, iv: string, buffers: Map<string, ElemType>, local: (name: string) => KExpr | 'splat' | undefined, at: (idx: KExpr) => KExpr = (x) => x, fns: ReadonlySet<string> = VECTOR_FN): KExpr | undefined {
   const vec = (x: KExpr): KExpr | undefined => {
     switch (x.k) {
       case 'num':
@@ -77,7 +90,7 @@ export function vectorExpr(e: KExpr, iv: string, buffers: Map<string, ElemType>,
         return c && a && b ? { ...x, c, a, b } : undefined;
       }
       case 'call': {
-        if (!VECTOR_FN.has(x.fn)) return undefined;
+        if (!fns.has(x.fn)) return undefined;
         const args = x.args.map(vec);
         return args.every((a) => a !== undefined) ? { ...x, args: args as KExpr[] } : undefined;
       }
@@ -135,12 +148,12 @@ function evalInt(e: KExpr, value: (name: string) => number): number | undefined 
  *  undefined when its body is not all vectorizable. `n` numbers the new locals. */
 /** `threadLoop`: the loop is the kernel's thread split (a top-level parallel loop), which
  *  must stay a loop. */
-function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, buffers: Map<string, ElemType>, n: number, threadLoop: boolean): KStmt[] | undefined {
+function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, buffers: Map<string, ElemType>, n: number, threadLoop: boolean, fns: ReadonlySet<string>, maxReductions = Infinity): KStmt[] | undefined {
   const iv = loop.v;
   const locals = new Set<string>();
   const reductions: string[] = [];
   const local = (name: string) => (locals.has(name) ? v(`${name}_v`) : name !== iv && scope.get(name) === 'f32' ? ('splat' as const) : undefined);
-  const vec = (e: KExpr) => vectorExpr(e, iv, buffers, local);
+  const vec = (e: KExpr) => vectorExpr(e, iv, buffers, local, undefined, fns);
   const body: KStmt[] = [];
   for (const s of loop.body) {
     if (s.k === 'let') {
@@ -160,6 +173,7 @@ function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, bu
     } else if (s.k !== 'comment') return undefined;
   }
   if (loop.body.every((s) => s.k !== 'store' && s.k !== 'set')) return undefined;
+  if (reductions.length > maxReductions) return undefined;
   // A parallel loop's iterations may run on different threads (and checkKernel rejects an
   // accumulator shared by them): no reductions.
   if (loop.parallel && reductions.length) return undefined;

@@ -234,6 +234,94 @@ function treeable(k: Kernel): boolean {
   });
 }
 
+/** The vector loads and stores of `k` whose index is a multiple of 4 for every value of the
+ *  names in it: a sum of such terms, where a product is one when a factor is, a constant when
+ *  4 divides it, a local when its value is one, and a loop variable when it starts at one and
+ *  steps by a multiple of 4. (Every buffer starts at a multiple of 16 bytes: the runtime binds
+ *  them at the device's storage-offset alignment.) */
+export function alignedVectors(k: Kernel): { loads: Set<KExpr>; stores: Set<KStmt> } {
+  const loads = new Set<KExpr>();
+  const stores = new Set<KStmt>();
+  const mult4 = (e: KExpr, facts: Map<string, boolean>): boolean => {
+    switch (e.k) {
+      case 'num':
+        return e.t === 'i32' && e.v % 4 === 0;
+      case 'var':
+        return facts.get(e.name) === true;
+      case 'bin':
+        if (e.op === '+' || e.op === '-') return mult4(e.a, facts) && mult4(e.b, facts);
+        if (e.op === '*') return mult4(e.a, facts) || mult4(e.b, facts);
+        return false;
+      default:
+        return false;
+    }
+  };
+  const visitExpr = (e: KExpr, facts: Map<string, boolean>) =>
+    walkKernel([{ k: 'let', v: '', t: 'f32', e }], {
+      expr: (x) => {
+        if (x.k === 'vload' && mult4(x.idx, facts)) loads.add(x);
+      },
+    });
+  const block = (stmts: KStmt[], outer: Map<string, boolean>, vectors: Set<string>) => {
+    const facts = new Map(outer);
+    const vecs = new Set(vectors);
+    const isVector = (e: KExpr): boolean => {
+      let found = false;
+      walkKernel([{ k: 'let', v: '', t: 'f32', e }], { expr: (x) => (found ||= x.k === 'vload' || x.k === 'splat' || (x.k === 'var' && vecs.has(x.name))) });
+      // A lane of a vector is a scalar: only a whole-vector expression counts.
+      return found && e.k !== 'lane';
+    };
+    for (const s of stmts) {
+      switch (s.k) {
+        case 'let':
+          visitExpr(s.e, facts);
+          facts.set(s.v, !s.mutable && s.t === 'i32' && mult4(s.e, facts));
+          if (s.t === 'f32x4') vecs.add(s.v);
+          else vecs.delete(s.v);
+          break;
+        case 'set':
+          visitExpr(s.e, facts);
+          facts.set(s.v, false);
+          break;
+        case 'store':
+          visitExpr(s.e, facts);
+          if (isVector(s.e) && mult4(s.idx, facts)) stores.add(s);
+          break;
+        case 'for':
+          block(s.body, new Map(facts).set(s.v, mult4(s.from, facts) && (s.step ?? 1) % 4 === 0), vecs);
+          break;
+        case 'if':
+          visitExpr(s.c, facts);
+          block(s.then, facts, vecs);
+          if (s.else) block(s.else, facts, vecs);
+          break;
+        case 'reduce':
+          block(s.body, new Map(facts).set(s.idx, false), vecs);
+          visitExpr(s.e, new Map(facts).set(s.idx, false));
+          facts.set(s.v, false);
+          break;
+        default:
+          break;
+      }
+    }
+  };
+  block(k.body, new Map(), new Set());
+  return { loads, stores };
+}
+
+/** The vec4 index of an aligned element index. */
+function quarter(text: string, idx: KExpr): string {
+  return idx.k === 'num' ? String(idx.v / 4) : `(${text}) / 4`;
+}
+
+/** idx + c, folded when idx is a number or ends in one. */
+function offset(idx: KExpr, c: number): KExpr {
+  if (c === 0) return idx;
+  if (idx.k === 'num') return { ...idx, v: idx.v + c };
+  if (idx.k === 'bin' && idx.op === '+' && idx.b.k === 'num') return { ...idx, b: { ...idx.b, v: idx.b.v + c } };
+  return { k: 'bin', op: '+', a: idx, b: { k: 'num', v: c, t: 'i32' } };
+}
+
 const WGSL_TYPE: Record<KType, string> = { f32: 'f32', f64: 'f32', i32: 'i32', f32x4: 'vec4<f32>' };
 
 function renderKernel(k: Kernel, sources?: SourceMap): string {
@@ -245,13 +333,19 @@ function renderKernel(k: Kernel, sources?: SourceMap): string {
   if (phases.length > 1) lines.push(`// ${phases.length} dispatches in order: ${phases.map((p) => `${p.entry} (${p.mode === 'grid' ? `one invocation per point of ${p.domain.map((l) => l.v).join(' × ')}` : 'one invocation'})`).join(', then ')}.`);
   const uniforms = [...k.dims.map((d) => `${ident(d)}: i32`), ...(k.scalars ?? []).map((s) => `${ident(s)}: f32`)];
   if (uniforms.length) lines.push(`struct Args { ${uniforms.join(', ')} }`);
-  k.buffers.forEach((b, n) => lines.push(`@group(0) @binding(${n}) var<storage, ${b.access === 'read' ? 'read' : 'read_write'}> ${ident(b.name)}: array<${b.t}>;`));
+  const aligned = alignedVectors(k);
+  // A read-only buffer with aligned vector loads, and a private row with aligned vector loads
+  // or stores, is an array of vec4<f32> (one load or store for four floats); its scalar
+  // accesses pick a component.
+  const vectorized = new Set([...[...aligned.loads].map((x) => (x as KExpr & { k: 'vload' }).buf), ...[...aligned.stores].map((x) => (x as KStmt & { k: 'store' }).buf)]);
+  const vec4 = new Set([...k.buffers.filter((b) => b.access === 'read' && b.t === 'f32').map((b) => b.name), ...(k.scratch ?? []).map((x) => x.name)].filter((n) => vectorized.has(n)));
+  k.buffers.forEach((b, n) => lines.push(`@group(0) @binding(${n}) var<storage, ${b.access === 'read' ? 'read' : 'read_write'}> ${ident(b.name)}: array<${vec4.has(b.name) ? 'vec4<f32>' : b.t}>;`));
   if (uniforms.length) lines.push(`@group(0) @binding(${k.buffers.length}) var<uniform> tfm_args: Args;`);
   // Scratch (kir.ts Kernel.scratch) is private to each invocation here: a function-scope array.
   const buffers = new Map([...k.buffers.map((b) => [b.name, b.t] as [string, ElemType]), ...(k.scratch ?? []).map((x) => [x.name, 'f32'] as [string, ElemType])]);
-  const privateArrays = (k.scratch ?? []).map((x) => `var ${ident(x.name)}: array<f32, ${x.elems}>;`);
+  const privateArrays = (k.scratch ?? []).map((x) => (vec4.has(x.name) ? `var ${ident(x.name)}: array<vec4<f32>, ${Math.ceil(x.elems / 4)}>;` : `var ${ident(x.name)}: array<f32, ${x.elems}>;`));
   for (const ph of phases) {
-    const r = new Renderer({ buffers, vars: new Map<string, KType>() }, k, privateArrays);
+    const r = new Renderer({ buffers, vars: new Map<string, KType>() }, privateArrays, { aligned: aligned.loads, stores: aligned.stores, vec4 });
     if (ph.mode === 'grid') renderGrid(r, ph, lines);
     else if (ph.mode === 'tree') renderTree(r, ph, lines);
     else {
@@ -339,10 +433,13 @@ class Renderer {
   depth = 0;
   constructor(
     private readonly env: TypeEnv & { vars: Map<string, KType> },
-    private readonly k: Kernel,
     /** Declarations every entry point starts with (its private arrays). */
     readonly prologue: string[] = [],
+    /** Vector loads whose index is a multiple of 4, and the buffers declared as vec4 arrays. */
+    private readonly vectors: { aligned: Set<KExpr>; stores: Set<KStmt>; vec4: Set<string> } = { aligned: new Set(), stores: new Set(), vec4: new Set() },
   ) {}
+
+  private fresh = 0;
 
   line(s: string): void {
     this.out.push(`${'  '.repeat(this.depth)}${s}`);
@@ -389,7 +486,13 @@ class Renderer {
         break;
       }
       case 'store':
-        this.line(`${ident(s.buf)}[${this.expr(s.idx)}] ${s.accumulate ? '+=' : '='} ${this.expr(s.e)};`);
+        if (this.vectors.stores.has(s) && this.vectors.vec4.has(s.buf)) this.line(`${ident(s.buf)}[${quarter(this.expr(s.idx), s.idx)}] ${s.accumulate ? '+=' : '='} ${this.expr(s.e)};`);
+        else if (typeOf(s.e, this.env) === 'f32x4') {
+          // Four contiguous elements, one component each.
+          const t = `tfm_v${this.fresh++}`;
+          const put = [0, 1, 2, 3].map((c) => `${this.expr({ k: 'load', buf: s.buf, idx: offset(s.idx, c) })} ${s.accumulate ? '+=' : '='} ${t}[${c}];`);
+          this.line(`{ let ${t} = ${this.expr(s.e)}; ${put.join(' ')} }`);
+        } else this.line(`${this.expr({ k: 'load', buf: s.buf, idx: s.idx })} ${s.accumulate ? '+=' : '='} ${this.expr(s.e)};`);
         break;
       case 'if':
         this.scoped(() => this.block(`if (${this.expr(s.c)})`, () => s.then.forEach((b) => this.stmt(b))));
@@ -477,7 +580,7 @@ class Renderer {
       case 'arg':
         return `tfm_args.${ident(e.name)}`;
       case 'load':
-        return `${ident(e.buf)}[${this.expr(e.idx)}]`;
+        return this.vectors.vec4.has(e.buf) ? `${ident(e.buf)}[(${this.expr(e.idx)}) / 4][(${this.expr(e.idx)}) % 4]` : `${ident(e.buf)}[${this.expr(e.idx)}]`;
       case 'neg':
         return `-${e.a.k === 'var' || e.a.k === 'load' || e.a.k === 'call' || e.a.k === 'dim' || e.a.k === 'arg' ? this.expr(e.a) : `(${this.expr(e.a)})`}`;
       case 'cast': {
@@ -485,8 +588,11 @@ class Renderer {
         const to = WGSL_TYPE[e.t];
         return from === to ? this.expr(e.a) : `${to}(${this.expr(e.a)})`;
       }
-      case 'bin':
-        return `${ex(e.a)} ${e.op} ${ex(e.b, false)}`;
+      case 'bin': {
+        // Lane-wise && and || of vector comparisons are & and | in WGSL.
+        const op = (e.op === '&&' || e.op === '||') && typeOf(e, this.env) === 'bool4' ? (e.op === '&&' ? '&' : '|') : e.op;
+        return `${ex(e.a)} ${op} ${ex(e.b, false)}`;
+      }
       case 'call': {
         const a = e.args.map((x) => this.expr(x));
         switch (e.fn) {
@@ -502,10 +608,14 @@ class Renderer {
       }
       case 'select':
         return `select(${this.expr(e.b)}, ${this.expr(e.a)}, ${this.expr(e.c)})`;
-      case 'vload':
+      case 'vload': {
+        if (this.vectors.aligned.has(e) && this.vectors.vec4.has(e.buf)) return `${ident(e.buf)}[${quarter(this.expr(e.idx), e.idx)}]`;
+        return `vec4<f32>(${[0, 1, 2, 3].map((c) => this.expr({ k: 'load', buf: e.buf, idx: offset(e.idx, c) })).join(', ')})`;
+      }
       case 'splat':
+        return `vec4<f32>(${this.expr(e.a)})`;
       case 'lane':
-        throw new Error(`internal: the WGSL target has no vector schedule yet (${e.k} in ${this.k.name})`);
+        return `${e.a.k === 'var' || e.a.k === 'vload' ? this.expr(e.a) : `(${this.expr(e.a)})`}[${e.lane}]`;
     }
   }
 }

@@ -45,7 +45,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
 // token embedding lookup: [vocab 2048, 128]
 // From specs/bart_tiny.tfm:18:5.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> table: array<f32>;
+@group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -55,8 +55,12 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      y[r * 128 + k] = table[src + k];
+    let vend0: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = table[(src + k) / 4]; y[r * 128 + k] = tfm_v0[0]; y[r * 128 + k + 1] = tfm_v0[1]; y[r * 128 + k + 2] = tfm_v0[2]; y[r * 128 + k + 3] = tfm_v0[3]; }
+    }
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      y[r * 128 + k] = table[(src + k) / 4][(src + k) % 4];
     }
   }
 }
@@ -98,7 +102,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // layernorm over the last dim (128), eps 0.00001
 // From specs/bart_tiny.tfm:20:5.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -109,19 +113,32 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      rowSum = rowSum + x[o + k];
+    var rowSum: f32 = 0f;
+    let vend0: i32 = 128 - 128 % 4;
+    var rowSum_v0: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      rowSum_v0 += x[(o + k) / 4];
+    }
+    rowSum += rowSum_v0[0] + rowSum_v0[1] + (rowSum_v0[2] + rowSum_v0[3]);
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      rowSum += x[(o + k) / 4][(o + k) % 4];
     }
     let mean: f32 = rowSum / 128f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let c: f32 = x[o + k] - mean;
-      variance = variance + c * c;
+    var variance: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var variance_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
+      variance_v1 += c_v * c_v;
+    }
+    variance += variance_v1[0] + variance_v1[1] + (variance_v1[2] + variance_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      let c: f32 = x[(o + k) / 4][(o + k) % 4] - mean;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 128f + 0.00001f);
     for (var k: i32 = 0; k < 128; k += 1) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd * g[k] + b[k];
     }
   }
 }
@@ -143,7 +160,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_5a54fa02 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_epilogue_5a54fa02 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
 // From specs/bart_tiny.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -155,110 +172,398 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 128 + j0] = pre00;
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 128 + (j0 + 1)] = pre01;
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 128 + (j0 + 2)] = pre02;
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 128 + (j0 + 3)] = pre03;
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 128 + (j0 + 4)] = pre04;
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 128 + (j0 + 5)] = pre05;
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 128 + (j0 + 6)] = pre06;
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 128 + (j0 + 7)] = pre07;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 128 + j0] = pre10;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 128 + (j0 + 4)] = pre14;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 128 + (j0 + 5)] = pre15;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 128 + (j0 + 6)] = pre16;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 128 + (j0 + 7)] = pre17;
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 128 + j0] = pre20;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 128 + (j0 + 4)] = pre24;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 128 + (j0 + 5)] = pre25;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 128 + (j0 + 6)] = pre26;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 128 + (j0 + 7)] = pre27;
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 128 + j0] = pre30;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 128 + (j0 + 4)] = pre34;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 128 + (j0 + 5)] = pre35;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 128 + (j0 + 6)] = pre36;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 128 + (j0 + 7)] = pre37;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 128 + j0] = pre40;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 128 + (j0 + 1)] = pre41;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 128 + (j0 + 2)] = pre42;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 128 + (j0 + 3)] = pre43;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 128 + (j0 + 4)] = pre44;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 128 + (j0 + 5)] = pre45;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 128 + (j0 + 6)] = pre46;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 128 + (j0 + 7)] = pre47;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 128 + j0] = pre50;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 128 + (j0 + 1)] = pre51;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 128 + (j0 + 2)] = pre52;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 128 + (j0 + 3)] = pre53;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 128 + (j0 + 4)] = pre54;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 128 + (j0 + 5)] = pre55;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 128 + (j0 + 6)] = pre56;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 128 + (j0 + 7)] = pre57;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 128 + j0] = pre60;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 128 + (j0 + 1)] = pre61;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 128 + (j0 + 2)] = pre62;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 128 + (j0 + 3)] = pre63;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 128 + (j0 + 4)] = pre64;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 128 + (j0 + 5)] = pre65;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 128 + (j0 + 6)] = pre66;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 128 + (j0 + 7)] = pre67;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 128 + j0] = pre70;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 128 + (j0 + 1)] = pre71;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 128 + (j0 + 2)] = pre72;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 128 + (j0 + 3)] = pre73;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 128 + (j0 + 4)] = pre74;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 128 + (j0 + 5)] = pre75;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 128 + (j0 + 6)] = pre76;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 128 + (j0 + 7)] = pre77;
     }
   }
 }
@@ -267,16 +572,16 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bart_tiny.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 32>;
+  var out_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -289,36 +594,65 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.src_seq + qi) * 128 + h * 32;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = 0f;
-    }
+    out_row[0] = vec4<f32>(0f);
+    out_row[1] = vec4<f32>(0f);
+    out_row[2] = vec4<f32>(0f);
+    out_row[3] = vec4<f32>(0f);
+    out_row[4] = vec4<f32>(0f);
+    out_row[5] = vec4<f32>(0f);
+    out_row[6] = vec4<f32>(0f);
+    out_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
-        }
+        var dot: f32 = 0f;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        var dot_v1b: vec4<f32> = vec4<f32>(0f);
+        dot_v1 += q[(qo) / 4] * k[(ko) / 4];
+        dot_v1b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+        dot_v1 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+        dot_v1b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+        dot_v1 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+        dot_v1b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+        dot_v1 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+        dot_v1b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+        dot_v1 += dot_v1b;
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
         let s: f32 = dot * 0.17677669f;
         let mNew: f32 = max(m, s);
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * 1f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
-        }
+        out_row[0] = out_row[0] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko) / 4];
+        out_row[1] = out_row[1] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 4) / 4];
+        out_row[2] = out_row[2] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 8) / 4];
+        out_row[3] = out_row[3] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 12) / 4];
+        out_row[4] = out_row[4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 16) / 4];
+        out_row[5] = out_row[5] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 20) / 4];
+        out_row[6] = out_row[6] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 24) / 4];
+        out_row[7] = out_row[7] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 28) / 4];
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = out_row[e] * inv;
-    }
+    out_row[0] = out_row[0] * vec4<f32>(inv);
+    out_row[1] = out_row[1] * vec4<f32>(inv);
+    out_row[2] = out_row[2] * vec4<f32>(inv);
+    out_row[3] = out_row[3] * vec4<f32>(inv);
+    out_row[4] = out_row[4] * vec4<f32>(inv);
+    out_row[5] = out_row[5] * vec4<f32>(inv);
+    out_row[6] = out_row[6] * vec4<f32>(inv);
+    out_row[7] = out_row[7] * vec4<f32>(inv);
     lse[(b * tfm_args.src_seq + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
-    }
+    { let tfm_v0 = out_row[0]; out[qo] = tfm_v0[0]; out[qo + 1] = tfm_v0[1]; out[qo + 2] = tfm_v0[2]; out[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = out_row[1]; out[qo + 4] = tfm_v1[0]; out[qo + 5] = tfm_v1[1]; out[qo + 6] = tfm_v1[2]; out[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = out_row[2]; out[qo + 8] = tfm_v2[0]; out[qo + 9] = tfm_v2[1]; out[qo + 10] = tfm_v2[2]; out[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = out_row[3]; out[qo + 12] = tfm_v3[0]; out[qo + 13] = tfm_v3[1]; out[qo + 14] = tfm_v3[2]; out[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = out_row[4]; out[qo + 16] = tfm_v4[0]; out[qo + 17] = tfm_v4[1]; out[qo + 18] = tfm_v4[2]; out[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = out_row[5]; out[qo + 20] = tfm_v5[0]; out[qo + 21] = tfm_v5[1]; out[qo + 22] = tfm_v5[2]; out[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = out_row[6]; out[qo + 24] = tfm_v6[0]; out[qo + 25] = tfm_v6[1]; out[qo + 26] = tfm_v6[2]; out[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = out_row[7]; out[qo + 28] = tfm_v7[0]; out[qo + 29] = tfm_v7[1]; out[qo + 30] = tfm_v7[2]; out[qo + 31] = tfm_v7[3]; }
   }
 }
 
@@ -343,10 +677,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
 // From specs/bart_tiny.tfm:25:7.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> sum: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
@@ -356,27 +690,48 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      sum[o + k] = x[o + k] + y[o + k];
+    let vend0: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      rowSum = rowSum + sum[o + k];
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
+    }
+    var rowSum: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var rowSum_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
+    }
+    rowSum += rowSum_v1[0] + rowSum_v1[1] + (rowSum_v1[2] + rowSum_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      rowSum += sum[o + k];
     }
     let mean: f32 = rowSum / 128f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
+    var variance: f32 = 0f;
+    let vend2: i32 = 128 - 128 % 4;
+    var variance_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
+      variance_v2 += c_v * c_v;
+    }
+    variance += variance_v2[0] + variance_v2[1] + (variance_v2[2] + variance_v2[3]);
+    for (var k: i32 = vend2; k < 128; k += 1) {
       let c: f32 = sum[o + k] - mean;
-      variance = variance + c * c;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 128f + 0.00001f);
-    for (var k: i32 = 0; k < 128; k += 1) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+    let vend3: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
+    }
+    for (var k: i32 = vend3; k < 128; k += 1) {
+      out[o + k] = (sum[o + k] - mean) * rstd * g[(k) / 4][(k) % 4] + b[(k) / 4][(k) % 4];
     }
   }
 }
 
-// ==== kernel matmul_epilogue_bebdfc0b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_epilogue_bebdfc0b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],64],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -389,131 +744,467 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 512 + j0] = pre00;
     post[i0 * 512 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 512 + (j0 + 1)] = pre01;
     post[i0 * 512 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 512 + (j0 + 2)] = pre02;
     post[i0 * 512 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 512 + (j0 + 3)] = pre03;
     post[i0 * 512 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 512 + (j0 + 4)] = pre04;
+    post[i0 * 512 + (j0 + 4)] = 0.5f * pre04 * (1f + tfm_erf(pre04 * 0.70710677f));
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 512 + (j0 + 5)] = pre05;
+    post[i0 * 512 + (j0 + 5)] = 0.5f * pre05 * (1f + tfm_erf(pre05 * 0.70710677f));
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 512 + (j0 + 6)] = pre06;
+    post[i0 * 512 + (j0 + 6)] = 0.5f * pre06 * (1f + tfm_erf(pre06 * 0.70710677f));
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 512 + (j0 + 7)] = pre07;
+    post[i0 * 512 + (j0 + 7)] = 0.5f * pre07 * (1f + tfm_erf(pre07 * 0.70710677f));
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 512 + j0] = pre10;
       post[(i0 + 1) * 512 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 512 + (j0 + 1)] = pre11;
       post[(i0 + 1) * 512 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 512 + (j0 + 2)] = pre12;
       post[(i0 + 1) * 512 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 512 + (j0 + 3)] = pre13;
       post[(i0 + 1) * 512 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 512 + (j0 + 4)] = pre14;
+      post[(i0 + 1) * 512 + (j0 + 4)] = 0.5f * pre14 * (1f + tfm_erf(pre14 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 512 + (j0 + 5)] = pre15;
+      post[(i0 + 1) * 512 + (j0 + 5)] = 0.5f * pre15 * (1f + tfm_erf(pre15 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 512 + (j0 + 6)] = pre16;
+      post[(i0 + 1) * 512 + (j0 + 6)] = 0.5f * pre16 * (1f + tfm_erf(pre16 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 512 + (j0 + 7)] = pre17;
+      post[(i0 + 1) * 512 + (j0 + 7)] = 0.5f * pre17 * (1f + tfm_erf(pre17 * 0.70710677f));
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 512 + j0] = pre20;
       post[(i0 + 2) * 512 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 512 + (j0 + 1)] = pre21;
       post[(i0 + 2) * 512 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 512 + (j0 + 2)] = pre22;
       post[(i0 + 2) * 512 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 512 + (j0 + 3)] = pre23;
       post[(i0 + 2) * 512 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 512 + (j0 + 4)] = pre24;
+      post[(i0 + 2) * 512 + (j0 + 4)] = 0.5f * pre24 * (1f + tfm_erf(pre24 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 512 + (j0 + 5)] = pre25;
+      post[(i0 + 2) * 512 + (j0 + 5)] = 0.5f * pre25 * (1f + tfm_erf(pre25 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 512 + (j0 + 6)] = pre26;
+      post[(i0 + 2) * 512 + (j0 + 6)] = 0.5f * pre26 * (1f + tfm_erf(pre26 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 512 + (j0 + 7)] = pre27;
+      post[(i0 + 2) * 512 + (j0 + 7)] = 0.5f * pre27 * (1f + tfm_erf(pre27 * 0.70710677f));
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 512 + j0] = pre30;
       post[(i0 + 3) * 512 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 512 + (j0 + 1)] = pre31;
       post[(i0 + 3) * 512 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 512 + (j0 + 2)] = pre32;
       post[(i0 + 3) * 512 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 512 + (j0 + 3)] = pre33;
       post[(i0 + 3) * 512 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 512 + (j0 + 4)] = pre34;
+      post[(i0 + 3) * 512 + (j0 + 4)] = 0.5f * pre34 * (1f + tfm_erf(pre34 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 512 + (j0 + 5)] = pre35;
+      post[(i0 + 3) * 512 + (j0 + 5)] = 0.5f * pre35 * (1f + tfm_erf(pre35 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 512 + (j0 + 6)] = pre36;
+      post[(i0 + 3) * 512 + (j0 + 6)] = 0.5f * pre36 * (1f + tfm_erf(pre36 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 512 + (j0 + 7)] = pre37;
+      post[(i0 + 3) * 512 + (j0 + 7)] = 0.5f * pre37 * (1f + tfm_erf(pre37 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 512 + j0] = pre40;
+      post[(i0 + 4) * 512 + j0] = 0.5f * pre40 * (1f + tfm_erf(pre40 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 512 + (j0 + 1)] = pre41;
+      post[(i0 + 4) * 512 + (j0 + 1)] = 0.5f * pre41 * (1f + tfm_erf(pre41 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 512 + (j0 + 2)] = pre42;
+      post[(i0 + 4) * 512 + (j0 + 2)] = 0.5f * pre42 * (1f + tfm_erf(pre42 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 512 + (j0 + 3)] = pre43;
+      post[(i0 + 4) * 512 + (j0 + 3)] = 0.5f * pre43 * (1f + tfm_erf(pre43 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 512 + (j0 + 4)] = pre44;
+      post[(i0 + 4) * 512 + (j0 + 4)] = 0.5f * pre44 * (1f + tfm_erf(pre44 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 512 + (j0 + 5)] = pre45;
+      post[(i0 + 4) * 512 + (j0 + 5)] = 0.5f * pre45 * (1f + tfm_erf(pre45 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 512 + (j0 + 6)] = pre46;
+      post[(i0 + 4) * 512 + (j0 + 6)] = 0.5f * pre46 * (1f + tfm_erf(pre46 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 512 + (j0 + 7)] = pre47;
+      post[(i0 + 4) * 512 + (j0 + 7)] = 0.5f * pre47 * (1f + tfm_erf(pre47 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 512 + j0] = pre50;
+      post[(i0 + 5) * 512 + j0] = 0.5f * pre50 * (1f + tfm_erf(pre50 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 512 + (j0 + 1)] = pre51;
+      post[(i0 + 5) * 512 + (j0 + 1)] = 0.5f * pre51 * (1f + tfm_erf(pre51 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 512 + (j0 + 2)] = pre52;
+      post[(i0 + 5) * 512 + (j0 + 2)] = 0.5f * pre52 * (1f + tfm_erf(pre52 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 512 + (j0 + 3)] = pre53;
+      post[(i0 + 5) * 512 + (j0 + 3)] = 0.5f * pre53 * (1f + tfm_erf(pre53 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 512 + (j0 + 4)] = pre54;
+      post[(i0 + 5) * 512 + (j0 + 4)] = 0.5f * pre54 * (1f + tfm_erf(pre54 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 512 + (j0 + 5)] = pre55;
+      post[(i0 + 5) * 512 + (j0 + 5)] = 0.5f * pre55 * (1f + tfm_erf(pre55 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 512 + (j0 + 6)] = pre56;
+      post[(i0 + 5) * 512 + (j0 + 6)] = 0.5f * pre56 * (1f + tfm_erf(pre56 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 512 + (j0 + 7)] = pre57;
+      post[(i0 + 5) * 512 + (j0 + 7)] = 0.5f * pre57 * (1f + tfm_erf(pre57 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 512 + j0] = pre60;
+      post[(i0 + 6) * 512 + j0] = 0.5f * pre60 * (1f + tfm_erf(pre60 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 512 + (j0 + 1)] = pre61;
+      post[(i0 + 6) * 512 + (j0 + 1)] = 0.5f * pre61 * (1f + tfm_erf(pre61 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 512 + (j0 + 2)] = pre62;
+      post[(i0 + 6) * 512 + (j0 + 2)] = 0.5f * pre62 * (1f + tfm_erf(pre62 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 512 + (j0 + 3)] = pre63;
+      post[(i0 + 6) * 512 + (j0 + 3)] = 0.5f * pre63 * (1f + tfm_erf(pre63 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 512 + (j0 + 4)] = pre64;
+      post[(i0 + 6) * 512 + (j0 + 4)] = 0.5f * pre64 * (1f + tfm_erf(pre64 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 512 + (j0 + 5)] = pre65;
+      post[(i0 + 6) * 512 + (j0 + 5)] = 0.5f * pre65 * (1f + tfm_erf(pre65 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 512 + (j0 + 6)] = pre66;
+      post[(i0 + 6) * 512 + (j0 + 6)] = 0.5f * pre66 * (1f + tfm_erf(pre66 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 512 + (j0 + 7)] = pre67;
+      post[(i0 + 6) * 512 + (j0 + 7)] = 0.5f * pre67 * (1f + tfm_erf(pre67 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 512 + j0] = pre70;
+      post[(i0 + 7) * 512 + j0] = 0.5f * pre70 * (1f + tfm_erf(pre70 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 512 + (j0 + 1)] = pre71;
+      post[(i0 + 7) * 512 + (j0 + 1)] = 0.5f * pre71 * (1f + tfm_erf(pre71 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 512 + (j0 + 2)] = pre72;
+      post[(i0 + 7) * 512 + (j0 + 2)] = 0.5f * pre72 * (1f + tfm_erf(pre72 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 512 + (j0 + 3)] = pre73;
+      post[(i0 + 7) * 512 + (j0 + 3)] = 0.5f * pre73 * (1f + tfm_erf(pre73 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 512 + (j0 + 4)] = pre74;
+      post[(i0 + 7) * 512 + (j0 + 4)] = 0.5f * pre74 * (1f + tfm_erf(pre74 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 512 + (j0 + 5)] = pre75;
+      post[(i0 + 7) * 512 + (j0 + 5)] = 0.5f * pre75 * (1f + tfm_erf(pre75 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 512 + (j0 + 6)] = pre76;
+      post[(i0 + 7) * 512 + (j0 + 6)] = 0.5f * pre76 * (1f + tfm_erf(pre76 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 512 + (j0 + 7)] = pre77;
+      post[(i0 + 7) * 512 + (j0 + 7)] = 0.5f * pre77 * (1f + tfm_erf(pre77 * 0.70710677f));
     }
   }
 }
 
-// ==== kernel matmul_epilogue_8218849d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_epilogue_8218849d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -525,110 +1216,398 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 128 + j0] = pre00;
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 128 + (j0 + 1)] = pre01;
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 128 + (j0 + 2)] = pre02;
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 128 + (j0 + 3)] = pre03;
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 128 + (j0 + 4)] = pre04;
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 128 + (j0 + 5)] = pre05;
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 128 + (j0 + 6)] = pre06;
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 128 + (j0 + 7)] = pre07;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 128 + j0] = pre10;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 128 + (j0 + 4)] = pre14;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 128 + (j0 + 5)] = pre15;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 128 + (j0 + 6)] = pre16;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 128 + (j0 + 7)] = pre17;
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 128 + j0] = pre20;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 128 + (j0 + 4)] = pre24;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 128 + (j0 + 5)] = pre25;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 128 + (j0 + 6)] = pre26;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 128 + (j0 + 7)] = pre27;
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 128 + j0] = pre30;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 128 + (j0 + 4)] = pre34;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 128 + (j0 + 5)] = pre35;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 128 + (j0 + 6)] = pre36;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 128 + (j0 + 7)] = pre37;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 128 + j0] = pre40;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 128 + (j0 + 1)] = pre41;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 128 + (j0 + 2)] = pre42;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 128 + (j0 + 3)] = pre43;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 128 + (j0 + 4)] = pre44;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 128 + (j0 + 5)] = pre45;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 128 + (j0 + 6)] = pre46;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 128 + (j0 + 7)] = pre47;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 128 + j0] = pre50;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 128 + (j0 + 1)] = pre51;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 128 + (j0 + 2)] = pre52;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 128 + (j0 + 3)] = pre53;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 128 + (j0 + 4)] = pre54;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 128 + (j0 + 5)] = pre55;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 128 + (j0 + 6)] = pre56;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 128 + (j0 + 7)] = pre57;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 128 + j0] = pre60;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 128 + (j0 + 1)] = pre61;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 128 + (j0 + 2)] = pre62;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 128 + (j0 + 3)] = pre63;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 128 + (j0 + 4)] = pre64;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 128 + (j0 + 5)] = pre65;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 128 + (j0 + 6)] = pre66;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 128 + (j0 + 7)] = pre67;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 128 + j0] = pre70;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 128 + (j0 + 1)] = pre71;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 128 + (j0 + 2)] = pre72;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 128 + (j0 + 3)] = pre73;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 128 + (j0 + 4)] = pre74;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 128 + (j0 + 5)] = pre75;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 128 + (j0 + 6)] = pre76;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 128 + (j0 + 7)] = pre77;
     }
   }
 }
@@ -688,7 +1667,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // token embedding lookup: [vocab 2048, 128]
 // From specs/bart_tiny.tfm:18:5.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> table: array<f32>;
+@group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -698,8 +1677,12 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      y[r * 128 + k] = table[src + k];
+    let vend0: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = table[(src + k) / 4]; y[r * 128 + k] = tfm_v0[0]; y[r * 128 + k + 1] = tfm_v0[1]; y[r * 128 + k + 2] = tfm_v0[2]; y[r * 128 + k + 3] = tfm_v0[3]; }
+    }
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      y[r * 128 + k] = table[(src + k) / 4][(src + k) % 4];
     }
   }
 }
@@ -741,7 +1724,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // layernorm over the last dim (128), eps 0.00001
 // From specs/bart_tiny.tfm:20:5.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -752,19 +1735,32 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      rowSum = rowSum + x[o + k];
+    var rowSum: f32 = 0f;
+    let vend0: i32 = 128 - 128 % 4;
+    var rowSum_v0: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      rowSum_v0 += x[(o + k) / 4];
+    }
+    rowSum += rowSum_v0[0] + rowSum_v0[1] + (rowSum_v0[2] + rowSum_v0[3]);
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      rowSum += x[(o + k) / 4][(o + k) % 4];
     }
     let mean: f32 = rowSum / 128f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let c: f32 = x[o + k] - mean;
-      variance = variance + c * c;
+    var variance: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var variance_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
+      variance_v1 += c_v * c_v;
+    }
+    variance += variance_v1[0] + variance_v1[1] + (variance_v1[2] + variance_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      let c: f32 = x[(o + k) / 4][(o + k) % 4] - mean;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 128f + 0.00001f);
     for (var k: i32 = 0; k < 128; k += 1) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd * g[k] + b[k];
     }
   }
 }
@@ -786,7 +1782,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_ca02033e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_epilogue_ca02033e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
 // From specs/bart_tiny.tfm:34:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -798,110 +1794,398 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 128 + j0] = pre00;
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 128 + (j0 + 1)] = pre01;
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 128 + (j0 + 2)] = pre02;
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 128 + (j0 + 3)] = pre03;
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 128 + (j0 + 4)] = pre04;
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 128 + (j0 + 5)] = pre05;
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 128 + (j0 + 6)] = pre06;
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 128 + (j0 + 7)] = pre07;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 128 + j0] = pre10;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 128 + (j0 + 4)] = pre14;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 128 + (j0 + 5)] = pre15;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 128 + (j0 + 6)] = pre16;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 128 + (j0 + 7)] = pre17;
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 128 + j0] = pre20;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 128 + (j0 + 4)] = pre24;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 128 + (j0 + 5)] = pre25;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 128 + (j0 + 6)] = pre26;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 128 + (j0 + 7)] = pre27;
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 128 + j0] = pre30;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 128 + (j0 + 4)] = pre34;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 128 + (j0 + 5)] = pre35;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 128 + (j0 + 6)] = pre36;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 128 + (j0 + 7)] = pre37;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 128 + j0] = pre40;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 128 + (j0 + 1)] = pre41;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 128 + (j0 + 2)] = pre42;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 128 + (j0 + 3)] = pre43;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 128 + (j0 + 4)] = pre44;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 128 + (j0 + 5)] = pre45;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 128 + (j0 + 6)] = pre46;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 128 + (j0 + 7)] = pre47;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 128 + j0] = pre50;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 128 + (j0 + 1)] = pre51;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 128 + (j0 + 2)] = pre52;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 128 + (j0 + 3)] = pre53;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 128 + (j0 + 4)] = pre54;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 128 + (j0 + 5)] = pre55;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 128 + (j0 + 6)] = pre56;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 128 + (j0 + 7)] = pre57;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 128 + j0] = pre60;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 128 + (j0 + 1)] = pre61;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 128 + (j0 + 2)] = pre62;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 128 + (j0 + 3)] = pre63;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 128 + (j0 + 4)] = pre64;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 128 + (j0 + 5)] = pre65;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 128 + (j0 + 6)] = pre66;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 128 + (j0 + 7)] = pre67;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 128 + j0] = pre70;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 128 + (j0 + 1)] = pre71;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 128 + (j0 + 2)] = pre72;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 128 + (j0 + 3)] = pre73;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 128 + (j0 + 4)] = pre74;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 128 + (j0 + 5)] = pre75;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 128 + (j0 + 6)] = pre76;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 128 + (j0 + 7)] = pre77;
     }
   }
 }
@@ -910,15 +2194,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bart_tiny.tfm:34:7.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 32>;
+  var out_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -931,34 +2215,63 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = 0f;
-    }
+    out_row[0] = vec4<f32>(0f);
+    out_row[1] = vec4<f32>(0f);
+    out_row[2] = vec4<f32>(0f);
+    out_row[3] = vec4<f32>(0f);
+    out_row[4] = vec4<f32>(0f);
+    out_row[5] = vec4<f32>(0f);
+    out_row[6] = vec4<f32>(0f);
+    out_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
-      var dot: f32 = 0.0f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        dot = dot + q[qo + e] * k[ko + e];
-      }
+      var dot: f32 = 0f;
+      var dot_v1: vec4<f32> = vec4<f32>(0f);
+      var dot_v1b: vec4<f32> = vec4<f32>(0f);
+      dot_v1 += q[(qo) / 4] * k[(ko) / 4];
+      dot_v1b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+      dot_v1 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+      dot_v1b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+      dot_v1 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+      dot_v1b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+      dot_v1 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+      dot_v1b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+      dot_v1 += dot_v1b;
+      dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
       let s: f32 = dot * 0.17677669f;
       let mNew: f32 = max(m, s);
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * 1f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        out_row[e] = out_row[e] * corr + pv * v[ko + e];
-      }
+      out_row[0] = out_row[0] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko) / 4];
+      out_row[1] = out_row[1] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 4) / 4];
+      out_row[2] = out_row[2] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 8) / 4];
+      out_row[3] = out_row[3] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 12) / 4];
+      out_row[4] = out_row[4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 16) / 4];
+      out_row[5] = out_row[5] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 20) / 4];
+      out_row[6] = out_row[6] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 24) / 4];
+      out_row[7] = out_row[7] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 28) / 4];
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = out_row[e] * inv;
-    }
+    out_row[0] = out_row[0] * vec4<f32>(inv);
+    out_row[1] = out_row[1] * vec4<f32>(inv);
+    out_row[2] = out_row[2] * vec4<f32>(inv);
+    out_row[3] = out_row[3] * vec4<f32>(inv);
+    out_row[4] = out_row[4] * vec4<f32>(inv);
+    out_row[5] = out_row[5] * vec4<f32>(inv);
+    out_row[6] = out_row[6] * vec4<f32>(inv);
+    out_row[7] = out_row[7] * vec4<f32>(inv);
     lse[(b * tfm_args.tgt_seq + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
-    }
+    { let tfm_v0 = out_row[0]; out[qo] = tfm_v0[0]; out[qo + 1] = tfm_v0[1]; out[qo + 2] = tfm_v0[2]; out[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = out_row[1]; out[qo + 4] = tfm_v1[0]; out[qo + 5] = tfm_v1[1]; out[qo + 6] = tfm_v1[2]; out[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = out_row[2]; out[qo + 8] = tfm_v2[0]; out[qo + 9] = tfm_v2[1]; out[qo + 10] = tfm_v2[2]; out[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = out_row[3]; out[qo + 12] = tfm_v3[0]; out[qo + 13] = tfm_v3[1]; out[qo + 14] = tfm_v3[2]; out[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = out_row[4]; out[qo + 16] = tfm_v4[0]; out[qo + 17] = tfm_v4[1]; out[qo + 18] = tfm_v4[2]; out[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = out_row[5]; out[qo + 20] = tfm_v5[0]; out[qo + 21] = tfm_v5[1]; out[qo + 22] = tfm_v5[2]; out[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = out_row[6]; out[qo + 24] = tfm_v6[0]; out[qo + 25] = tfm_v6[1]; out[qo + 26] = tfm_v6[2]; out[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = out_row[7]; out[qo + 28] = tfm_v7[0]; out[qo + 29] = tfm_v7[1]; out[qo + 30] = tfm_v7[2]; out[qo + 31] = tfm_v7[3]; }
   }
 }
 
@@ -983,10 +2296,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
 // From specs/bart_tiny.tfm:33:7.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> sum: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
@@ -996,22 +2309,43 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      sum[o + k] = x[o + k] + y[o + k];
+    let vend0: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      rowSum = rowSum + sum[o + k];
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
+    }
+    var rowSum: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var rowSum_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
+    }
+    rowSum += rowSum_v1[0] + rowSum_v1[1] + (rowSum_v1[2] + rowSum_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      rowSum += sum[o + k];
     }
     let mean: f32 = rowSum / 128f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
+    var variance: f32 = 0f;
+    let vend2: i32 = 128 - 128 % 4;
+    var variance_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
+      variance_v2 += c_v * c_v;
+    }
+    variance += variance_v2[0] + variance_v2[1] + (variance_v2[2] + variance_v2[3]);
+    for (var k: i32 = vend2; k < 128; k += 1) {
       let c: f32 = sum[o + k] - mean;
-      variance = variance + c * c;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 128f + 0.00001f);
-    for (var k: i32 = 0; k < 128; k += 1) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+    let vend3: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
+    }
+    for (var k: i32 = vend3; k < 128; k += 1) {
+      out[o + k] = (sum[o + k] - mean) * rstd * g[(k) / 4][(k) % 4] + b[(k) / 4][(k) % 4];
     }
   }
 }
@@ -1020,16 +2354,16 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 32>;
+  var out_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -1042,36 +2376,65 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = 0f;
-    }
+    out_row[0] = vec4<f32>(0f);
+    out_row[1] = vec4<f32>(0f);
+    out_row[2] = vec4<f32>(0f);
+    out_row[3] = vec4<f32>(0f);
+    out_row[4] = vec4<f32>(0f);
+    out_row[5] = vec4<f32>(0f);
+    out_row[6] = vec4<f32>(0f);
+    out_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
-        }
+        var dot: f32 = 0f;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        var dot_v1b: vec4<f32> = vec4<f32>(0f);
+        dot_v1 += q[(qo) / 4] * k[(ko) / 4];
+        dot_v1b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+        dot_v1 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+        dot_v1b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+        dot_v1 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+        dot_v1b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+        dot_v1 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+        dot_v1b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+        dot_v1 += dot_v1b;
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
         let s: f32 = dot * 0.17677669f;
         let mNew: f32 = max(m, s);
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * 1f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
-        }
+        out_row[0] = out_row[0] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko) / 4];
+        out_row[1] = out_row[1] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 4) / 4];
+        out_row[2] = out_row[2] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 8) / 4];
+        out_row[3] = out_row[3] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 12) / 4];
+        out_row[4] = out_row[4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 16) / 4];
+        out_row[5] = out_row[5] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 20) / 4];
+        out_row[6] = out_row[6] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 24) / 4];
+        out_row[7] = out_row[7] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 28) / 4];
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = out_row[e] * inv;
-    }
+    out_row[0] = out_row[0] * vec4<f32>(inv);
+    out_row[1] = out_row[1] * vec4<f32>(inv);
+    out_row[2] = out_row[2] * vec4<f32>(inv);
+    out_row[3] = out_row[3] * vec4<f32>(inv);
+    out_row[4] = out_row[4] * vec4<f32>(inv);
+    out_row[5] = out_row[5] * vec4<f32>(inv);
+    out_row[6] = out_row[6] * vec4<f32>(inv);
+    out_row[7] = out_row[7] * vec4<f32>(inv);
     lse[(b * tfm_args.tgt_seq + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
-    }
+    { let tfm_v0 = out_row[0]; out[qo] = tfm_v0[0]; out[qo + 1] = tfm_v0[1]; out[qo + 2] = tfm_v0[2]; out[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = out_row[1]; out[qo + 4] = tfm_v1[0]; out[qo + 5] = tfm_v1[1]; out[qo + 6] = tfm_v1[2]; out[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = out_row[2]; out[qo + 8] = tfm_v2[0]; out[qo + 9] = tfm_v2[1]; out[qo + 10] = tfm_v2[2]; out[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = out_row[3]; out[qo + 12] = tfm_v3[0]; out[qo + 13] = tfm_v3[1]; out[qo + 14] = tfm_v3[2]; out[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = out_row[4]; out[qo + 16] = tfm_v4[0]; out[qo + 17] = tfm_v4[1]; out[qo + 18] = tfm_v4[2]; out[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = out_row[5]; out[qo + 20] = tfm_v5[0]; out[qo + 21] = tfm_v5[1]; out[qo + 22] = tfm_v5[2]; out[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = out_row[6]; out[qo + 24] = tfm_v6[0]; out[qo + 25] = tfm_v6[1]; out[qo + 26] = tfm_v6[2]; out[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = out_row[7]; out[qo + 28] = tfm_v7[0]; out[qo + 29] = tfm_v7[1]; out[qo + 30] = tfm_v7[2]; out[qo + 31] = tfm_v7[3]; }
   }
 }
 
@@ -1092,7 +2455,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_7326a4ae {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_epilogue_7326a4ae {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],64],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1105,131 +2468,467 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 512 + j0] = pre00;
     post[i0 * 512 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 512 + (j0 + 1)] = pre01;
     post[i0 * 512 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 512 + (j0 + 2)] = pre02;
     post[i0 * 512 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 512 + (j0 + 3)] = pre03;
     post[i0 * 512 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 512 + (j0 + 4)] = pre04;
+    post[i0 * 512 + (j0 + 4)] = 0.5f * pre04 * (1f + tfm_erf(pre04 * 0.70710677f));
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 512 + (j0 + 5)] = pre05;
+    post[i0 * 512 + (j0 + 5)] = 0.5f * pre05 * (1f + tfm_erf(pre05 * 0.70710677f));
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 512 + (j0 + 6)] = pre06;
+    post[i0 * 512 + (j0 + 6)] = 0.5f * pre06 * (1f + tfm_erf(pre06 * 0.70710677f));
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 512 + (j0 + 7)] = pre07;
+    post[i0 * 512 + (j0 + 7)] = 0.5f * pre07 * (1f + tfm_erf(pre07 * 0.70710677f));
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 512 + j0] = pre10;
       post[(i0 + 1) * 512 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 512 + (j0 + 1)] = pre11;
       post[(i0 + 1) * 512 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 512 + (j0 + 2)] = pre12;
       post[(i0 + 1) * 512 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 512 + (j0 + 3)] = pre13;
       post[(i0 + 1) * 512 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 512 + (j0 + 4)] = pre14;
+      post[(i0 + 1) * 512 + (j0 + 4)] = 0.5f * pre14 * (1f + tfm_erf(pre14 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 512 + (j0 + 5)] = pre15;
+      post[(i0 + 1) * 512 + (j0 + 5)] = 0.5f * pre15 * (1f + tfm_erf(pre15 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 512 + (j0 + 6)] = pre16;
+      post[(i0 + 1) * 512 + (j0 + 6)] = 0.5f * pre16 * (1f + tfm_erf(pre16 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 512 + (j0 + 7)] = pre17;
+      post[(i0 + 1) * 512 + (j0 + 7)] = 0.5f * pre17 * (1f + tfm_erf(pre17 * 0.70710677f));
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 512 + j0] = pre20;
       post[(i0 + 2) * 512 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 512 + (j0 + 1)] = pre21;
       post[(i0 + 2) * 512 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 512 + (j0 + 2)] = pre22;
       post[(i0 + 2) * 512 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 512 + (j0 + 3)] = pre23;
       post[(i0 + 2) * 512 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 512 + (j0 + 4)] = pre24;
+      post[(i0 + 2) * 512 + (j0 + 4)] = 0.5f * pre24 * (1f + tfm_erf(pre24 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 512 + (j0 + 5)] = pre25;
+      post[(i0 + 2) * 512 + (j0 + 5)] = 0.5f * pre25 * (1f + tfm_erf(pre25 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 512 + (j0 + 6)] = pre26;
+      post[(i0 + 2) * 512 + (j0 + 6)] = 0.5f * pre26 * (1f + tfm_erf(pre26 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 512 + (j0 + 7)] = pre27;
+      post[(i0 + 2) * 512 + (j0 + 7)] = 0.5f * pre27 * (1f + tfm_erf(pre27 * 0.70710677f));
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 512 + j0] = pre30;
       post[(i0 + 3) * 512 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 512 + (j0 + 1)] = pre31;
       post[(i0 + 3) * 512 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 512 + (j0 + 2)] = pre32;
       post[(i0 + 3) * 512 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 512 + (j0 + 3)] = pre33;
       post[(i0 + 3) * 512 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 512 + (j0 + 4)] = pre34;
+      post[(i0 + 3) * 512 + (j0 + 4)] = 0.5f * pre34 * (1f + tfm_erf(pre34 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 512 + (j0 + 5)] = pre35;
+      post[(i0 + 3) * 512 + (j0 + 5)] = 0.5f * pre35 * (1f + tfm_erf(pre35 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 512 + (j0 + 6)] = pre36;
+      post[(i0 + 3) * 512 + (j0 + 6)] = 0.5f * pre36 * (1f + tfm_erf(pre36 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 512 + (j0 + 7)] = pre37;
+      post[(i0 + 3) * 512 + (j0 + 7)] = 0.5f * pre37 * (1f + tfm_erf(pre37 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 512 + j0] = pre40;
+      post[(i0 + 4) * 512 + j0] = 0.5f * pre40 * (1f + tfm_erf(pre40 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 512 + (j0 + 1)] = pre41;
+      post[(i0 + 4) * 512 + (j0 + 1)] = 0.5f * pre41 * (1f + tfm_erf(pre41 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 512 + (j0 + 2)] = pre42;
+      post[(i0 + 4) * 512 + (j0 + 2)] = 0.5f * pre42 * (1f + tfm_erf(pre42 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 512 + (j0 + 3)] = pre43;
+      post[(i0 + 4) * 512 + (j0 + 3)] = 0.5f * pre43 * (1f + tfm_erf(pre43 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 512 + (j0 + 4)] = pre44;
+      post[(i0 + 4) * 512 + (j0 + 4)] = 0.5f * pre44 * (1f + tfm_erf(pre44 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 512 + (j0 + 5)] = pre45;
+      post[(i0 + 4) * 512 + (j0 + 5)] = 0.5f * pre45 * (1f + tfm_erf(pre45 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 512 + (j0 + 6)] = pre46;
+      post[(i0 + 4) * 512 + (j0 + 6)] = 0.5f * pre46 * (1f + tfm_erf(pre46 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 512 + (j0 + 7)] = pre47;
+      post[(i0 + 4) * 512 + (j0 + 7)] = 0.5f * pre47 * (1f + tfm_erf(pre47 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 512 + j0] = pre50;
+      post[(i0 + 5) * 512 + j0] = 0.5f * pre50 * (1f + tfm_erf(pre50 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 512 + (j0 + 1)] = pre51;
+      post[(i0 + 5) * 512 + (j0 + 1)] = 0.5f * pre51 * (1f + tfm_erf(pre51 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 512 + (j0 + 2)] = pre52;
+      post[(i0 + 5) * 512 + (j0 + 2)] = 0.5f * pre52 * (1f + tfm_erf(pre52 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 512 + (j0 + 3)] = pre53;
+      post[(i0 + 5) * 512 + (j0 + 3)] = 0.5f * pre53 * (1f + tfm_erf(pre53 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 512 + (j0 + 4)] = pre54;
+      post[(i0 + 5) * 512 + (j0 + 4)] = 0.5f * pre54 * (1f + tfm_erf(pre54 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 512 + (j0 + 5)] = pre55;
+      post[(i0 + 5) * 512 + (j0 + 5)] = 0.5f * pre55 * (1f + tfm_erf(pre55 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 512 + (j0 + 6)] = pre56;
+      post[(i0 + 5) * 512 + (j0 + 6)] = 0.5f * pre56 * (1f + tfm_erf(pre56 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 512 + (j0 + 7)] = pre57;
+      post[(i0 + 5) * 512 + (j0 + 7)] = 0.5f * pre57 * (1f + tfm_erf(pre57 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 512 + j0] = pre60;
+      post[(i0 + 6) * 512 + j0] = 0.5f * pre60 * (1f + tfm_erf(pre60 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 512 + (j0 + 1)] = pre61;
+      post[(i0 + 6) * 512 + (j0 + 1)] = 0.5f * pre61 * (1f + tfm_erf(pre61 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 512 + (j0 + 2)] = pre62;
+      post[(i0 + 6) * 512 + (j0 + 2)] = 0.5f * pre62 * (1f + tfm_erf(pre62 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 512 + (j0 + 3)] = pre63;
+      post[(i0 + 6) * 512 + (j0 + 3)] = 0.5f * pre63 * (1f + tfm_erf(pre63 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 512 + (j0 + 4)] = pre64;
+      post[(i0 + 6) * 512 + (j0 + 4)] = 0.5f * pre64 * (1f + tfm_erf(pre64 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 512 + (j0 + 5)] = pre65;
+      post[(i0 + 6) * 512 + (j0 + 5)] = 0.5f * pre65 * (1f + tfm_erf(pre65 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 512 + (j0 + 6)] = pre66;
+      post[(i0 + 6) * 512 + (j0 + 6)] = 0.5f * pre66 * (1f + tfm_erf(pre66 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 512 + (j0 + 7)] = pre67;
+      post[(i0 + 6) * 512 + (j0 + 7)] = 0.5f * pre67 * (1f + tfm_erf(pre67 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 512 + j0] = pre70;
+      post[(i0 + 7) * 512 + j0] = 0.5f * pre70 * (1f + tfm_erf(pre70 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 512 + (j0 + 1)] = pre71;
+      post[(i0 + 7) * 512 + (j0 + 1)] = 0.5f * pre71 * (1f + tfm_erf(pre71 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 512 + (j0 + 2)] = pre72;
+      post[(i0 + 7) * 512 + (j0 + 2)] = 0.5f * pre72 * (1f + tfm_erf(pre72 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 512 + (j0 + 3)] = pre73;
+      post[(i0 + 7) * 512 + (j0 + 3)] = 0.5f * pre73 * (1f + tfm_erf(pre73 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 512 + (j0 + 4)] = pre74;
+      post[(i0 + 7) * 512 + (j0 + 4)] = 0.5f * pre74 * (1f + tfm_erf(pre74 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 512 + (j0 + 5)] = pre75;
+      post[(i0 + 7) * 512 + (j0 + 5)] = 0.5f * pre75 * (1f + tfm_erf(pre75 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 512 + (j0 + 6)] = pre76;
+      post[(i0 + 7) * 512 + (j0 + 6)] = 0.5f * pre76 * (1f + tfm_erf(pre76 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 512 + (j0 + 7)] = pre77;
+      post[(i0 + 7) * 512 + (j0 + 7)] = 0.5f * pre77 * (1f + tfm_erf(pre77 * 0.70710677f));
     }
   }
 }
 
-// ==== kernel matmul_epilogue_4bdd5f97 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_epilogue_4bdd5f97 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1241,110 +2940,398 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 128 + j0] = pre00;
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 128 + (j0 + 1)] = pre01;
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 128 + (j0 + 2)] = pre02;
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 128 + (j0 + 3)] = pre03;
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 128 + (j0 + 4)] = pre04;
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 128 + (j0 + 5)] = pre05;
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 128 + (j0 + 6)] = pre06;
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 128 + (j0 + 7)] = pre07;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 128 + j0] = pre10;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 128 + (j0 + 4)] = pre14;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 128 + (j0 + 5)] = pre15;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 128 + (j0 + 6)] = pre16;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 128 + (j0 + 7)] = pre17;
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 128 + j0] = pre20;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 128 + (j0 + 4)] = pre24;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 128 + (j0 + 5)] = pre25;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 128 + (j0 + 6)] = pre26;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 128 + (j0 + 7)] = pre27;
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 128 + j0] = pre30;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 128 + (j0 + 4)] = pre34;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 128 + (j0 + 5)] = pre35;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 128 + (j0 + 6)] = pre36;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 128 + (j0 + 7)] = pre37;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 128 + j0] = pre40;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 128 + (j0 + 1)] = pre41;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 128 + (j0 + 2)] = pre42;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 128 + (j0 + 3)] = pre43;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 128 + (j0 + 4)] = pre44;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 128 + (j0 + 5)] = pre45;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 128 + (j0 + 6)] = pre46;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 128 + (j0 + 7)] = pre47;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 128 + j0] = pre50;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 128 + (j0 + 1)] = pre51;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 128 + (j0 + 2)] = pre52;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 128 + (j0 + 3)] = pre53;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 128 + (j0 + 4)] = pre54;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 128 + (j0 + 5)] = pre55;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 128 + (j0 + 6)] = pre56;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 128 + (j0 + 7)] = pre57;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 128 + j0] = pre60;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 128 + (j0 + 1)] = pre61;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 128 + (j0 + 2)] = pre62;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 128 + (j0 + 3)] = pre63;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 128 + (j0 + 4)] = pre64;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 128 + (j0 + 5)] = pre65;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 128 + (j0 + 6)] = pre66;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 128 + (j0 + 7)] = pre67;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 128 + j0] = pre70;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 128 + (j0 + 1)] = pre71;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 128 + (j0 + 2)] = pre72;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 128 + (j0 + 3)] = pre73;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 128 + (j0 + 4)] = pre74;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 128 + (j0 + 5)] = pre75;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 128 + (j0 + 6)] = pre76;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 128 + (j0 + 7)] = pre77;
     }
   }
 }
@@ -1417,7 +3404,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_201b1914 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],512],"workgroup":64}]}
+// ==== kernel matmul_201b1914 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],256],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ
 // From specs/bart_tiny.tfm:40:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1428,94 +3415,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (256)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
+    let jt: i32 = tfm_rest % (256);
+    tfm_rest = tfm_rest / (256);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 2048 + j0] = c00;
-    c[i0 * 2048 + (j0 + 1)] = c01;
-    c[i0 * 2048 + (j0 + 2)] = c02;
-    c[i0 * 2048 + (j0 + 3)] = c03;
+    c[i0 * 2048 + j0] = c0_0;
+    c[i0 * 2048 + (j0 + 1)] = c0_1;
+    c[i0 * 2048 + (j0 + 2)] = c0_2;
+    c[i0 * 2048 + (j0 + 3)] = c0_3;
+    c[i0 * 2048 + (j0 + 4)] = c0_4;
+    c[i0 * 2048 + (j0 + 5)] = c0_5;
+    c[i0 * 2048 + (j0 + 6)] = c0_6;
+    c[i0 * 2048 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1586,7 +3813,11 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 1; o += 1) {
+  let vend0: i32 = 1 - 1 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 1; o += 1) {
     y[o] = 1f;
   }
 }
@@ -1595,7 +3826,7 @@ fn main() {
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/bart_tiny.tfm:41:3.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(0) var<storage, read> logits: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
@@ -1619,20 +3850,26 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     } else {
       var max_: f32 = (-3.4028234663852886e38f);
       for (var c: i32 = 0; c < 2048; c += 1) {
-        max_ = max(max_, logits[r * 2048 + c]);
+        max_ = max(max_, logits[(r * 2048 + c) / 4][(r * 2048 + c) % 4]);
       }
-      var sum: f32 = 0.0f;
-      for (var c: i32 = 0; c < 2048; c += 1) {
-        sum = sum + exp(logits[r * 2048 + c] - max_);
+      var sum: f32 = 0f;
+      let vend0: i32 = 2048 - 2048 % 4;
+      var sum_v0: vec4<f32> = vec4<f32>(0f);
+      for (var c: i32 = 0; c < vend0; c += 4) {
+        sum_v0 += exp(logits[(r * 2048 + c) / 4] - vec4<f32>(max_));
+      }
+      sum += sum_v0[0] + sum_v0[1] + (sum_v0[2] + sum_v0[3]);
+      for (var c: i32 = vend0; c < 2048; c += 1) {
+        sum += exp(logits[(r * 2048 + c) / 4][(r * 2048 + c) % 4] - max_);
       }
       for (var c: i32 = 0; c < 2048; c += 1) {
-        dlogits[r * 2048 + c] = (exp(logits[r * 2048 + c] - max_) / sum - select(0f, 1f, c == t)) * scale;
+        dlogits[r * 2048 + c] = (exp(logits[(r * 2048 + c) / 4][(r * 2048 + c) % 4] - max_) / sum - select(0f, 1f, c == t)) * scale;
       }
     }
   }
 }
 
-// ==== kernel matmul_341b5710 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_341b5710 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // c = a @ b: [rows, 2048] @ [2048, 128]
 // From specs/bart_tiny.tfm:40:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1643,99 +3880,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
       let a0: f32 = a[i0 * 2048 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_5e28d9fc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2051,4],32],"workgroup":64}]}
+// ==== kernel matmul_5e28d9fc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2055,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128]
 // From specs/bart_tiny.tfm:40:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1746,94 +4223,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (2051 / 4) * (32)) {
+  if (tfm_gid < (2055 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 2048 + i0];
       let a1: f32 = a[p * 2048 + min(i0 + 1, 2047)];
       let a2: f32 = a[p * 2048 + min(i0 + 2, 2047)];
       let a3: f32 = a[p * 2048 + min(i0 + 3, 2047)];
+      let a4: f32 = a[p * 2048 + min(i0 + 4, 2047)];
+      let a5: f32 = a[p * 2048 + min(i0 + 5, 2047)];
+      let a6: f32 = a[p * 2048 + min(i0 + 6, 2047)];
+      let a7: f32 = a[p * 2048 + min(i0 + 7, 2047)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1842,47 +4559,83 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // layernorm backward: dx, dg, db
 // From specs/bart_tiny.tfm:33:7.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dg: array<f32>;
 @group(0) @binding(5) var<storage, read_write> db: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var k: i32 = 0; k < 128; k += 1) {
+  let vend0: i32 = 128 - 128 % 4;
+  for (var k: i32 = 0; k < vend0; k += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
+    { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
+  }
+  for (var k: i32 = vend0; k < 128; k += 1) {
     dg[k] = 0f;
     db[k] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let o: i32 = r * 128;
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      rowSum = rowSum + x[o + k];
+    var rowSum: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var rowSum_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      rowSum_v1 += x[(o + k) / 4];
+    }
+    rowSum += rowSum_v1[0] + rowSum_v1[1] + (rowSum_v1[2] + rowSum_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      rowSum += x[(o + k) / 4][(o + k) % 4];
     }
     let mean: f32 = rowSum / 128f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let c: f32 = x[o + k] - mean;
-      variance = variance + c * c;
+    var variance: f32 = 0f;
+    let vend2: i32 = 128 - 128 % 4;
+    var variance_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
+      variance_v2 += c_v * c_v;
+    }
+    variance += variance_v2[0] + variance_v2[1] + (variance_v2[2] + variance_v2[3]);
+    for (var k: i32 = vend2; k < 128; k += 1) {
+      let c: f32 = x[(o + k) / 4][(o + k) % 4] - mean;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 128f + 0.00001f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      let dh: f32 = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
-      db[k] += dy[o + k];
+    let vend3: i32 = 128 - 128 % 4;
+    var meanDh_v3: vec4<f32> = vec4<f32>(0f);
+    var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      let dh_v: vec4<f32> = dy[(o + k) / 4] * g[(k) / 4];
+      { let tfm_v2 = dy[(o + k) / 4] * xh_v; dg[k] += tfm_v2[0]; dg[k + 1] += tfm_v2[1]; dg[k + 2] += tfm_v2[2]; dg[k + 3] += tfm_v2[3]; }
+      { let tfm_v3 = dy[(o + k) / 4]; db[k] += tfm_v3[0]; db[k + 1] += tfm_v3[1]; db[k + 2] += tfm_v3[2]; db[k + 3] += tfm_v3[3]; }
+      meanDh_v3 += dh_v;
+      meanDhX_v3 += dh_v * xh_v;
+    }
+    meanDh += meanDh_v3[0] + meanDh_v3[1] + (meanDh_v3[2] + meanDh_v3[3]);
+    meanDhX += meanDhX_v3[0] + meanDhX_v3[1] + (meanDhX_v3[2] + meanDhX_v3[3]);
+    for (var k: i32 = vend3; k < 128; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      let dh: f32 = dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4];
+      dg[k] += dy[(o + k) / 4][(o + k) % 4] * xh;
+      db[k] += dy[(o + k) / 4][(o + k) % 4];
       meanDh += dh;
       meanDhX += dh * xh;
     }
     meanDh = meanDh / 128f;
     meanDhX = meanDhX / 128f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+    let vend4: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend4; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
+    }
+    for (var k: i32 = vend4; k < 128; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      dx[o + k] = rstd * (dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4] - meanDh - xh * meanDhX);
     }
   }
 }
@@ -1899,15 +4652,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (128)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
-      colSum = colSum + x[r * 128 + c];
+      colSum += x[r * 128 + c];
     }
     y[c] = colSum;
   }
 }
 
-// ==== kernel matmul_c5565198 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_c5565198 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1918,99 +4671,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_f61a1693 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],32],"workgroup":64}]}
+// ==== kernel matmul_f61a1693 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",519,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2021,94 +5014,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (515 / 4) * (32)) {
+  if (tfm_gid < (519 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 512 + i0];
       let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
       let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
       let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let a4: f32 = a[p * 512 + min(i0 + 4, 511)];
+      let a5: f32 = a[p * 512 + min(i0 + 5, 511)];
+      let a6: f32 = a[p * 512 + min(i0 + 6, 511)];
+      let a7: f32 = a[p * 512 + min(i0 + 7, 511)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2143,15 +5376,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (512)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
-      colSum = colSum + x[r * 512 + c];
+      colSum += x[r * 512 + c];
     }
     y[c] = colSum;
   }
 }
 
-// ==== kernel matmul_af05aa5e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_af05aa5e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2162,99 +5395,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let b0: f32 = b[j0 * 512 + p];
       let b1: f32 = b[(j0 + 1) * 512 + p];
       let b2: f32 = b[(j0 + 2) * 512 + p];
       let b3: f32 = b[(j0 + 3) * 512 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 512 + p];
+      let b5: f32 = b[(j0 + 5) * 512 + p];
+      let b6: f32 = b[(j0 + 6) * 512 + p];
+      let b7: f32 = b[(j0 + 7) * 512 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_af881320 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],128],"workgroup":64}]}
+// ==== kernel matmul_af881320 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2265,94 +5738,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (131 / 4) * (128)) {
+  if (tfm_gid < (135 / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 128 + i0];
       let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
       let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
       let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let a4: f32 = a[p * 128 + min(i0 + 4, 127)];
+      let a5: f32 = a[p * 128 + min(i0 + 5, 127)];
+      let a6: f32 = a[p * 128 + min(i0 + 6, 127)];
+      let a7: f32 = a[p * 128 + min(i0 + 7, 127)];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2374,7 +6087,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_279d5b7e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_279d5b7e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2385,99 +6098,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_106cb61b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
+// ==== kernel matmul_106cb61b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2488,94 +6441,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (131 / 4) * (32)) {
+  if (tfm_gid < (135 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 128 + i0];
       let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
       let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
       let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let a4: f32 = a[p * 128 + min(i0 + 4, 127)];
+      let a5: f32 = a[p * 128 + min(i0 + 5, 127)];
+      let a6: f32 = a[p * 128 + min(i0 + 6, 127)];
+      let a7: f32 = a[p * 128 + min(i0 + 7, 127)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2585,22 +6778,22 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/bart_tiny.tfm:35:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
-@group(0) @binding(4) var<storage, read> out: array<f32>;
+@group(0) @binding(4) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;
-@group(0) @binding(6) var<storage, read> dOut: array<f32>;
+@group(0) @binding(6) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 32>;
-  var dk_row: array<f32, 32>;
-  var dv_row: array<f32, 32>;
+  var dq_row: array<vec4<f32>, 8>;
+  var dk_row: array<vec4<f32>, 8>;
+  var dv_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -2612,43 +6805,85 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
     let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
-    }
-    for (var e: i32 = 0; e < 32; e += 1) {
-      dq_row[e] = 0f;
-    }
+    var rowDot: f32 = 0f;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    var rowDot_v0b: vec4<f32> = vec4<f32>(0f);
+    rowDot_v0 += dOut[(qo) / 4] * out[(qo) / 4];
+    rowDot_v0b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+    rowDot_v0 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+    rowDot_v0b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+    rowDot_v0 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+    rowDot_v0b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+    rowDot_v0 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+    rowDot_v0b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+    rowDot_v0 += rowDot_v0b;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    dq_row[0] = vec4<f32>(0f);
+    dq_row[1] = vec4<f32>(0f);
+    dq_row[2] = vec4<f32>(0f);
+    dq_row[3] = vec4<f32>(0f);
+    dq_row[4] = vec4<f32>(0f);
+    dq_row[5] = vec4<f32>(0f);
+    dq_row[6] = vec4<f32>(0f);
+    dq_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
-        }
+        var dot: f32 = 0f;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        var dot_v2b: vec4<f32> = vec4<f32>(0f);
+        dot_v2 += q[(qo) / 4] * k[(ko) / 4];
+        dot_v2b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+        dot_v2 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+        dot_v2b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+        dot_v2 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+        dot_v2b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+        dot_v2 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+        dot_v2b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+        dot_v2 += dot_v2b;
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
         let s: f32 = dot * 0.17677669f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
-        }
+        var dov: f32 = 0f;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        var dov_v3b: vec4<f32> = vec4<f32>(0f);
+        dov_v3 += dOut[(qo) / 4] * v[(ko) / 4];
+        dov_v3b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+        dov_v3 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+        dov_v3b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+        dov_v3 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+        dov_v3b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+        dov_v3 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+        dov_v3b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+        dov_v3 += dov_v3b;
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dq_row[e] += ds * k[ko + e];
-        }
+        dq_row[0] += vec4<f32>(ds) * k[(ko) / 4];
+        dq_row[1] += vec4<f32>(ds) * k[(ko + 4) / 4];
+        dq_row[2] += vec4<f32>(ds) * k[(ko + 8) / 4];
+        dq_row[3] += vec4<f32>(ds) * k[(ko + 12) / 4];
+        dq_row[4] += vec4<f32>(ds) * k[(ko + 16) / 4];
+        dq_row[5] += vec4<f32>(ds) * k[(ko + 20) / 4];
+        dq_row[6] += vec4<f32>(ds) * k[(ko + 24) / 4];
+        dq_row[7] += vec4<f32>(ds) * k[(ko + 28) / 4];
       }
     }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
-    }
+    { let tfm_v0 = dq_row[0]; dq[qo] = tfm_v0[0]; dq[qo + 1] = tfm_v0[1]; dq[qo + 2] = tfm_v0[2]; dq[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = dq_row[1]; dq[qo + 4] = tfm_v1[0]; dq[qo + 5] = tfm_v1[1]; dq[qo + 6] = tfm_v1[2]; dq[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = dq_row[2]; dq[qo + 8] = tfm_v2[0]; dq[qo + 9] = tfm_v2[1]; dq[qo + 10] = tfm_v2[2]; dq[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = dq_row[3]; dq[qo + 12] = tfm_v3[0]; dq[qo + 13] = tfm_v3[1]; dq[qo + 14] = tfm_v3[2]; dq[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = dq_row[4]; dq[qo + 16] = tfm_v4[0]; dq[qo + 17] = tfm_v4[1]; dq[qo + 18] = tfm_v4[2]; dq[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = dq_row[5]; dq[qo + 20] = tfm_v5[0]; dq[qo + 21] = tfm_v5[1]; dq[qo + 22] = tfm_v5[2]; dq[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = dq_row[6]; dq[qo + 24] = tfm_v6[0]; dq[qo + 25] = tfm_v6[1]; dq[qo + 26] = tfm_v6[2]; dq[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = dq_row[7]; dq[qo + 28] = tfm_v7[0]; dq[qo + 29] = tfm_v7[1]; dq[qo + 30] = tfm_v7[2]; dq[qo + 31] = tfm_v7[3]; }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 32>;
-  var dk_row: array<f32, 32>;
-  var dv_row: array<f32, 32>;
+  var dq_row: array<vec4<f32>, 8>;
+  var dk_row: array<vec4<f32>, 8>;
+  var dv_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -2658,45 +6893,106 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (4);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
-    }
+    dk_row[0] = vec4<f32>(0f);
+    dv_row[0] = vec4<f32>(0f);
+    dk_row[1] = vec4<f32>(0f);
+    dv_row[1] = vec4<f32>(0f);
+    dk_row[2] = vec4<f32>(0f);
+    dv_row[2] = vec4<f32>(0f);
+    dk_row[3] = vec4<f32>(0f);
+    dv_row[3] = vec4<f32>(0f);
+    dk_row[4] = vec4<f32>(0f);
+    dv_row[4] = vec4<f32>(0f);
+    dk_row[5] = vec4<f32>(0f);
+    dv_row[5] = vec4<f32>(0f);
+    dk_row[6] = vec4<f32>(0f);
+    dv_row[6] = vec4<f32>(0f);
+    dk_row[7] = vec4<f32>(0f);
+    dv_row[7] = vec4<f32>(0f);
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.tgt_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
         if (keyMask[b * tfm_args.src_seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
-          }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
+          var rowDot: f32 = 0f;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          var rowDot_v7b: vec4<f32> = vec4<f32>(0f);
+          rowDot_v7 += dOut[(qo) / 4] * out[(qo) / 4];
+          rowDot_v7b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+          rowDot_v7 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+          rowDot_v7b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+          rowDot_v7 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+          rowDot_v7b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+          rowDot_v7 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+          rowDot_v7b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+          rowDot_v7 += rowDot_v7b;
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          var dot: f32 = 0f;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          var dot_v8b: vec4<f32> = vec4<f32>(0f);
+          dot_v8 += q[(qo) / 4] * k[(ko) / 4];
+          dot_v8b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+          dot_v8 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+          dot_v8b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+          dot_v8 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+          dot_v8b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+          dot_v8 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+          dot_v8b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+          dot_v8 += dot_v8b;
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
           let s: f32 = dot * 0.17677669f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
+          var dov: f32 = 0f;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          var dov_v9b: vec4<f32> = vec4<f32>(0f);
+          dov_v9 += dOut[(qo) / 4] * v[(ko) / 4];
+          dov_v9b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+          dov_v9 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+          dov_v9b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+          dov_v9 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+          dov_v9b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+          dov_v9 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+          dov_v9b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+          dov_v9 += dov_v9b;
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
           let keepj: f32 = 1f;
           let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
-          }
+          dv_row[0] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo) / 4];
+          dk_row[0] += vec4<f32>(ds) * q[(qo) / 4];
+          dv_row[1] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 4) / 4];
+          dk_row[1] += vec4<f32>(ds) * q[(qo + 4) / 4];
+          dv_row[2] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 8) / 4];
+          dk_row[2] += vec4<f32>(ds) * q[(qo + 8) / 4];
+          dv_row[3] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 12) / 4];
+          dk_row[3] += vec4<f32>(ds) * q[(qo + 12) / 4];
+          dv_row[4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 16) / 4];
+          dk_row[4] += vec4<f32>(ds) * q[(qo + 16) / 4];
+          dv_row[5] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 20) / 4];
+          dk_row[5] += vec4<f32>(ds) * q[(qo + 20) / 4];
+          dv_row[6] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 24) / 4];
+          dk_row[6] += vec4<f32>(ds) * q[(qo + 24) / 4];
+          dv_row[7] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 28) / 4];
+          dk_row[7] += vec4<f32>(ds) * q[(qo + 28) / 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
-    }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
-    }
+    { let tfm_v0 = dk_row[0]; dk[ko] = tfm_v0[0]; dk[ko + 1] = tfm_v0[1]; dk[ko + 2] = tfm_v0[2]; dk[ko + 3] = tfm_v0[3]; }
+    { let tfm_v1 = dk_row[1]; dk[ko + 4] = tfm_v1[0]; dk[ko + 5] = tfm_v1[1]; dk[ko + 6] = tfm_v1[2]; dk[ko + 7] = tfm_v1[3]; }
+    { let tfm_v2 = dk_row[2]; dk[ko + 8] = tfm_v2[0]; dk[ko + 9] = tfm_v2[1]; dk[ko + 10] = tfm_v2[2]; dk[ko + 11] = tfm_v2[3]; }
+    { let tfm_v3 = dk_row[3]; dk[ko + 12] = tfm_v3[0]; dk[ko + 13] = tfm_v3[1]; dk[ko + 14] = tfm_v3[2]; dk[ko + 15] = tfm_v3[3]; }
+    { let tfm_v4 = dk_row[4]; dk[ko + 16] = tfm_v4[0]; dk[ko + 17] = tfm_v4[1]; dk[ko + 18] = tfm_v4[2]; dk[ko + 19] = tfm_v4[3]; }
+    { let tfm_v5 = dk_row[5]; dk[ko + 20] = tfm_v5[0]; dk[ko + 21] = tfm_v5[1]; dk[ko + 22] = tfm_v5[2]; dk[ko + 23] = tfm_v5[3]; }
+    { let tfm_v6 = dk_row[6]; dk[ko + 24] = tfm_v6[0]; dk[ko + 25] = tfm_v6[1]; dk[ko + 26] = tfm_v6[2]; dk[ko + 27] = tfm_v6[3]; }
+    { let tfm_v7 = dk_row[7]; dk[ko + 28] = tfm_v7[0]; dk[ko + 29] = tfm_v7[1]; dk[ko + 30] = tfm_v7[2]; dk[ko + 31] = tfm_v7[3]; }
+    { let tfm_v8 = dv_row[0]; dv[ko] = tfm_v8[0]; dv[ko + 1] = tfm_v8[1]; dv[ko + 2] = tfm_v8[2]; dv[ko + 3] = tfm_v8[3]; }
+    { let tfm_v9 = dv_row[1]; dv[ko + 4] = tfm_v9[0]; dv[ko + 5] = tfm_v9[1]; dv[ko + 6] = tfm_v9[2]; dv[ko + 7] = tfm_v9[3]; }
+    { let tfm_v10 = dv_row[2]; dv[ko + 8] = tfm_v10[0]; dv[ko + 9] = tfm_v10[1]; dv[ko + 10] = tfm_v10[2]; dv[ko + 11] = tfm_v10[3]; }
+    { let tfm_v11 = dv_row[3]; dv[ko + 12] = tfm_v11[0]; dv[ko + 13] = tfm_v11[1]; dv[ko + 14] = tfm_v11[2]; dv[ko + 15] = tfm_v11[3]; }
+    { let tfm_v12 = dv_row[4]; dv[ko + 16] = tfm_v12[0]; dv[ko + 17] = tfm_v12[1]; dv[ko + 18] = tfm_v12[2]; dv[ko + 19] = tfm_v12[3]; }
+    { let tfm_v13 = dv_row[5]; dv[ko + 20] = tfm_v13[0]; dv[ko + 21] = tfm_v13[1]; dv[ko + 22] = tfm_v13[2]; dv[ko + 23] = tfm_v13[3]; }
+    { let tfm_v14 = dv_row[6]; dv[ko + 24] = tfm_v14[0]; dv[ko + 25] = tfm_v14[1]; dv[ko + 26] = tfm_v14[2]; dv[ko + 27] = tfm_v14[3]; }
+    { let tfm_v15 = dv_row[7]; dv[ko + 28] = tfm_v15[0]; dv[ko + 29] = tfm_v15[1]; dv[ko + 30] = tfm_v15[2]; dv[ko + 31] = tfm_v15[3]; }
   }
 }
 
@@ -2712,15 +7008,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (128)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
-      colSum = colSum + x[r * 128 + c];
+      colSum += x[r * 128 + c];
     }
     y[c] = colSum;
   }
 }
 
-// ==== kernel matmul_cceb7483 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_cceb7483 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -2731,99 +7027,339 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_a90277c4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
+// ==== kernel matmul_a90277c4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -2834,94 +7370,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (131 / 4) * (32)) {
+  if (tfm_gid < (135 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
       let a0: f32 = a[p * 128 + i0];
       let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
       let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
       let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let a4: f32 = a[p * 128 + min(i0 + 4, 127)];
+      let a5: f32 = a[p * 128 + min(i0 + 5, 127)];
+      let a6: f32 = a[p * 128 + min(i0 + 6, 127)];
+      let a7: f32 = a[p * 128 + min(i0 + 7, 127)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2948,21 +7724,21 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/bart_tiny.tfm:34:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> out: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> lse: array<f32>;
-@group(0) @binding(5) var<storage, read> dOut: array<f32>;
+@group(0) @binding(5) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(9) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 32>;
-  var dk_row: array<f32, 32>;
-  var dv_row: array<f32, 32>;
+  var dq_row: array<vec4<f32>, 8>;
+  var dk_row: array<vec4<f32>, 8>;
+  var dv_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -2974,41 +7750,83 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
     let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
-    }
-    for (var e: i32 = 0; e < 32; e += 1) {
-      dq_row[e] = 0f;
-    }
+    var rowDot: f32 = 0f;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    var rowDot_v0b: vec4<f32> = vec4<f32>(0f);
+    rowDot_v0 += dOut[(qo) / 4] * out[(qo) / 4];
+    rowDot_v0b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+    rowDot_v0 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+    rowDot_v0b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+    rowDot_v0 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+    rowDot_v0b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+    rowDot_v0 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+    rowDot_v0b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+    rowDot_v0 += rowDot_v0b;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    dq_row[0] = vec4<f32>(0f);
+    dq_row[1] = vec4<f32>(0f);
+    dq_row[2] = vec4<f32>(0f);
+    dq_row[3] = vec4<f32>(0f);
+    dq_row[4] = vec4<f32>(0f);
+    dq_row[5] = vec4<f32>(0f);
+    dq_row[6] = vec4<f32>(0f);
+    dq_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
-      var dot: f32 = 0.0f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        dot = dot + q[qo + e] * k[ko + e];
-      }
+      var dot: f32 = 0f;
+      var dot_v2: vec4<f32> = vec4<f32>(0f);
+      var dot_v2b: vec4<f32> = vec4<f32>(0f);
+      dot_v2 += q[(qo) / 4] * k[(ko) / 4];
+      dot_v2b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+      dot_v2 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+      dot_v2b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+      dot_v2 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+      dot_v2b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+      dot_v2 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+      dot_v2b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+      dot_v2 += dot_v2b;
+      dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
       let s: f32 = dot * 0.17677669f;
       let p: f32 = exp(s - rowLse);
-      var dov: f32 = 0.0f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        dov = dov + dOut[qo + e] * v[ko + e];
-      }
+      var dov: f32 = 0f;
+      var dov_v3: vec4<f32> = vec4<f32>(0f);
+      var dov_v3b: vec4<f32> = vec4<f32>(0f);
+      dov_v3 += dOut[(qo) / 4] * v[(ko) / 4];
+      dov_v3b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+      dov_v3 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+      dov_v3b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+      dov_v3 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+      dov_v3b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+      dov_v3 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+      dov_v3b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+      dov_v3 += dov_v3b;
+      dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
       let keepj: f32 = 1f;
       let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        dq_row[e] += ds * k[ko + e];
-      }
+      dq_row[0] += vec4<f32>(ds) * k[(ko) / 4];
+      dq_row[1] += vec4<f32>(ds) * k[(ko + 4) / 4];
+      dq_row[2] += vec4<f32>(ds) * k[(ko + 8) / 4];
+      dq_row[3] += vec4<f32>(ds) * k[(ko + 12) / 4];
+      dq_row[4] += vec4<f32>(ds) * k[(ko + 16) / 4];
+      dq_row[5] += vec4<f32>(ds) * k[(ko + 20) / 4];
+      dq_row[6] += vec4<f32>(ds) * k[(ko + 24) / 4];
+      dq_row[7] += vec4<f32>(ds) * k[(ko + 28) / 4];
     }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
-    }
+    { let tfm_v0 = dq_row[0]; dq[qo] = tfm_v0[0]; dq[qo + 1] = tfm_v0[1]; dq[qo + 2] = tfm_v0[2]; dq[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = dq_row[1]; dq[qo + 4] = tfm_v1[0]; dq[qo + 5] = tfm_v1[1]; dq[qo + 6] = tfm_v1[2]; dq[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = dq_row[2]; dq[qo + 8] = tfm_v2[0]; dq[qo + 9] = tfm_v2[1]; dq[qo + 10] = tfm_v2[2]; dq[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = dq_row[3]; dq[qo + 12] = tfm_v3[0]; dq[qo + 13] = tfm_v3[1]; dq[qo + 14] = tfm_v3[2]; dq[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = dq_row[4]; dq[qo + 16] = tfm_v4[0]; dq[qo + 17] = tfm_v4[1]; dq[qo + 18] = tfm_v4[2]; dq[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = dq_row[5]; dq[qo + 20] = tfm_v5[0]; dq[qo + 21] = tfm_v5[1]; dq[qo + 22] = tfm_v5[2]; dq[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = dq_row[6]; dq[qo + 24] = tfm_v6[0]; dq[qo + 25] = tfm_v6[1]; dq[qo + 26] = tfm_v6[2]; dq[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = dq_row[7]; dq[qo + 28] = tfm_v7[0]; dq[qo + 29] = tfm_v7[1]; dq[qo + 30] = tfm_v7[2]; dq[qo + 31] = tfm_v7[3]; }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 32>;
-  var dk_row: array<f32, 32>;
-  var dv_row: array<f32, 32>;
+  var dq_row: array<vec4<f32>, 8>;
+  var dk_row: array<vec4<f32>, 8>;
+  var dv_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -3018,43 +7836,104 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (4);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
-    }
+    dk_row[0] = vec4<f32>(0f);
+    dv_row[0] = vec4<f32>(0f);
+    dk_row[1] = vec4<f32>(0f);
+    dv_row[1] = vec4<f32>(0f);
+    dk_row[2] = vec4<f32>(0f);
+    dv_row[2] = vec4<f32>(0f);
+    dk_row[3] = vec4<f32>(0f);
+    dv_row[3] = vec4<f32>(0f);
+    dk_row[4] = vec4<f32>(0f);
+    dv_row[4] = vec4<f32>(0f);
+    dk_row[5] = vec4<f32>(0f);
+    dv_row[5] = vec4<f32>(0f);
+    dk_row[6] = vec4<f32>(0f);
+    dv_row[6] = vec4<f32>(0f);
+    dk_row[7] = vec4<f32>(0f);
+    dv_row[7] = vec4<f32>(0f);
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
       for (var qi: i32 = j; qi < tfm_args.tgt_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
         let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
-        }
+        var rowDot: f32 = 0f;
+        var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+        var rowDot_v7b: vec4<f32> = vec4<f32>(0f);
+        rowDot_v7 += dOut[(qo) / 4] * out[(qo) / 4];
+        rowDot_v7b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+        rowDot_v7 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+        rowDot_v7b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+        rowDot_v7 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+        rowDot_v7b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+        rowDot_v7 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+        rowDot_v7b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+        rowDot_v7 += rowDot_v7b;
+        rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+        var dot: f32 = 0f;
+        var dot_v8: vec4<f32> = vec4<f32>(0f);
+        var dot_v8b: vec4<f32> = vec4<f32>(0f);
+        dot_v8 += q[(qo) / 4] * k[(ko) / 4];
+        dot_v8b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+        dot_v8 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+        dot_v8b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+        dot_v8 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+        dot_v8b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+        dot_v8 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+        dot_v8b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+        dot_v8 += dot_v8b;
+        dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
         let s: f32 = dot * 0.17677669f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
-        }
+        var dov: f32 = 0f;
+        var dov_v9: vec4<f32> = vec4<f32>(0f);
+        var dov_v9b: vec4<f32> = vec4<f32>(0f);
+        dov_v9 += dOut[(qo) / 4] * v[(ko) / 4];
+        dov_v9b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+        dov_v9 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+        dov_v9b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+        dov_v9 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+        dov_v9b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+        dov_v9 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+        dov_v9b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+        dov_v9 += dov_v9b;
+        dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dv_row[e] += p * keepj * dOut[qo + e];
-          dk_row[e] += ds * q[qo + e];
-        }
+        dv_row[0] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo) / 4];
+        dk_row[0] += vec4<f32>(ds) * q[(qo) / 4];
+        dv_row[1] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 4) / 4];
+        dk_row[1] += vec4<f32>(ds) * q[(qo + 4) / 4];
+        dv_row[2] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 8) / 4];
+        dk_row[2] += vec4<f32>(ds) * q[(qo + 8) / 4];
+        dv_row[3] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 12) / 4];
+        dk_row[3] += vec4<f32>(ds) * q[(qo + 12) / 4];
+        dv_row[4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 16) / 4];
+        dk_row[4] += vec4<f32>(ds) * q[(qo + 16) / 4];
+        dv_row[5] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 20) / 4];
+        dk_row[5] += vec4<f32>(ds) * q[(qo + 20) / 4];
+        dv_row[6] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 24) / 4];
+        dk_row[6] += vec4<f32>(ds) * q[(qo + 24) / 4];
+        dv_row[7] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 28) / 4];
+        dk_row[7] += vec4<f32>(ds) * q[(qo + 28) / 4];
       }
     }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
-    }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
-    }
+    { let tfm_v0 = dk_row[0]; dk[ko] = tfm_v0[0]; dk[ko + 1] = tfm_v0[1]; dk[ko + 2] = tfm_v0[2]; dk[ko + 3] = tfm_v0[3]; }
+    { let tfm_v1 = dk_row[1]; dk[ko + 4] = tfm_v1[0]; dk[ko + 5] = tfm_v1[1]; dk[ko + 6] = tfm_v1[2]; dk[ko + 7] = tfm_v1[3]; }
+    { let tfm_v2 = dk_row[2]; dk[ko + 8] = tfm_v2[0]; dk[ko + 9] = tfm_v2[1]; dk[ko + 10] = tfm_v2[2]; dk[ko + 11] = tfm_v2[3]; }
+    { let tfm_v3 = dk_row[3]; dk[ko + 12] = tfm_v3[0]; dk[ko + 13] = tfm_v3[1]; dk[ko + 14] = tfm_v3[2]; dk[ko + 15] = tfm_v3[3]; }
+    { let tfm_v4 = dk_row[4]; dk[ko + 16] = tfm_v4[0]; dk[ko + 17] = tfm_v4[1]; dk[ko + 18] = tfm_v4[2]; dk[ko + 19] = tfm_v4[3]; }
+    { let tfm_v5 = dk_row[5]; dk[ko + 20] = tfm_v5[0]; dk[ko + 21] = tfm_v5[1]; dk[ko + 22] = tfm_v5[2]; dk[ko + 23] = tfm_v5[3]; }
+    { let tfm_v6 = dk_row[6]; dk[ko + 24] = tfm_v6[0]; dk[ko + 25] = tfm_v6[1]; dk[ko + 26] = tfm_v6[2]; dk[ko + 27] = tfm_v6[3]; }
+    { let tfm_v7 = dk_row[7]; dk[ko + 28] = tfm_v7[0]; dk[ko + 29] = tfm_v7[1]; dk[ko + 30] = tfm_v7[2]; dk[ko + 31] = tfm_v7[3]; }
+    { let tfm_v8 = dv_row[0]; dv[ko] = tfm_v8[0]; dv[ko + 1] = tfm_v8[1]; dv[ko + 2] = tfm_v8[2]; dv[ko + 3] = tfm_v8[3]; }
+    { let tfm_v9 = dv_row[1]; dv[ko + 4] = tfm_v9[0]; dv[ko + 5] = tfm_v9[1]; dv[ko + 6] = tfm_v9[2]; dv[ko + 7] = tfm_v9[3]; }
+    { let tfm_v10 = dv_row[2]; dv[ko + 8] = tfm_v10[0]; dv[ko + 9] = tfm_v10[1]; dv[ko + 10] = tfm_v10[2]; dv[ko + 11] = tfm_v10[3]; }
+    { let tfm_v11 = dv_row[3]; dv[ko + 12] = tfm_v11[0]; dv[ko + 13] = tfm_v11[1]; dv[ko + 14] = tfm_v11[2]; dv[ko + 15] = tfm_v11[3]; }
+    { let tfm_v12 = dv_row[4]; dv[ko + 16] = tfm_v12[0]; dv[ko + 17] = tfm_v12[1]; dv[ko + 18] = tfm_v12[2]; dv[ko + 19] = tfm_v12[3]; }
+    { let tfm_v13 = dv_row[5]; dv[ko + 20] = tfm_v13[0]; dv[ko + 21] = tfm_v13[1]; dv[ko + 22] = tfm_v13[2]; dv[ko + 23] = tfm_v13[3]; }
+    { let tfm_v14 = dv_row[6]; dv[ko + 24] = tfm_v14[0]; dv[ko + 25] = tfm_v14[1]; dv[ko + 26] = tfm_v14[2]; dv[ko + 27] = tfm_v14[3]; }
+    { let tfm_v15 = dv_row[7]; dv[ko + 28] = tfm_v15[0]; dv[ko + 29] = tfm_v15[1]; dv[ko + 30] = tfm_v15[2]; dv[ko + 31] = tfm_v15[3]; }
   }
 }
 
@@ -3070,9 +7949,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.tgt_seq * 128)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-      colSum = colSum + x[r * (tfm_args.tgt_seq * 128) + c];
+      colSum += x[r * (tfm_args.tgt_seq * 128) + c];
     }
     y[c] = colSum;
   }
@@ -3082,16 +7961,24 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/bart_tiny.tfm:19:5.
 struct Args { tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 16640; o += 1) {
+  let vend0: i32 = 16640 - 16640 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 16640; o += 1) {
     dtable[o] = 0f;
   }
-  for (var o: i32 = 0; o < tfm_args.tgt_seq * 128; o += 1) {
-    dtable[o + 256] = dy[o];
+  let vend1: i32 = tfm_args.tgt_seq * 128 - tfm_args.tgt_seq * 128 % 4;
+  for (var o: i32 = 0; o < vend1; o += 4) {
+    { let tfm_v1 = dy[(o) / 4]; dtable[o + 256] = tfm_v1[0]; dtable[o + 257] = tfm_v1[1]; dtable[o + 258] = tfm_v1[2]; dtable[o + 259] = tfm_v1[3]; }
+  }
+  for (var o: i32 = vend1; o < tfm_args.tgt_seq * 128; o += 1) {
+    dtable[o + 256] = dy[(o) / 4][(o) % 4];
   }
 }
 
@@ -3100,18 +7987,26 @@ fn main() {
 // From specs/bart_tiny.tfm:18:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 262144; o += 1) {
+  let vend0: i32 = 262144 - 262144 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 262144; o += 1) {
     dtable[o] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let dst: i32 = ids[r] * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      dtable[dst + k] += dy[r * 128 + k];
+    let vend1: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      { let tfm_v1 = dy[(r * 128 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
+    }
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      dtable[dst + k] += dy[(r * 128 + k) / 4][(r * 128 + k) % 4];
     }
   }
 }
@@ -3135,52 +8030,88 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // layernorm backward: dx, dg, db
 // From specs/bart_tiny.tfm:25:7.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dg: array<f32>;
 @group(0) @binding(5) var<storage, read_write> db: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var k: i32 = 0; k < 128; k += 1) {
+  let vend0: i32 = 128 - 128 % 4;
+  for (var k: i32 = 0; k < vend0; k += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
+    { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
+  }
+  for (var k: i32 = vend0; k < 128; k += 1) {
     dg[k] = 0f;
     db[k] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let o: i32 = r * 128;
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      rowSum = rowSum + x[o + k];
+    var rowSum: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var rowSum_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      rowSum_v1 += x[(o + k) / 4];
+    }
+    rowSum += rowSum_v1[0] + rowSum_v1[1] + (rowSum_v1[2] + rowSum_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      rowSum += x[(o + k) / 4][(o + k) % 4];
     }
     let mean: f32 = rowSum / 128f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let c: f32 = x[o + k] - mean;
-      variance = variance + c * c;
+    var variance: f32 = 0f;
+    let vend2: i32 = 128 - 128 % 4;
+    var variance_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
+      variance_v2 += c_v * c_v;
+    }
+    variance += variance_v2[0] + variance_v2[1] + (variance_v2[2] + variance_v2[3]);
+    for (var k: i32 = vend2; k < 128; k += 1) {
+      let c: f32 = x[(o + k) / 4][(o + k) % 4] - mean;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 128f + 0.00001f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      let dh: f32 = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
-      db[k] += dy[o + k];
+    let vend3: i32 = 128 - 128 % 4;
+    var meanDh_v3: vec4<f32> = vec4<f32>(0f);
+    var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      let dh_v: vec4<f32> = dy[(o + k) / 4] * g[(k) / 4];
+      { let tfm_v2 = dy[(o + k) / 4] * xh_v; dg[k] += tfm_v2[0]; dg[k + 1] += tfm_v2[1]; dg[k + 2] += tfm_v2[2]; dg[k + 3] += tfm_v2[3]; }
+      { let tfm_v3 = dy[(o + k) / 4]; db[k] += tfm_v3[0]; db[k + 1] += tfm_v3[1]; db[k + 2] += tfm_v3[2]; db[k + 3] += tfm_v3[3]; }
+      meanDh_v3 += dh_v;
+      meanDhX_v3 += dh_v * xh_v;
+    }
+    meanDh += meanDh_v3[0] + meanDh_v3[1] + (meanDh_v3[2] + meanDh_v3[3]);
+    meanDhX += meanDhX_v3[0] + meanDhX_v3[1] + (meanDhX_v3[2] + meanDhX_v3[3]);
+    for (var k: i32 = vend3; k < 128; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      let dh: f32 = dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4];
+      dg[k] += dy[(o + k) / 4][(o + k) % 4] * xh;
+      db[k] += dy[(o + k) / 4][(o + k) % 4];
       meanDh += dh;
       meanDhX += dh * xh;
     }
     meanDh = meanDh / 128f;
     meanDhX = meanDhX / 128f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+    let vend4: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend4; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
+    }
+    for (var k: i32 = vend4; k < 128; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      dx[o + k] = rstd * (dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4] - meanDh - xh * meanDhX);
     }
   }
 }
 
-// ==== kernel matmul_255ec119 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_255ec119 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -3191,99 +8122,339 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_b03bdab1 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],32],"workgroup":64}]}
+// ==== kernel matmul_b03bdab1 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",519,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -3294,94 +8465,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (515 / 4) * (32)) {
+  if (tfm_gid < (519 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
       let a0: f32 = a[p * 512 + i0];
       let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
       let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
       let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let a4: f32 = a[p * 512 + min(i0 + 4, 511)];
+      let a5: f32 = a[p * 512 + min(i0 + 5, 511)];
+      let a6: f32 = a[p * 512 + min(i0 + 6, 511)];
+      let a7: f32 = a[p * 512 + min(i0 + 7, 511)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -3416,15 +8827,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (512)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
-      colSum = colSum + x[r * 512 + c];
+      colSum += x[r * 512 + c];
     }
     y[c] = colSum;
   }
 }
 
-// ==== kernel matmul_9cc000ab {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_9cc000ab {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -3435,99 +8846,339 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let b0: f32 = b[j0 * 512 + p];
       let b1: f32 = b[(j0 + 1) * 512 + p];
       let b2: f32 = b[(j0 + 2) * 512 + p];
       let b3: f32 = b[(j0 + 3) * 512 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 512 + p];
+      let b5: f32 = b[(j0 + 5) * 512 + p];
+      let b6: f32 = b[(j0 + 6) * 512 + p];
+      let b7: f32 = b[(j0 + 7) * 512 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_6cf6a8c9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],128],"workgroup":64}]}
+// ==== kernel matmul_6cf6a8c9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -3538,94 +9189,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (131 / 4) * (128)) {
+  if (tfm_gid < (135 / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
       let a0: f32 = a[p * 128 + i0];
       let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
       let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
       let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let a4: f32 = a[p * 128 + min(i0 + 4, 127)];
+      let a5: f32 = a[p * 128 + min(i0 + 5, 127)];
+      let a6: f32 = a[p * 128 + min(i0 + 6, 127)];
+      let a7: f32 = a[p * 128 + min(i0 + 7, 127)];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -3635,22 +9526,22 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/bart_tiny.tfm:26:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
-@group(0) @binding(4) var<storage, read> out: array<f32>;
+@group(0) @binding(4) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;
-@group(0) @binding(6) var<storage, read> dOut: array<f32>;
+@group(0) @binding(6) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 32>;
-  var dk_row: array<f32, 32>;
-  var dv_row: array<f32, 32>;
+  var dq_row: array<vec4<f32>, 8>;
+  var dk_row: array<vec4<f32>, 8>;
+  var dv_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -3662,43 +9553,85 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.src_seq + qi) * 128 + h * 32;
     let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 4 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
-    }
-    for (var e: i32 = 0; e < 32; e += 1) {
-      dq_row[e] = 0f;
-    }
+    var rowDot: f32 = 0f;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    var rowDot_v0b: vec4<f32> = vec4<f32>(0f);
+    rowDot_v0 += dOut[(qo) / 4] * out[(qo) / 4];
+    rowDot_v0b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+    rowDot_v0 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+    rowDot_v0b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+    rowDot_v0 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+    rowDot_v0b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+    rowDot_v0 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+    rowDot_v0b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+    rowDot_v0 += rowDot_v0b;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    dq_row[0] = vec4<f32>(0f);
+    dq_row[1] = vec4<f32>(0f);
+    dq_row[2] = vec4<f32>(0f);
+    dq_row[3] = vec4<f32>(0f);
+    dq_row[4] = vec4<f32>(0f);
+    dq_row[5] = vec4<f32>(0f);
+    dq_row[6] = vec4<f32>(0f);
+    dq_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
-        }
+        var dot: f32 = 0f;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        var dot_v2b: vec4<f32> = vec4<f32>(0f);
+        dot_v2 += q[(qo) / 4] * k[(ko) / 4];
+        dot_v2b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+        dot_v2 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+        dot_v2b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+        dot_v2 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+        dot_v2b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+        dot_v2 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+        dot_v2b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+        dot_v2 += dot_v2b;
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
         let s: f32 = dot * 0.17677669f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
-        }
+        var dov: f32 = 0f;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        var dov_v3b: vec4<f32> = vec4<f32>(0f);
+        dov_v3 += dOut[(qo) / 4] * v[(ko) / 4];
+        dov_v3b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+        dov_v3 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+        dov_v3b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+        dov_v3 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+        dov_v3b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+        dov_v3 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+        dov_v3b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+        dov_v3 += dov_v3b;
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dq_row[e] += ds * k[ko + e];
-        }
+        dq_row[0] += vec4<f32>(ds) * k[(ko) / 4];
+        dq_row[1] += vec4<f32>(ds) * k[(ko + 4) / 4];
+        dq_row[2] += vec4<f32>(ds) * k[(ko + 8) / 4];
+        dq_row[3] += vec4<f32>(ds) * k[(ko + 12) / 4];
+        dq_row[4] += vec4<f32>(ds) * k[(ko + 16) / 4];
+        dq_row[5] += vec4<f32>(ds) * k[(ko + 20) / 4];
+        dq_row[6] += vec4<f32>(ds) * k[(ko + 24) / 4];
+        dq_row[7] += vec4<f32>(ds) * k[(ko + 28) / 4];
       }
     }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
-    }
+    { let tfm_v0 = dq_row[0]; dq[qo] = tfm_v0[0]; dq[qo + 1] = tfm_v0[1]; dq[qo + 2] = tfm_v0[2]; dq[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = dq_row[1]; dq[qo + 4] = tfm_v1[0]; dq[qo + 5] = tfm_v1[1]; dq[qo + 6] = tfm_v1[2]; dq[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = dq_row[2]; dq[qo + 8] = tfm_v2[0]; dq[qo + 9] = tfm_v2[1]; dq[qo + 10] = tfm_v2[2]; dq[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = dq_row[3]; dq[qo + 12] = tfm_v3[0]; dq[qo + 13] = tfm_v3[1]; dq[qo + 14] = tfm_v3[2]; dq[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = dq_row[4]; dq[qo + 16] = tfm_v4[0]; dq[qo + 17] = tfm_v4[1]; dq[qo + 18] = tfm_v4[2]; dq[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = dq_row[5]; dq[qo + 20] = tfm_v5[0]; dq[qo + 21] = tfm_v5[1]; dq[qo + 22] = tfm_v5[2]; dq[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = dq_row[6]; dq[qo + 24] = tfm_v6[0]; dq[qo + 25] = tfm_v6[1]; dq[qo + 26] = tfm_v6[2]; dq[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = dq_row[7]; dq[qo + 28] = tfm_v7[0]; dq[qo + 29] = tfm_v7[1]; dq[qo + 30] = tfm_v7[2]; dq[qo + 31] = tfm_v7[3]; }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 32>;
-  var dk_row: array<f32, 32>;
-  var dv_row: array<f32, 32>;
+  var dq_row: array<vec4<f32>, 8>;
+  var dk_row: array<vec4<f32>, 8>;
+  var dv_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -3708,45 +9641,106 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (4);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
-    }
+    dk_row[0] = vec4<f32>(0f);
+    dv_row[0] = vec4<f32>(0f);
+    dk_row[1] = vec4<f32>(0f);
+    dv_row[1] = vec4<f32>(0f);
+    dk_row[2] = vec4<f32>(0f);
+    dv_row[2] = vec4<f32>(0f);
+    dk_row[3] = vec4<f32>(0f);
+    dv_row[3] = vec4<f32>(0f);
+    dk_row[4] = vec4<f32>(0f);
+    dv_row[4] = vec4<f32>(0f);
+    dk_row[5] = vec4<f32>(0f);
+    dv_row[5] = vec4<f32>(0f);
+    dk_row[6] = vec4<f32>(0f);
+    dv_row[6] = vec4<f32>(0f);
+    dk_row[7] = vec4<f32>(0f);
+    dv_row[7] = vec4<f32>(0f);
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.src_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.src_seq + qi) * 128 + h * 32;
         if (keyMask[b * tfm_args.src_seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 4 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
-          }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
+          var rowDot: f32 = 0f;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          var rowDot_v7b: vec4<f32> = vec4<f32>(0f);
+          rowDot_v7 += dOut[(qo) / 4] * out[(qo) / 4];
+          rowDot_v7b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+          rowDot_v7 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+          rowDot_v7b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+          rowDot_v7 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+          rowDot_v7b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+          rowDot_v7 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+          rowDot_v7b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+          rowDot_v7 += rowDot_v7b;
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          var dot: f32 = 0f;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          var dot_v8b: vec4<f32> = vec4<f32>(0f);
+          dot_v8 += q[(qo) / 4] * k[(ko) / 4];
+          dot_v8b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+          dot_v8 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+          dot_v8b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+          dot_v8 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+          dot_v8b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+          dot_v8 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+          dot_v8b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+          dot_v8 += dot_v8b;
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
           let s: f32 = dot * 0.17677669f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
+          var dov: f32 = 0f;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          var dov_v9b: vec4<f32> = vec4<f32>(0f);
+          dov_v9 += dOut[(qo) / 4] * v[(ko) / 4];
+          dov_v9b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+          dov_v9 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+          dov_v9b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+          dov_v9 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+          dov_v9b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+          dov_v9 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+          dov_v9b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+          dov_v9 += dov_v9b;
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
           let keepj: f32 = 1f;
           let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
-          }
+          dv_row[0] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo) / 4];
+          dk_row[0] += vec4<f32>(ds) * q[(qo) / 4];
+          dv_row[1] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 4) / 4];
+          dk_row[1] += vec4<f32>(ds) * q[(qo + 4) / 4];
+          dv_row[2] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 8) / 4];
+          dk_row[2] += vec4<f32>(ds) * q[(qo + 8) / 4];
+          dv_row[3] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 12) / 4];
+          dk_row[3] += vec4<f32>(ds) * q[(qo + 12) / 4];
+          dv_row[4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 16) / 4];
+          dk_row[4] += vec4<f32>(ds) * q[(qo + 16) / 4];
+          dv_row[5] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 20) / 4];
+          dk_row[5] += vec4<f32>(ds) * q[(qo + 20) / 4];
+          dv_row[6] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 24) / 4];
+          dk_row[6] += vec4<f32>(ds) * q[(qo + 24) / 4];
+          dv_row[7] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 28) / 4];
+          dk_row[7] += vec4<f32>(ds) * q[(qo + 28) / 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
-    }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
-    }
+    { let tfm_v0 = dk_row[0]; dk[ko] = tfm_v0[0]; dk[ko + 1] = tfm_v0[1]; dk[ko + 2] = tfm_v0[2]; dk[ko + 3] = tfm_v0[3]; }
+    { let tfm_v1 = dk_row[1]; dk[ko + 4] = tfm_v1[0]; dk[ko + 5] = tfm_v1[1]; dk[ko + 6] = tfm_v1[2]; dk[ko + 7] = tfm_v1[3]; }
+    { let tfm_v2 = dk_row[2]; dk[ko + 8] = tfm_v2[0]; dk[ko + 9] = tfm_v2[1]; dk[ko + 10] = tfm_v2[2]; dk[ko + 11] = tfm_v2[3]; }
+    { let tfm_v3 = dk_row[3]; dk[ko + 12] = tfm_v3[0]; dk[ko + 13] = tfm_v3[1]; dk[ko + 14] = tfm_v3[2]; dk[ko + 15] = tfm_v3[3]; }
+    { let tfm_v4 = dk_row[4]; dk[ko + 16] = tfm_v4[0]; dk[ko + 17] = tfm_v4[1]; dk[ko + 18] = tfm_v4[2]; dk[ko + 19] = tfm_v4[3]; }
+    { let tfm_v5 = dk_row[5]; dk[ko + 20] = tfm_v5[0]; dk[ko + 21] = tfm_v5[1]; dk[ko + 22] = tfm_v5[2]; dk[ko + 23] = tfm_v5[3]; }
+    { let tfm_v6 = dk_row[6]; dk[ko + 24] = tfm_v6[0]; dk[ko + 25] = tfm_v6[1]; dk[ko + 26] = tfm_v6[2]; dk[ko + 27] = tfm_v6[3]; }
+    { let tfm_v7 = dk_row[7]; dk[ko + 28] = tfm_v7[0]; dk[ko + 29] = tfm_v7[1]; dk[ko + 30] = tfm_v7[2]; dk[ko + 31] = tfm_v7[3]; }
+    { let tfm_v8 = dv_row[0]; dv[ko] = tfm_v8[0]; dv[ko + 1] = tfm_v8[1]; dv[ko + 2] = tfm_v8[2]; dv[ko + 3] = tfm_v8[3]; }
+    { let tfm_v9 = dv_row[1]; dv[ko + 4] = tfm_v9[0]; dv[ko + 5] = tfm_v9[1]; dv[ko + 6] = tfm_v9[2]; dv[ko + 7] = tfm_v9[3]; }
+    { let tfm_v10 = dv_row[2]; dv[ko + 8] = tfm_v10[0]; dv[ko + 9] = tfm_v10[1]; dv[ko + 10] = tfm_v10[2]; dv[ko + 11] = tfm_v10[3]; }
+    { let tfm_v11 = dv_row[3]; dv[ko + 12] = tfm_v11[0]; dv[ko + 13] = tfm_v11[1]; dv[ko + 14] = tfm_v11[2]; dv[ko + 15] = tfm_v11[3]; }
+    { let tfm_v12 = dv_row[4]; dv[ko + 16] = tfm_v12[0]; dv[ko + 17] = tfm_v12[1]; dv[ko + 18] = tfm_v12[2]; dv[ko + 19] = tfm_v12[3]; }
+    { let tfm_v13 = dv_row[5]; dv[ko + 20] = tfm_v13[0]; dv[ko + 21] = tfm_v13[1]; dv[ko + 22] = tfm_v13[2]; dv[ko + 23] = tfm_v13[3]; }
+    { let tfm_v14 = dv_row[6]; dv[ko + 24] = tfm_v14[0]; dv[ko + 25] = tfm_v14[1]; dv[ko + 26] = tfm_v14[2]; dv[ko + 27] = tfm_v14[3]; }
+    { let tfm_v15 = dv_row[7]; dv[ko + 28] = tfm_v15[0]; dv[ko + 29] = tfm_v15[1]; dv[ko + 30] = tfm_v15[2]; dv[ko + 31] = tfm_v15[3]; }
   }
 }
 
@@ -3762,9 +9756,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.src_seq * 128)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-      colSum = colSum + x[r * (tfm_args.src_seq * 128) + c];
+      colSum += x[r * (tfm_args.src_seq * 128) + c];
     }
     y[c] = colSum;
   }
@@ -3774,16 +9768,24 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/bart_tiny.tfm:19:5.
 struct Args { src_seq: i32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 16640; o += 1) {
+  let vend0: i32 = 16640 - 16640 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 16640; o += 1) {
     dtable[o] = 0f;
   }
-  for (var o: i32 = 0; o < tfm_args.src_seq * 128; o += 1) {
-    dtable[o + 256] = dy[o];
+  let vend1: i32 = tfm_args.src_seq * 128 - tfm_args.src_seq * 128 % 4;
+  for (var o: i32 = 0; o < vend1; o += 4) {
+    { let tfm_v1 = dy[(o) / 4]; dtable[o + 256] = tfm_v1[0]; dtable[o + 257] = tfm_v1[1]; dtable[o + 258] = tfm_v1[2]; dtable[o + 259] = tfm_v1[3]; }
+  }
+  for (var o: i32 = vend1; o < tfm_args.src_seq * 128; o += 1) {
+    dtable[o + 256] = dy[(o) / 4][(o) % 4];
   }
 }
 
@@ -3792,18 +9794,26 @@ fn main() {
 // From specs/bart_tiny.tfm:18:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 262144; o += 1) {
+  let vend0: i32 = 262144 - 262144 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 262144; o += 1) {
     dtable[o] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let dst: i32 = ids[r] * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      dtable[dst + k] += dy[r * 128 + k];
+    let vend1: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      { let tfm_v1 = dy[(r * 128 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
+    }
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      dtable[dst + k] += dy[(r * 128 + k) / 4][(r * 128 + k) % 4];
     }
   }
 }

@@ -45,7 +45,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
 // token embedding lookup: [vocab 30522, 768]
 // From specs/bert_base.tfm:21:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> table: array<f32>;
+@group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -55,8 +55,12 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 768;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      y[r * 768 + k] = table[src + k];
+    let vend0: i32 = 768 - 768 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = table[(src + k) / 4]; y[r * 768 + k] = tfm_v0[0]; y[r * 768 + k + 1] = tfm_v0[1]; y[r * 768 + k + 2] = tfm_v0[2]; y[r * 768 + k + 3] = tfm_v0[3]; }
+    }
+    for (var k: i32 = vend0; k < 768; k += 1) {
+      y[r * 768 + k] = table[(src + k) / 4][(src + k) % 4];
     }
   }
 }
@@ -65,7 +69,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // token embedding lookup: [vocab 2, 768]
 // From specs/bert_base.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> table: array<f32>;
+@group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -75,8 +79,12 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 768;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      y[r * 768 + k] = table[src + k];
+    let vend0: i32 = 768 - 768 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = table[(src + k) / 4]; y[r * 768 + k] = tfm_v0[0]; y[r * 768 + k + 1] = tfm_v0[1]; y[r * 768 + k + 2] = tfm_v0[2]; y[r * 768 + k + 3] = tfm_v0[3]; }
+    }
+    for (var k: i32 = vend0; k < 768; k += 1) {
+      y[r * 768 + k] = table[(src + k) / 4][(src + k) % 4];
     }
   }
 }
@@ -135,7 +143,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // layernorm over the last dim (768), eps 1e-12
 // From specs/bert_base.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -146,19 +154,32 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      rowSum = rowSum + x[o + k];
+    var rowSum: f32 = 0f;
+    let vend0: i32 = 768 - 768 % 4;
+    var rowSum_v0: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      rowSum_v0 += x[(o + k) / 4];
+    }
+    rowSum += rowSum_v0[0] + rowSum_v0[1] + (rowSum_v0[2] + rowSum_v0[3]);
+    for (var k: i32 = vend0; k < 768; k += 1) {
+      rowSum += x[(o + k) / 4][(o + k) % 4];
     }
     let mean: f32 = rowSum / 768f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      let c: f32 = x[o + k] - mean;
-      variance = variance + c * c;
+    var variance: f32 = 0f;
+    let vend1: i32 = 768 - 768 % 4;
+    var variance_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
+      variance_v1 += c_v * c_v;
+    }
+    variance += variance_v1[0] + variance_v1[1] + (variance_v1[2] + variance_v1[3]);
+    for (var k: i32 = vend1; k < 768; k += 1) {
+      let c: f32 = x[(o + k) / 4][(o + k) % 4] - mean;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 768f + 1e-12f);
     for (var k: i32 = 0; k < 768; k += 1) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd * g[k] + b[k];
     }
   }
 }
@@ -180,7 +201,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_b9635009 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
+// ==== kernel matmul_epilogue_b9635009 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],96],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 768] → [rows, 768]
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -192,110 +213,398 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (96)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (192);
-    tfm_rest = tfm_rest / (192);
+    let jt: i32 = tfm_rest % (96);
+    tfm_rest = tfm_rest / (96);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
       let a0: f32 = a[i0 * 768 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let b0: f32 = b[p * 768 + j0];
       let b1: f32 = b[p * 768 + (j0 + 1)];
       let b2: f32 = b[p * 768 + (j0 + 2)];
       let b3: f32 = b[p * 768 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 768 + (j0 + 4)];
+      let b5: f32 = b[p * 768 + (j0 + 5)];
+      let b6: f32 = b[p * 768 + (j0 + 6)];
+      let b7: f32 = b[p * 768 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 768 + j0] = pre00;
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 768 + (j0 + 1)] = pre01;
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 768 + (j0 + 2)] = pre02;
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 768 + (j0 + 3)] = pre03;
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 768 + (j0 + 4)] = pre04;
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 768 + (j0 + 5)] = pre05;
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 768 + (j0 + 6)] = pre06;
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 768 + (j0 + 7)] = pre07;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 768 + j0] = pre10;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 768 + (j0 + 4)] = pre14;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 768 + (j0 + 5)] = pre15;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 768 + (j0 + 6)] = pre16;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 768 + (j0 + 7)] = pre17;
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 768 + j0] = pre20;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 768 + (j0 + 4)] = pre24;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 768 + (j0 + 5)] = pre25;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 768 + (j0 + 6)] = pre26;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 768 + (j0 + 7)] = pre27;
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 768 + j0] = pre30;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 768 + (j0 + 4)] = pre34;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 768 + (j0 + 5)] = pre35;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 768 + (j0 + 6)] = pre36;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 768 + (j0 + 7)] = pre37;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 768 + j0] = pre40;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 768 + (j0 + 1)] = pre41;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 768 + (j0 + 2)] = pre42;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 768 + (j0 + 3)] = pre43;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 768 + (j0 + 4)] = pre44;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 768 + (j0 + 5)] = pre45;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 768 + (j0 + 6)] = pre46;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 768 + (j0 + 7)] = pre47;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 768 + j0] = pre50;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 768 + (j0 + 1)] = pre51;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 768 + (j0 + 2)] = pre52;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 768 + (j0 + 3)] = pre53;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 768 + (j0 + 4)] = pre54;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 768 + (j0 + 5)] = pre55;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 768 + (j0 + 6)] = pre56;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 768 + (j0 + 7)] = pre57;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 768 + j0] = pre60;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 768 + (j0 + 1)] = pre61;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 768 + (j0 + 2)] = pre62;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 768 + (j0 + 3)] = pre63;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 768 + (j0 + 4)] = pre64;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 768 + (j0 + 5)] = pre65;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 768 + (j0 + 6)] = pre66;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 768 + (j0 + 7)] = pre67;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 768 + j0] = pre70;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 768 + (j0 + 1)] = pre71;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 768 + (j0 + 2)] = pre72;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 768 + (j0 + 3)] = pre73;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 768 + (j0 + 4)] = pre74;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 768 + (j0 + 5)] = pre75;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 768 + (j0 + 6)] = pre76;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 768 + (j0 + 7)] = pre77;
     }
   }
 }
@@ -304,9 +613,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -314,7 +623,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -327,15 +636,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -343,19 +662,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -381,10 +712,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused residual add + layernorm over the last dim (768): writes the sum and the normed row
 // From specs/bert_base.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> sum: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
@@ -394,27 +725,48 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      sum[o + k] = x[o + k] + y[o + k];
+    let vend0: i32 = 768 - 768 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      rowSum = rowSum + sum[o + k];
+    for (var k: i32 = vend0; k < 768; k += 1) {
+      sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
+    }
+    var rowSum: f32 = 0f;
+    let vend1: i32 = 768 - 768 % 4;
+    var rowSum_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
+    }
+    rowSum += rowSum_v1[0] + rowSum_v1[1] + (rowSum_v1[2] + rowSum_v1[3]);
+    for (var k: i32 = vend1; k < 768; k += 1) {
+      rowSum += sum[o + k];
     }
     let mean: f32 = rowSum / 768f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 768; k += 1) {
+    var variance: f32 = 0f;
+    let vend2: i32 = 768 - 768 % 4;
+    var variance_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
+      variance_v2 += c_v * c_v;
+    }
+    variance += variance_v2[0] + variance_v2[1] + (variance_v2[2] + variance_v2[3]);
+    for (var k: i32 = vend2; k < 768; k += 1) {
       let c: f32 = sum[o + k] - mean;
-      variance = variance + c * c;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 768f + 1e-12f);
-    for (var k: i32 = 0; k < 768; k += 1) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+    let vend3: i32 = 768 - 768 % 4;
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
+    }
+    for (var k: i32 = vend3; k < 768; k += 1) {
+      out[o + k] = (sum[o + k] - mean) * rstd * g[(k) / 4][(k) % 4] + b[(k) / 4][(k) % 4];
     }
   }
 }
 
-// ==== kernel matmul_epilogue_fcc9873d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],768],"workgroup":64}]}
+// ==== kernel matmul_epilogue_fcc9873d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],384],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072]
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -427,131 +779,467 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (384)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
+    let jt: i32 = tfm_rest % (384);
+    tfm_rest = tfm_rest / (384);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
       let a0: f32 = a[i0 * 768 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let b0: f32 = b[p * 3072 + j0];
       let b1: f32 = b[p * 3072 + (j0 + 1)];
       let b2: f32 = b[p * 3072 + (j0 + 2)];
       let b3: f32 = b[p * 3072 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 3072 + (j0 + 4)];
+      let b5: f32 = b[p * 3072 + (j0 + 5)];
+      let b6: f32 = b[p * 3072 + (j0 + 6)];
+      let b7: f32 = b[p * 3072 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 3072 + j0] = pre00;
     post[i0 * 3072 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 3072 + (j0 + 1)] = pre01;
     post[i0 * 3072 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 3072 + (j0 + 2)] = pre02;
     post[i0 * 3072 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 3072 + (j0 + 3)] = pre03;
     post[i0 * 3072 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 3072 + (j0 + 4)] = pre04;
+    post[i0 * 3072 + (j0 + 4)] = 0.5f * pre04 * (1f + tfm_erf(pre04 * 0.70710677f));
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 3072 + (j0 + 5)] = pre05;
+    post[i0 * 3072 + (j0 + 5)] = 0.5f * pre05 * (1f + tfm_erf(pre05 * 0.70710677f));
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 3072 + (j0 + 6)] = pre06;
+    post[i0 * 3072 + (j0 + 6)] = 0.5f * pre06 * (1f + tfm_erf(pre06 * 0.70710677f));
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 3072 + (j0 + 7)] = pre07;
+    post[i0 * 3072 + (j0 + 7)] = 0.5f * pre07 * (1f + tfm_erf(pre07 * 0.70710677f));
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 3072 + j0] = pre10;
       post[(i0 + 1) * 3072 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
       post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
       post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
       post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 3072 + (j0 + 4)] = pre14;
+      post[(i0 + 1) * 3072 + (j0 + 4)] = 0.5f * pre14 * (1f + tfm_erf(pre14 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 3072 + (j0 + 5)] = pre15;
+      post[(i0 + 1) * 3072 + (j0 + 5)] = 0.5f * pre15 * (1f + tfm_erf(pre15 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 3072 + (j0 + 6)] = pre16;
+      post[(i0 + 1) * 3072 + (j0 + 6)] = 0.5f * pre16 * (1f + tfm_erf(pre16 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 3072 + (j0 + 7)] = pre17;
+      post[(i0 + 1) * 3072 + (j0 + 7)] = 0.5f * pre17 * (1f + tfm_erf(pre17 * 0.70710677f));
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 3072 + j0] = pre20;
       post[(i0 + 2) * 3072 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
       post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
       post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
       post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 3072 + (j0 + 4)] = pre24;
+      post[(i0 + 2) * 3072 + (j0 + 4)] = 0.5f * pre24 * (1f + tfm_erf(pre24 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 3072 + (j0 + 5)] = pre25;
+      post[(i0 + 2) * 3072 + (j0 + 5)] = 0.5f * pre25 * (1f + tfm_erf(pre25 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 3072 + (j0 + 6)] = pre26;
+      post[(i0 + 2) * 3072 + (j0 + 6)] = 0.5f * pre26 * (1f + tfm_erf(pre26 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 3072 + (j0 + 7)] = pre27;
+      post[(i0 + 2) * 3072 + (j0 + 7)] = 0.5f * pre27 * (1f + tfm_erf(pre27 * 0.70710677f));
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 3072 + j0] = pre30;
       post[(i0 + 3) * 3072 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
       post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
       post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
       post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 3072 + (j0 + 4)] = pre34;
+      post[(i0 + 3) * 3072 + (j0 + 4)] = 0.5f * pre34 * (1f + tfm_erf(pre34 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 3072 + (j0 + 5)] = pre35;
+      post[(i0 + 3) * 3072 + (j0 + 5)] = 0.5f * pre35 * (1f + tfm_erf(pre35 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 3072 + (j0 + 6)] = pre36;
+      post[(i0 + 3) * 3072 + (j0 + 6)] = 0.5f * pre36 * (1f + tfm_erf(pre36 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 3072 + (j0 + 7)] = pre37;
+      post[(i0 + 3) * 3072 + (j0 + 7)] = 0.5f * pre37 * (1f + tfm_erf(pre37 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 3072 + j0] = pre40;
+      post[(i0 + 4) * 3072 + j0] = 0.5f * pre40 * (1f + tfm_erf(pre40 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 3072 + (j0 + 1)] = pre41;
+      post[(i0 + 4) * 3072 + (j0 + 1)] = 0.5f * pre41 * (1f + tfm_erf(pre41 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 3072 + (j0 + 2)] = pre42;
+      post[(i0 + 4) * 3072 + (j0 + 2)] = 0.5f * pre42 * (1f + tfm_erf(pre42 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 3072 + (j0 + 3)] = pre43;
+      post[(i0 + 4) * 3072 + (j0 + 3)] = 0.5f * pre43 * (1f + tfm_erf(pre43 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 3072 + (j0 + 4)] = pre44;
+      post[(i0 + 4) * 3072 + (j0 + 4)] = 0.5f * pre44 * (1f + tfm_erf(pre44 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 3072 + (j0 + 5)] = pre45;
+      post[(i0 + 4) * 3072 + (j0 + 5)] = 0.5f * pre45 * (1f + tfm_erf(pre45 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 3072 + (j0 + 6)] = pre46;
+      post[(i0 + 4) * 3072 + (j0 + 6)] = 0.5f * pre46 * (1f + tfm_erf(pre46 * 0.70710677f));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 3072 + (j0 + 7)] = pre47;
+      post[(i0 + 4) * 3072 + (j0 + 7)] = 0.5f * pre47 * (1f + tfm_erf(pre47 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 3072 + j0] = pre50;
+      post[(i0 + 5) * 3072 + j0] = 0.5f * pre50 * (1f + tfm_erf(pre50 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 3072 + (j0 + 1)] = pre51;
+      post[(i0 + 5) * 3072 + (j0 + 1)] = 0.5f * pre51 * (1f + tfm_erf(pre51 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 3072 + (j0 + 2)] = pre52;
+      post[(i0 + 5) * 3072 + (j0 + 2)] = 0.5f * pre52 * (1f + tfm_erf(pre52 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 3072 + (j0 + 3)] = pre53;
+      post[(i0 + 5) * 3072 + (j0 + 3)] = 0.5f * pre53 * (1f + tfm_erf(pre53 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 3072 + (j0 + 4)] = pre54;
+      post[(i0 + 5) * 3072 + (j0 + 4)] = 0.5f * pre54 * (1f + tfm_erf(pre54 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 3072 + (j0 + 5)] = pre55;
+      post[(i0 + 5) * 3072 + (j0 + 5)] = 0.5f * pre55 * (1f + tfm_erf(pre55 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 3072 + (j0 + 6)] = pre56;
+      post[(i0 + 5) * 3072 + (j0 + 6)] = 0.5f * pre56 * (1f + tfm_erf(pre56 * 0.70710677f));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 3072 + (j0 + 7)] = pre57;
+      post[(i0 + 5) * 3072 + (j0 + 7)] = 0.5f * pre57 * (1f + tfm_erf(pre57 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 3072 + j0] = pre60;
+      post[(i0 + 6) * 3072 + j0] = 0.5f * pre60 * (1f + tfm_erf(pre60 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 3072 + (j0 + 1)] = pre61;
+      post[(i0 + 6) * 3072 + (j0 + 1)] = 0.5f * pre61 * (1f + tfm_erf(pre61 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 3072 + (j0 + 2)] = pre62;
+      post[(i0 + 6) * 3072 + (j0 + 2)] = 0.5f * pre62 * (1f + tfm_erf(pre62 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 3072 + (j0 + 3)] = pre63;
+      post[(i0 + 6) * 3072 + (j0 + 3)] = 0.5f * pre63 * (1f + tfm_erf(pre63 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 3072 + (j0 + 4)] = pre64;
+      post[(i0 + 6) * 3072 + (j0 + 4)] = 0.5f * pre64 * (1f + tfm_erf(pre64 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 3072 + (j0 + 5)] = pre65;
+      post[(i0 + 6) * 3072 + (j0 + 5)] = 0.5f * pre65 * (1f + tfm_erf(pre65 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 3072 + (j0 + 6)] = pre66;
+      post[(i0 + 6) * 3072 + (j0 + 6)] = 0.5f * pre66 * (1f + tfm_erf(pre66 * 0.70710677f));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 3072 + (j0 + 7)] = pre67;
+      post[(i0 + 6) * 3072 + (j0 + 7)] = 0.5f * pre67 * (1f + tfm_erf(pre67 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 3072 + j0] = pre70;
+      post[(i0 + 7) * 3072 + j0] = 0.5f * pre70 * (1f + tfm_erf(pre70 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 3072 + (j0 + 1)] = pre71;
+      post[(i0 + 7) * 3072 + (j0 + 1)] = 0.5f * pre71 * (1f + tfm_erf(pre71 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 3072 + (j0 + 2)] = pre72;
+      post[(i0 + 7) * 3072 + (j0 + 2)] = 0.5f * pre72 * (1f + tfm_erf(pre72 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 3072 + (j0 + 3)] = pre73;
+      post[(i0 + 7) * 3072 + (j0 + 3)] = 0.5f * pre73 * (1f + tfm_erf(pre73 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 3072 + (j0 + 4)] = pre74;
+      post[(i0 + 7) * 3072 + (j0 + 4)] = 0.5f * pre74 * (1f + tfm_erf(pre74 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 3072 + (j0 + 5)] = pre75;
+      post[(i0 + 7) * 3072 + (j0 + 5)] = 0.5f * pre75 * (1f + tfm_erf(pre75 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 3072 + (j0 + 6)] = pre76;
+      post[(i0 + 7) * 3072 + (j0 + 6)] = 0.5f * pre76 * (1f + tfm_erf(pre76 * 0.70710677f));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 3072 + (j0 + 7)] = pre77;
+      post[(i0 + 7) * 3072 + (j0 + 7)] = 0.5f * pre77 * (1f + tfm_erf(pre77 * 0.70710677f));
     }
   }
 }
 
-// ==== kernel matmul_epilogue_84844529 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
+// ==== kernel matmul_epilogue_84844529 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],96],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 3072] → [rows, 768]
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -563,110 +1251,398 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (96)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (192);
-    tfm_rest = tfm_rest / (192);
+    let jt: i32 = tfm_rest % (96);
+    tfm_rest = tfm_rest / (96);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
       let a0: f32 = a[i0 * 3072 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
       let b0: f32 = b[p * 768 + j0];
       let b1: f32 = b[p * 768 + (j0 + 1)];
       let b2: f32 = b[p * 768 + (j0 + 2)];
       let b3: f32 = b[p * 768 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 768 + (j0 + 4)];
+      let b5: f32 = b[p * 768 + (j0 + 5)];
+      let b6: f32 = b[p * 768 + (j0 + 6)];
+      let b7: f32 = b[p * 768 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 768 + j0] = pre00;
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 768 + (j0 + 1)] = pre01;
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 768 + (j0 + 2)] = pre02;
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 768 + (j0 + 3)] = pre03;
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 768 + (j0 + 4)] = pre04;
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 768 + (j0 + 5)] = pre05;
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 768 + (j0 + 6)] = pre06;
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 768 + (j0 + 7)] = pre07;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 768 + j0] = pre10;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 768 + (j0 + 4)] = pre14;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 768 + (j0 + 5)] = pre15;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 768 + (j0 + 6)] = pre16;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 768 + (j0 + 7)] = pre17;
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 768 + j0] = pre20;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 768 + (j0 + 4)] = pre24;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 768 + (j0 + 5)] = pre25;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 768 + (j0 + 6)] = pre26;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 768 + (j0 + 7)] = pre27;
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 768 + j0] = pre30;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 768 + (j0 + 4)] = pre34;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 768 + (j0 + 5)] = pre35;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 768 + (j0 + 6)] = pre36;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 768 + (j0 + 7)] = pre37;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 768 + j0] = pre40;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 768 + (j0 + 1)] = pre41;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 768 + (j0 + 2)] = pre42;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 768 + (j0 + 3)] = pre43;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 768 + (j0 + 4)] = pre44;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 768 + (j0 + 5)] = pre45;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 768 + (j0 + 6)] = pre46;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 768 + (j0 + 7)] = pre47;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 768 + j0] = pre50;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 768 + (j0 + 1)] = pre51;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 768 + (j0 + 2)] = pre52;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 768 + (j0 + 3)] = pre53;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 768 + (j0 + 4)] = pre54;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 768 + (j0 + 5)] = pre55;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 768 + (j0 + 6)] = pre56;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 768 + (j0 + 7)] = pre57;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 768 + j0] = pre60;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 768 + (j0 + 1)] = pre61;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 768 + (j0 + 2)] = pre62;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 768 + (j0 + 3)] = pre63;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 768 + (j0 + 4)] = pre64;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 768 + (j0 + 5)] = pre65;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 768 + (j0 + 6)] = pre66;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 768 + (j0 + 7)] = pre67;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 768 + j0] = pre70;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 768 + (j0 + 1)] = pre71;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 768 + (j0 + 2)] = pre72;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 768 + (j0 + 3)] = pre73;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 768 + (j0 + 4)] = pre74;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 768 + (j0 + 5)] = pre75;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 768 + (j0 + 6)] = pre76;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 768 + (j0 + 7)] = pre77;
     }
   }
 }
@@ -692,9 +1668,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -702,7 +1678,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -715,15 +1691,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -731,19 +1717,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -786,9 +1784,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -796,7 +1794,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -809,15 +1807,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -825,19 +1833,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -880,9 +1900,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -890,7 +1910,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -903,15 +1923,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -919,19 +1949,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -974,9 +2016,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -984,7 +2026,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -997,15 +2039,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -1013,19 +2065,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -1068,9 +2132,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -1078,7 +2142,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1091,15 +2155,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -1107,19 +2181,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -1162,9 +2248,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -1172,7 +2258,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1185,15 +2271,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -1201,19 +2297,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -1256,9 +2364,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -1266,7 +2374,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1279,15 +2387,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -1295,19 +2413,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -1350,9 +2480,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -1360,7 +2490,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1373,15 +2503,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -1389,19 +2529,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -1444,9 +2596,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -1454,7 +2606,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1467,15 +2619,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -1483,19 +2645,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -1538,9 +2712,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -1548,7 +2722,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1561,15 +2735,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -1577,19 +2761,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -1632,9 +2828,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -1642,7 +2838,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1655,15 +2851,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let mNew: f32 = max(m, s);
@@ -1671,19 +2877,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -1741,7 +2959,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_675624f3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],192],"workgroup":64}]}
+// ==== kernel matmul_epilogue_675624f3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",7],8],96],"workgroup":64}]}
 // fused c = a @ b + bias, post = tanh(c): [rows, 768] → [rows, 768]
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1754,126 +2972,462 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (192)) {
+  if (tfm_gid < ((tfm_args.batch + 7) / 8) * (96)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (192);
-    tfm_rest = tfm_rest / (192);
+    let jt: i32 = tfm_rest % (96);
+    tfm_rest = tfm_rest / (96);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
       let a0: f32 = a[i0 * 768 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 768 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 768 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 768 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch - 1) * 768 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch - 1) * 768 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch - 1) * 768 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch - 1) * 768 + p];
       let b0: f32 = b[p * 768 + j0];
       let b1: f32 = b[p * 768 + (j0 + 1)];
       let b2: f32 = b[p * 768 + (j0 + 2)];
       let b3: f32 = b[p * 768 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 768 + (j0 + 4)];
+      let b5: f32 = b[p * 768 + (j0 + 5)];
+      let b6: f32 = b[p * 768 + (j0 + 6)];
+      let b7: f32 = b[p * 768 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 768 + j0] = pre00;
     post[i0 * 768 + j0] = tfm_tanh(pre00);
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 768 + (j0 + 1)] = pre01;
     post[i0 * 768 + (j0 + 1)] = tfm_tanh(pre01);
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 768 + (j0 + 2)] = pre02;
     post[i0 * 768 + (j0 + 2)] = tfm_tanh(pre02);
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 768 + (j0 + 3)] = pre03;
     post[i0 * 768 + (j0 + 3)] = tfm_tanh(pre03);
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 768 + (j0 + 4)] = pre04;
+    post[i0 * 768 + (j0 + 4)] = tfm_tanh(pre04);
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 768 + (j0 + 5)] = pre05;
+    post[i0 * 768 + (j0 + 5)] = tfm_tanh(pre05);
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 768 + (j0 + 6)] = pre06;
+    post[i0 * 768 + (j0 + 6)] = tfm_tanh(pre06);
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 768 + (j0 + 7)] = pre07;
+    post[i0 * 768 + (j0 + 7)] = tfm_tanh(pre07);
     if (i0 + 1 < tfm_args.batch) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 768 + j0] = pre10;
       post[(i0 + 1) * 768 + j0] = tfm_tanh(pre10);
     }
     if (i0 + 1 < tfm_args.batch) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
       post[(i0 + 1) * 768 + (j0 + 1)] = tfm_tanh(pre11);
     }
     if (i0 + 1 < tfm_args.batch) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
       post[(i0 + 1) * 768 + (j0 + 2)] = tfm_tanh(pre12);
     }
     if (i0 + 1 < tfm_args.batch) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
       post[(i0 + 1) * 768 + (j0 + 3)] = tfm_tanh(pre13);
     }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 768 + (j0 + 4)] = pre14;
+      post[(i0 + 1) * 768 + (j0 + 4)] = tfm_tanh(pre14);
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 768 + (j0 + 5)] = pre15;
+      post[(i0 + 1) * 768 + (j0 + 5)] = tfm_tanh(pre15);
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 768 + (j0 + 6)] = pre16;
+      post[(i0 + 1) * 768 + (j0 + 6)] = tfm_tanh(pre16);
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 768 + (j0 + 7)] = pre17;
+      post[(i0 + 1) * 768 + (j0 + 7)] = tfm_tanh(pre17);
+    }
     if (i0 + 2 < tfm_args.batch) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 768 + j0] = pre20;
       post[(i0 + 2) * 768 + j0] = tfm_tanh(pre20);
     }
     if (i0 + 2 < tfm_args.batch) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
       post[(i0 + 2) * 768 + (j0 + 1)] = tfm_tanh(pre21);
     }
     if (i0 + 2 < tfm_args.batch) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
       post[(i0 + 2) * 768 + (j0 + 2)] = tfm_tanh(pre22);
     }
     if (i0 + 2 < tfm_args.batch) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
       post[(i0 + 2) * 768 + (j0 + 3)] = tfm_tanh(pre23);
     }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 768 + (j0 + 4)] = pre24;
+      post[(i0 + 2) * 768 + (j0 + 4)] = tfm_tanh(pre24);
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 768 + (j0 + 5)] = pre25;
+      post[(i0 + 2) * 768 + (j0 + 5)] = tfm_tanh(pre25);
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 768 + (j0 + 6)] = pre26;
+      post[(i0 + 2) * 768 + (j0 + 6)] = tfm_tanh(pre26);
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 768 + (j0 + 7)] = pre27;
+      post[(i0 + 2) * 768 + (j0 + 7)] = tfm_tanh(pre27);
+    }
     if (i0 + 3 < tfm_args.batch) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 768 + j0] = pre30;
       post[(i0 + 3) * 768 + j0] = tfm_tanh(pre30);
     }
     if (i0 + 3 < tfm_args.batch) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
       post[(i0 + 3) * 768 + (j0 + 1)] = tfm_tanh(pre31);
     }
     if (i0 + 3 < tfm_args.batch) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
       post[(i0 + 3) * 768 + (j0 + 2)] = tfm_tanh(pre32);
     }
     if (i0 + 3 < tfm_args.batch) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
       post[(i0 + 3) * 768 + (j0 + 3)] = tfm_tanh(pre33);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 768 + (j0 + 4)] = pre34;
+      post[(i0 + 3) * 768 + (j0 + 4)] = tfm_tanh(pre34);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 768 + (j0 + 5)] = pre35;
+      post[(i0 + 3) * 768 + (j0 + 5)] = tfm_tanh(pre35);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 768 + (j0 + 6)] = pre36;
+      post[(i0 + 3) * 768 + (j0 + 6)] = tfm_tanh(pre36);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 768 + (j0 + 7)] = pre37;
+      post[(i0 + 3) * 768 + (j0 + 7)] = tfm_tanh(pre37);
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 768 + j0] = pre40;
+      post[(i0 + 4) * 768 + j0] = tfm_tanh(pre40);
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 768 + (j0 + 1)] = pre41;
+      post[(i0 + 4) * 768 + (j0 + 1)] = tfm_tanh(pre41);
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 768 + (j0 + 2)] = pre42;
+      post[(i0 + 4) * 768 + (j0 + 2)] = tfm_tanh(pre42);
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 768 + (j0 + 3)] = pre43;
+      post[(i0 + 4) * 768 + (j0 + 3)] = tfm_tanh(pre43);
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 768 + (j0 + 4)] = pre44;
+      post[(i0 + 4) * 768 + (j0 + 4)] = tfm_tanh(pre44);
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 768 + (j0 + 5)] = pre45;
+      post[(i0 + 4) * 768 + (j0 + 5)] = tfm_tanh(pre45);
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 768 + (j0 + 6)] = pre46;
+      post[(i0 + 4) * 768 + (j0 + 6)] = tfm_tanh(pre46);
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 768 + (j0 + 7)] = pre47;
+      post[(i0 + 4) * 768 + (j0 + 7)] = tfm_tanh(pre47);
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 768 + j0] = pre50;
+      post[(i0 + 5) * 768 + j0] = tfm_tanh(pre50);
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 768 + (j0 + 1)] = pre51;
+      post[(i0 + 5) * 768 + (j0 + 1)] = tfm_tanh(pre51);
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 768 + (j0 + 2)] = pre52;
+      post[(i0 + 5) * 768 + (j0 + 2)] = tfm_tanh(pre52);
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 768 + (j0 + 3)] = pre53;
+      post[(i0 + 5) * 768 + (j0 + 3)] = tfm_tanh(pre53);
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 768 + (j0 + 4)] = pre54;
+      post[(i0 + 5) * 768 + (j0 + 4)] = tfm_tanh(pre54);
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 768 + (j0 + 5)] = pre55;
+      post[(i0 + 5) * 768 + (j0 + 5)] = tfm_tanh(pre55);
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 768 + (j0 + 6)] = pre56;
+      post[(i0 + 5) * 768 + (j0 + 6)] = tfm_tanh(pre56);
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 768 + (j0 + 7)] = pre57;
+      post[(i0 + 5) * 768 + (j0 + 7)] = tfm_tanh(pre57);
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 768 + j0] = pre60;
+      post[(i0 + 6) * 768 + j0] = tfm_tanh(pre60);
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 768 + (j0 + 1)] = pre61;
+      post[(i0 + 6) * 768 + (j0 + 1)] = tfm_tanh(pre61);
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 768 + (j0 + 2)] = pre62;
+      post[(i0 + 6) * 768 + (j0 + 2)] = tfm_tanh(pre62);
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 768 + (j0 + 3)] = pre63;
+      post[(i0 + 6) * 768 + (j0 + 3)] = tfm_tanh(pre63);
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 768 + (j0 + 4)] = pre64;
+      post[(i0 + 6) * 768 + (j0 + 4)] = tfm_tanh(pre64);
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 768 + (j0 + 5)] = pre65;
+      post[(i0 + 6) * 768 + (j0 + 5)] = tfm_tanh(pre65);
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 768 + (j0 + 6)] = pre66;
+      post[(i0 + 6) * 768 + (j0 + 6)] = tfm_tanh(pre66);
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 768 + (j0 + 7)] = pre67;
+      post[(i0 + 6) * 768 + (j0 + 7)] = tfm_tanh(pre67);
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 768 + j0] = pre70;
+      post[(i0 + 7) * 768 + j0] = tfm_tanh(pre70);
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 768 + (j0 + 1)] = pre71;
+      post[(i0 + 7) * 768 + (j0 + 1)] = tfm_tanh(pre71);
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 768 + (j0 + 2)] = pre72;
+      post[(i0 + 7) * 768 + (j0 + 2)] = tfm_tanh(pre72);
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 768 + (j0 + 3)] = pre73;
+      post[(i0 + 7) * 768 + (j0 + 3)] = tfm_tanh(pre73);
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 768 + (j0 + 4)] = pre74;
+      post[(i0 + 7) * 768 + (j0 + 4)] = tfm_tanh(pre74);
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 768 + (j0 + 5)] = pre75;
+      post[(i0 + 7) * 768 + (j0 + 5)] = tfm_tanh(pre75);
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 768 + (j0 + 6)] = pre76;
+      post[(i0 + 7) * 768 + (j0 + 6)] = tfm_tanh(pre76);
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 768 + (j0 + 7)] = pre77;
+      post[(i0 + 7) * 768 + (j0 + 7)] = tfm_tanh(pre77);
     }
   }
 }
@@ -1895,7 +3449,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_9e7f8d51 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],1],"workgroup":64}]}
+// ==== kernel matmul_epilogue_9e7f8d51 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",7],8],1],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 768] → [rows, 2]
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1907,116 +3461,412 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (1)) {
+  if (tfm_gid < ((tfm_args.batch + 7) / 8) * (1)) {
     var tfm_rest = tfm_gid;
     let jt: i32 = tfm_rest % (1);
     tfm_rest = tfm_rest / (1);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
       let a0: f32 = a[i0 * 768 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 768 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 768 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 768 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch - 1) * 768 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch - 1) * 768 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch - 1) * 768 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch - 1) * 768 + p];
       let b0: f32 = b[p * 2 + j0];
       let b1: f32 = b[p * 2 + min(j0 + 1, 1)];
       let b2: f32 = b[p * 2 + min(j0 + 2, 1)];
       let b3: f32 = b[p * 2 + min(j0 + 3, 1)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 2 + min(j0 + 4, 1)];
+      let b5: f32 = b[p * 2 + min(j0 + 5, 1)];
+      let b6: f32 = b[p * 2 + min(j0 + 6, 1)];
+      let b7: f32 = b[p * 2 + min(j0 + 7, 1)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 2 + j0] = pre00;
     if (j0 + 1 < 2) {
-      let pre01: f32 = c01 + bias[j0 + 1];
+      let pre01: f32 = c0_1 + bias[j0 + 1];
       c[i0 * 2 + (j0 + 1)] = pre01;
     }
     if (j0 + 2 < 2) {
-      let pre02: f32 = c02 + bias[j0 + 2];
+      let pre02: f32 = c0_2 + bias[j0 + 2];
       c[i0 * 2 + (j0 + 2)] = pre02;
     }
     if (j0 + 3 < 2) {
-      let pre03: f32 = c03 + bias[j0 + 3];
+      let pre03: f32 = c0_3 + bias[j0 + 3];
       c[i0 * 2 + (j0 + 3)] = pre03;
     }
+    if (j0 + 4 < 2) {
+      let pre04: f32 = c0_4 + bias[j0 + 4];
+      c[i0 * 2 + (j0 + 4)] = pre04;
+    }
+    if (j0 + 5 < 2) {
+      let pre05: f32 = c0_5 + bias[j0 + 5];
+      c[i0 * 2 + (j0 + 5)] = pre05;
+    }
+    if (j0 + 6 < 2) {
+      let pre06: f32 = c0_6 + bias[j0 + 6];
+      c[i0 * 2 + (j0 + 6)] = pre06;
+    }
+    if (j0 + 7 < 2) {
+      let pre07: f32 = c0_7 + bias[j0 + 7];
+      c[i0 * 2 + (j0 + 7)] = pre07;
+    }
     if (i0 + 1 < tfm_args.batch) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 2 + j0] = pre10;
     }
     if (i0 + 1 < tfm_args.batch && j0 + 1 < 2) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 2 + (j0 + 1)] = pre11;
     }
     if (i0 + 1 < tfm_args.batch && j0 + 2 < 2) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 2 + (j0 + 2)] = pre12;
     }
     if (i0 + 1 < tfm_args.batch && j0 + 3 < 2) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 2 + (j0 + 3)] = pre13;
     }
+    if (i0 + 1 < tfm_args.batch && j0 + 4 < 2) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 2 + (j0 + 4)] = pre14;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 5 < 2) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 2 + (j0 + 5)] = pre15;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 6 < 2) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 2 + (j0 + 6)] = pre16;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 7 < 2) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 2 + (j0 + 7)] = pre17;
+    }
     if (i0 + 2 < tfm_args.batch) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 2 + j0] = pre20;
     }
     if (i0 + 2 < tfm_args.batch && j0 + 1 < 2) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 2 + (j0 + 1)] = pre21;
     }
     if (i0 + 2 < tfm_args.batch && j0 + 2 < 2) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 2 + (j0 + 2)] = pre22;
     }
     if (i0 + 2 < tfm_args.batch && j0 + 3 < 2) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 2 + (j0 + 3)] = pre23;
     }
+    if (i0 + 2 < tfm_args.batch && j0 + 4 < 2) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 2 + (j0 + 4)] = pre24;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 5 < 2) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 2 + (j0 + 5)] = pre25;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 6 < 2) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 2 + (j0 + 6)] = pre26;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 7 < 2) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 2 + (j0 + 7)] = pre27;
+    }
     if (i0 + 3 < tfm_args.batch) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 2 + j0] = pre30;
     }
     if (i0 + 3 < tfm_args.batch && j0 + 1 < 2) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 2 + (j0 + 1)] = pre31;
     }
     if (i0 + 3 < tfm_args.batch && j0 + 2 < 2) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 2 + (j0 + 2)] = pre32;
     }
     if (i0 + 3 < tfm_args.batch && j0 + 3 < 2) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 2 + (j0 + 3)] = pre33;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 4 < 2) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 2 + (j0 + 4)] = pre34;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 5 < 2) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 2 + (j0 + 5)] = pre35;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 6 < 2) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 2 + (j0 + 6)] = pre36;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 7 < 2) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 2 + (j0 + 7)] = pre37;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 2 + j0] = pre40;
+    }
+    if (i0 + 4 < tfm_args.batch && j0 + 1 < 2) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 2 + (j0 + 1)] = pre41;
+    }
+    if (i0 + 4 < tfm_args.batch && j0 + 2 < 2) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 2 + (j0 + 2)] = pre42;
+    }
+    if (i0 + 4 < tfm_args.batch && j0 + 3 < 2) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 2 + (j0 + 3)] = pre43;
+    }
+    if (i0 + 4 < tfm_args.batch && j0 + 4 < 2) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 2 + (j0 + 4)] = pre44;
+    }
+    if (i0 + 4 < tfm_args.batch && j0 + 5 < 2) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 2 + (j0 + 5)] = pre45;
+    }
+    if (i0 + 4 < tfm_args.batch && j0 + 6 < 2) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 2 + (j0 + 6)] = pre46;
+    }
+    if (i0 + 4 < tfm_args.batch && j0 + 7 < 2) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 2 + (j0 + 7)] = pre47;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 2 + j0] = pre50;
+    }
+    if (i0 + 5 < tfm_args.batch && j0 + 1 < 2) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 2 + (j0 + 1)] = pre51;
+    }
+    if (i0 + 5 < tfm_args.batch && j0 + 2 < 2) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 2 + (j0 + 2)] = pre52;
+    }
+    if (i0 + 5 < tfm_args.batch && j0 + 3 < 2) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 2 + (j0 + 3)] = pre53;
+    }
+    if (i0 + 5 < tfm_args.batch && j0 + 4 < 2) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 2 + (j0 + 4)] = pre54;
+    }
+    if (i0 + 5 < tfm_args.batch && j0 + 5 < 2) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 2 + (j0 + 5)] = pre55;
+    }
+    if (i0 + 5 < tfm_args.batch && j0 + 6 < 2) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 2 + (j0 + 6)] = pre56;
+    }
+    if (i0 + 5 < tfm_args.batch && j0 + 7 < 2) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 2 + (j0 + 7)] = pre57;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 2 + j0] = pre60;
+    }
+    if (i0 + 6 < tfm_args.batch && j0 + 1 < 2) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 2 + (j0 + 1)] = pre61;
+    }
+    if (i0 + 6 < tfm_args.batch && j0 + 2 < 2) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 2 + (j0 + 2)] = pre62;
+    }
+    if (i0 + 6 < tfm_args.batch && j0 + 3 < 2) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 2 + (j0 + 3)] = pre63;
+    }
+    if (i0 + 6 < tfm_args.batch && j0 + 4 < 2) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 2 + (j0 + 4)] = pre64;
+    }
+    if (i0 + 6 < tfm_args.batch && j0 + 5 < 2) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 2 + (j0 + 5)] = pre65;
+    }
+    if (i0 + 6 < tfm_args.batch && j0 + 6 < 2) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 2 + (j0 + 6)] = pre66;
+    }
+    if (i0 + 6 < tfm_args.batch && j0 + 7 < 2) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 2 + (j0 + 7)] = pre67;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 2 + j0] = pre70;
+    }
+    if (i0 + 7 < tfm_args.batch && j0 + 1 < 2) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 2 + (j0 + 1)] = pre71;
+    }
+    if (i0 + 7 < tfm_args.batch && j0 + 2 < 2) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 2 + (j0 + 2)] = pre72;
+    }
+    if (i0 + 7 < tfm_args.batch && j0 + 3 < 2) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 2 + (j0 + 3)] = pre73;
+    }
+    if (i0 + 7 < tfm_args.batch && j0 + 4 < 2) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 2 + (j0 + 4)] = pre74;
+    }
+    if (i0 + 7 < tfm_args.batch && j0 + 5 < 2) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 2 + (j0 + 5)] = pre75;
+    }
+    if (i0 + 7 < tfm_args.batch && j0 + 6 < 2) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 2 + (j0 + 6)] = pre76;
+    }
+    if (i0 + 7 < tfm_args.batch && j0 + 7 < 2) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 2 + (j0 + 7)] = pre77;
     }
   }
 }
@@ -2087,7 +3937,11 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 1; o += 1) {
+  let vend0: i32 = 1 - 1 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 1; o += 1) {
     y[o] = 1f;
   }
 }
@@ -2122,9 +3976,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       for (var c: i32 = 0; c < 2; c += 1) {
         max_ = max(max_, logits[r * 2 + c]);
       }
-      var sum: f32 = 0.0f;
-      for (var c: i32 = 0; c < 2; c += 1) {
-        sum = sum + exp(logits[r * 2 + c] - max_);
+      var sum: f32 = 0f;
+      let vend0: i32 = 2 - 2 % 4;
+      var sum_v0: vec4<f32> = vec4<f32>(0f);
+      for (var c: i32 = 0; c < vend0; c += 4) {
+        sum_v0 += exp(vec4<f32>(logits[r * 2 + c], logits[r * 2 + c + 1], logits[r * 2 + c + 2], logits[r * 2 + c + 3]) - vec4<f32>(max_));
+      }
+      sum += sum_v0[0] + sum_v0[1] + (sum_v0[2] + sum_v0[3]);
+      for (var c: i32 = vend0; c < 2; c += 1) {
+        sum += exp(logits[r * 2 + c] - max_);
       }
       for (var c: i32 = 0; c < 2; c += 1) {
         dlogits[r * 2 + c] = (exp(logits[r * 2 + c] - max_) / sum - select(0f, 1f, c == t)) * scale;
@@ -2145,15 +4005,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (2)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-      colSum = colSum + x[r * 2 + c];
+      colSum += x[r * 2 + c];
     }
     y[c] = colSum;
   }
 }
 
-// ==== kernel matmul_9aab0e72 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],192],"workgroup":64}]}
+// ==== kernel matmul_9aab0e72 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",7],8],96],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 2] @ [768, 2]ᵀ
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -2164,99 +4024,339 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (192)) {
+  if (tfm_gid < ((tfm_args.batch + 7) / 8) * (96)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (192);
-    tfm_rest = tfm_rest / (192);
+    let jt: i32 = tfm_rest % (96);
+    tfm_rest = tfm_rest / (96);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 2; p += 1) {
       let a0: f32 = a[i0 * 2 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 2 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 2 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 2 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch - 1) * 2 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch - 1) * 2 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch - 1) * 2 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch - 1) * 2 + p];
       let b0: f32 = b[j0 * 2 + p];
       let b1: f32 = b[(j0 + 1) * 2 + p];
       let b2: f32 = b[(j0 + 2) * 2 + p];
       let b3: f32 = b[(j0 + 3) * 2 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 2 + p];
+      let b5: f32 = b[(j0 + 5) * 2 + p];
+      let b6: f32 = b[(j0 + 6) * 2 + p];
+      let b7: f32 = b[(j0 + 7) * 2 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 768 + j0] = c00;
-    c[i0 * 768 + (j0 + 1)] = c01;
-    c[i0 * 768 + (j0 + 2)] = c02;
-    c[i0 * 768 + (j0 + 3)] = c03;
+    c[i0 * 768 + j0] = c0_0;
+    c[i0 * 768 + (j0 + 1)] = c0_1;
+    c[i0 * 768 + (j0 + 2)] = c0_2;
+    c[i0 * 768 + (j0 + 3)] = c0_3;
+    c[i0 * 768 + (j0 + 4)] = c0_4;
+    c[i0 * 768 + (j0 + 5)] = c0_5;
+    c[i0 * 768 + (j0 + 6)] = c0_6;
+    c[i0 * 768 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch) {
-      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch) {
-      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch) {
-      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch) {
-      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch) {
-      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch) {
-      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch) {
-      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch) {
-      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch) {
-      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch) {
-      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch) {
-      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch) {
-      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_d4c438d1 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],1],"workgroup":64}]}
+// ==== kernel matmul_d4c438d1 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",775,8],1],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 2]
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -2267,100 +4367,348 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (771 / 4) * (1)) {
+  if (tfm_gid < (775 / 8) * (1)) {
     var tfm_rest = tfm_gid;
     let jt: i32 = tfm_rest % (1);
     tfm_rest = tfm_rest / (1);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch; p += 1) {
       let a0: f32 = a[p * 768 + i0];
       let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
       let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
       let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let a4: f32 = a[p * 768 + min(i0 + 4, 767)];
+      let a5: f32 = a[p * 768 + min(i0 + 5, 767)];
+      let a6: f32 = a[p * 768 + min(i0 + 6, 767)];
+      let a7: f32 = a[p * 768 + min(i0 + 7, 767)];
       let b0: f32 = b[p * 2 + j0];
       let b1: f32 = b[p * 2 + min(j0 + 1, 1)];
       let b2: f32 = b[p * 2 + min(j0 + 2, 1)];
       let b3: f32 = b[p * 2 + min(j0 + 3, 1)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 2 + min(j0 + 4, 1)];
+      let b5: f32 = b[p * 2 + min(j0 + 5, 1)];
+      let b6: f32 = b[p * 2 + min(j0 + 6, 1)];
+      let b7: f32 = b[p * 2 + min(j0 + 7, 1)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 2 + j0] = c00;
+    c[i0 * 2 + j0] = c0_0;
     if (j0 + 1 < 2) {
-      c[i0 * 2 + (j0 + 1)] = c01;
+      c[i0 * 2 + (j0 + 1)] = c0_1;
     }
     if (j0 + 2 < 2) {
-      c[i0 * 2 + (j0 + 2)] = c02;
+      c[i0 * 2 + (j0 + 2)] = c0_2;
     }
     if (j0 + 3 < 2) {
-      c[i0 * 2 + (j0 + 3)] = c03;
+      c[i0 * 2 + (j0 + 3)] = c0_3;
+    }
+    if (j0 + 4 < 2) {
+      c[i0 * 2 + (j0 + 4)] = c0_4;
+    }
+    if (j0 + 5 < 2) {
+      c[i0 * 2 + (j0 + 5)] = c0_5;
+    }
+    if (j0 + 6 < 2) {
+      c[i0 * 2 + (j0 + 6)] = c0_6;
+    }
+    if (j0 + 7 < 2) {
+      c[i0 * 2 + (j0 + 7)] = c0_7;
     }
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 2 + j0] = c10;
+      c[(i0 + 1) * 2 + j0] = c1_0;
     }
     if (i0 + 1 < 768 && j0 + 1 < 2) {
-      c[(i0 + 1) * 2 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 768 && j0 + 2 < 2) {
-      c[(i0 + 1) * 2 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 768 && j0 + 3 < 2) {
-      c[(i0 + 1) * 2 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 2 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 768 && j0 + 4 < 2) {
+      c[(i0 + 1) * 2 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 768 && j0 + 5 < 2) {
+      c[(i0 + 1) * 2 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 768 && j0 + 6 < 2) {
+      c[(i0 + 1) * 2 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 768 && j0 + 7 < 2) {
+      c[(i0 + 1) * 2 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 2 + j0] = c20;
+      c[(i0 + 2) * 2 + j0] = c2_0;
     }
     if (i0 + 2 < 768 && j0 + 1 < 2) {
-      c[(i0 + 2) * 2 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 768 && j0 + 2 < 2) {
-      c[(i0 + 2) * 2 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 768 && j0 + 3 < 2) {
-      c[(i0 + 2) * 2 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 2 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 768 && j0 + 4 < 2) {
+      c[(i0 + 2) * 2 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 768 && j0 + 5 < 2) {
+      c[(i0 + 2) * 2 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 768 && j0 + 6 < 2) {
+      c[(i0 + 2) * 2 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 768 && j0 + 7 < 2) {
+      c[(i0 + 2) * 2 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 2 + j0] = c30;
+      c[(i0 + 3) * 2 + j0] = c3_0;
     }
     if (i0 + 3 < 768 && j0 + 1 < 2) {
-      c[(i0 + 3) * 2 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 768 && j0 + 2 < 2) {
-      c[(i0 + 3) * 2 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 768 && j0 + 3 < 2) {
-      c[(i0 + 3) * 2 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 2 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 768 && j0 + 4 < 2) {
+      c[(i0 + 3) * 2 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 768 && j0 + 5 < 2) {
+      c[(i0 + 3) * 2 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 768 && j0 + 6 < 2) {
+      c[(i0 + 3) * 2 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 768 && j0 + 7 < 2) {
+      c[(i0 + 3) * 2 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 2 + j0] = c4_0;
+    }
+    if (i0 + 4 < 768 && j0 + 1 < 2) {
+      c[(i0 + 4) * 2 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 768 && j0 + 2 < 2) {
+      c[(i0 + 4) * 2 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 768 && j0 + 3 < 2) {
+      c[(i0 + 4) * 2 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 768 && j0 + 4 < 2) {
+      c[(i0 + 4) * 2 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 768 && j0 + 5 < 2) {
+      c[(i0 + 4) * 2 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 768 && j0 + 6 < 2) {
+      c[(i0 + 4) * 2 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 768 && j0 + 7 < 2) {
+      c[(i0 + 4) * 2 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 2 + j0] = c5_0;
+    }
+    if (i0 + 5 < 768 && j0 + 1 < 2) {
+      c[(i0 + 5) * 2 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 768 && j0 + 2 < 2) {
+      c[(i0 + 5) * 2 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 768 && j0 + 3 < 2) {
+      c[(i0 + 5) * 2 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 768 && j0 + 4 < 2) {
+      c[(i0 + 5) * 2 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 768 && j0 + 5 < 2) {
+      c[(i0 + 5) * 2 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 768 && j0 + 6 < 2) {
+      c[(i0 + 5) * 2 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 768 && j0 + 7 < 2) {
+      c[(i0 + 5) * 2 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 2 + j0] = c6_0;
+    }
+    if (i0 + 6 < 768 && j0 + 1 < 2) {
+      c[(i0 + 6) * 2 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 768 && j0 + 2 < 2) {
+      c[(i0 + 6) * 2 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 768 && j0 + 3 < 2) {
+      c[(i0 + 6) * 2 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 768 && j0 + 4 < 2) {
+      c[(i0 + 6) * 2 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 768 && j0 + 5 < 2) {
+      c[(i0 + 6) * 2 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 768 && j0 + 6 < 2) {
+      c[(i0 + 6) * 2 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 768 && j0 + 7 < 2) {
+      c[(i0 + 6) * 2 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 2 + j0] = c7_0;
+    }
+    if (i0 + 7 < 768 && j0 + 1 < 2) {
+      c[(i0 + 7) * 2 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 768 && j0 + 2 < 2) {
+      c[(i0 + 7) * 2 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 768 && j0 + 3 < 2) {
+      c[(i0 + 7) * 2 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 768 && j0 + 4 < 2) {
+      c[(i0 + 7) * 2 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 768 && j0 + 5 < 2) {
+      c[(i0 + 7) * 2 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 768 && j0 + 6 < 2) {
+      c[(i0 + 7) * 2 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 768 && j0 + 7 < 2) {
+      c[(i0 + 7) * 2 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2396,15 +4744,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (768)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-      colSum = colSum + x[r * 768 + c];
+      colSum += x[r * 768 + c];
     }
     y[c] = colSum;
   }
 }
 
-// ==== kernel matmul_334ee9aa {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],192],"workgroup":64}]}
+// ==== kernel matmul_334ee9aa {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",7],8],96],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -2415,99 +4763,339 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (192)) {
+  if (tfm_gid < ((tfm_args.batch + 7) / 8) * (96)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (192);
-    tfm_rest = tfm_rest / (192);
+    let jt: i32 = tfm_rest % (96);
+    tfm_rest = tfm_rest / (96);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
       let a0: f32 = a[i0 * 768 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 768 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 768 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 768 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch - 1) * 768 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch - 1) * 768 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch - 1) * 768 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch - 1) * 768 + p];
       let b0: f32 = b[j0 * 768 + p];
       let b1: f32 = b[(j0 + 1) * 768 + p];
       let b2: f32 = b[(j0 + 2) * 768 + p];
       let b3: f32 = b[(j0 + 3) * 768 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 768 + p];
+      let b5: f32 = b[(j0 + 5) * 768 + p];
+      let b6: f32 = b[(j0 + 6) * 768 + p];
+      let b7: f32 = b[(j0 + 7) * 768 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 768 + j0] = c00;
-    c[i0 * 768 + (j0 + 1)] = c01;
-    c[i0 * 768 + (j0 + 2)] = c02;
-    c[i0 * 768 + (j0 + 3)] = c03;
+    c[i0 * 768 + j0] = c0_0;
+    c[i0 * 768 + (j0 + 1)] = c0_1;
+    c[i0 * 768 + (j0 + 2)] = c0_2;
+    c[i0 * 768 + (j0 + 3)] = c0_3;
+    c[i0 * 768 + (j0 + 4)] = c0_4;
+    c[i0 * 768 + (j0 + 5)] = c0_5;
+    c[i0 * 768 + (j0 + 6)] = c0_6;
+    c[i0 * 768 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch) {
-      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch) {
-      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch) {
-      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch) {
-      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch) {
-      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch) {
-      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch) {
-      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch) {
-      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch) {
-      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch) {
-      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch) {
-      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch) {
-      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch) {
+      c[(i0 + 4) * 768 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch) {
+      c[(i0 + 5) * 768 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch) {
+      c[(i0 + 6) * 768 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch) {
+      c[(i0 + 7) * 768 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_5a64292d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],192],"workgroup":64}]}
+// ==== kernel matmul_5a64292d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",775,8],96],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -2518,94 +5106,334 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (771 / 4) * (192)) {
+  if (tfm_gid < (775 / 8) * (96)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (192);
-    tfm_rest = tfm_rest / (192);
+    let jt: i32 = tfm_rest % (96);
+    tfm_rest = tfm_rest / (96);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch; p += 1) {
       let a0: f32 = a[p * 768 + i0];
       let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
       let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
       let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let a4: f32 = a[p * 768 + min(i0 + 4, 767)];
+      let a5: f32 = a[p * 768 + min(i0 + 5, 767)];
+      let a6: f32 = a[p * 768 + min(i0 + 6, 767)];
+      let a7: f32 = a[p * 768 + min(i0 + 7, 767)];
       let b0: f32 = b[p * 768 + j0];
       let b1: f32 = b[p * 768 + (j0 + 1)];
       let b2: f32 = b[p * 768 + (j0 + 2)];
       let b3: f32 = b[p * 768 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 768 + (j0 + 4)];
+      let b5: f32 = b[p * 768 + (j0 + 5)];
+      let b6: f32 = b[p * 768 + (j0 + 6)];
+      let b7: f32 = b[p * 768 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 768 + j0] = c00;
-    c[i0 * 768 + (j0 + 1)] = c01;
-    c[i0 * 768 + (j0 + 2)] = c02;
-    c[i0 * 768 + (j0 + 3)] = c03;
+    c[i0 * 768 + j0] = c0_0;
+    c[i0 * 768 + (j0 + 1)] = c0_1;
+    c[i0 * 768 + (j0 + 2)] = c0_2;
+    c[i0 * 768 + (j0 + 3)] = c0_3;
+    c[i0 * 768 + (j0 + 4)] = c0_4;
+    c[i0 * 768 + (j0 + 5)] = c0_5;
+    c[i0 * 768 + (j0 + 6)] = c0_6;
+    c[i0 * 768 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + j0] = c1_0;
     }
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + j0] = c2_0;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + j0] = c3_0;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + j0] = c4_0;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + j0] = c5_0;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + j0] = c6_0;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + j0] = c7_0;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2614,17 +5442,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // take_first backward: dy into position 0, zeros elsewhere
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < tfm_args.batch * tfm_args.seq * 768; o += 1) {
+  let vend0: i32 = tfm_args.batch * tfm_args.seq * 768 - tfm_args.batch * tfm_args.seq * 768 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dx[o] = tfm_v0[0]; dx[o + 1] = tfm_v0[1]; dx[o + 2] = tfm_v0[2]; dx[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < tfm_args.batch * tfm_args.seq * 768; o += 1) {
     dx[o] = 0f;
   }
   for (var b: i32 = 0; b < tfm_args.batch; b += 1) {
-    for (var k: i32 = 0; k < 768; k += 1) {
-      dx[b * tfm_args.seq * 768 + k] = dy[b * 768 + k];
+    let vend1: i32 = 768 - 768 % 4;
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      { let tfm_v1 = dy[(b * 768 + k) / 4]; dx[b * tfm_args.seq * 768 + k] = tfm_v1[0]; dx[b * tfm_args.seq * 768 + k + 1] = tfm_v1[1]; dx[b * tfm_args.seq * 768 + k + 2] = tfm_v1[2]; dx[b * tfm_args.seq * 768 + k + 3] = tfm_v1[3]; }
+    }
+    for (var k: i32 = vend1; k < 768; k += 1) {
+      dx[b * tfm_args.seq * 768 + k] = dy[(b * 768 + k) / 4][(b * 768 + k) % 4];
     }
   }
 }
@@ -2633,47 +5469,83 @@ fn main() {
 // layernorm backward: dx, dg, db
 // From specs/bert_base.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dg: array<f32>;
 @group(0) @binding(5) var<storage, read_write> db: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var k: i32 = 0; k < 768; k += 1) {
+  let vend0: i32 = 768 - 768 % 4;
+  for (var k: i32 = 0; k < vend0; k += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
+    { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
+  }
+  for (var k: i32 = vend0; k < 768; k += 1) {
     dg[k] = 0f;
     db[k] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let o: i32 = r * 768;
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      rowSum = rowSum + x[o + k];
+    var rowSum: f32 = 0f;
+    let vend1: i32 = 768 - 768 % 4;
+    var rowSum_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      rowSum_v1 += x[(o + k) / 4];
+    }
+    rowSum += rowSum_v1[0] + rowSum_v1[1] + (rowSum_v1[2] + rowSum_v1[3]);
+    for (var k: i32 = vend1; k < 768; k += 1) {
+      rowSum += x[(o + k) / 4][(o + k) % 4];
     }
     let mean: f32 = rowSum / 768f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      let c: f32 = x[o + k] - mean;
-      variance = variance + c * c;
+    var variance: f32 = 0f;
+    let vend2: i32 = 768 - 768 % 4;
+    var variance_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
+      variance_v2 += c_v * c_v;
+    }
+    variance += variance_v2[0] + variance_v2[1] + (variance_v2[2] + variance_v2[3]);
+    for (var k: i32 = vend2; k < 768; k += 1) {
+      let c: f32 = x[(o + k) / 4][(o + k) % 4] - mean;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 768f + 1e-12f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      let dh: f32 = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
-      db[k] += dy[o + k];
+    let vend3: i32 = 768 - 768 % 4;
+    var meanDh_v3: vec4<f32> = vec4<f32>(0f);
+    var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      let dh_v: vec4<f32> = dy[(o + k) / 4] * g[(k) / 4];
+      { let tfm_v2 = dy[(o + k) / 4] * xh_v; dg[k] += tfm_v2[0]; dg[k + 1] += tfm_v2[1]; dg[k + 2] += tfm_v2[2]; dg[k + 3] += tfm_v2[3]; }
+      { let tfm_v3 = dy[(o + k) / 4]; db[k] += tfm_v3[0]; db[k + 1] += tfm_v3[1]; db[k + 2] += tfm_v3[2]; db[k + 3] += tfm_v3[3]; }
+      meanDh_v3 += dh_v;
+      meanDhX_v3 += dh_v * xh_v;
+    }
+    meanDh += meanDh_v3[0] + meanDh_v3[1] + (meanDh_v3[2] + meanDh_v3[3]);
+    meanDhX += meanDhX_v3[0] + meanDhX_v3[1] + (meanDhX_v3[2] + meanDhX_v3[3]);
+    for (var k: i32 = vend3; k < 768; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      let dh: f32 = dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4];
+      dg[k] += dy[(o + k) / 4][(o + k) % 4] * xh;
+      db[k] += dy[(o + k) / 4][(o + k) % 4];
       meanDh += dh;
       meanDhX += dh * xh;
     }
     meanDh = meanDh / 768f;
     meanDhX = meanDhX / 768f;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+    let vend4: i32 = 768 - 768 % 4;
+    for (var k: i32 = 0; k < vend4; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
+    }
+    for (var k: i32 = vend4; k < 768; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      dx[o + k] = rstd * (dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4] - meanDh - xh * meanDhX);
     }
   }
 }
@@ -2690,15 +5562,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (768)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
-      colSum = colSum + x[r * 768 + c];
+      colSum += x[r * 768 + c];
     }
     y[c] = colSum;
   }
 }
 
-// ==== kernel matmul_2a958e6f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],768],"workgroup":64}]}
+// ==== kernel matmul_2a958e6f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],384],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -2709,99 +5581,339 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (384)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
+    let jt: i32 = tfm_rest % (384);
+    tfm_rest = tfm_rest / (384);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
       let a0: f32 = a[i0 * 768 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let b0: f32 = b[j0 * 768 + p];
       let b1: f32 = b[(j0 + 1) * 768 + p];
       let b2: f32 = b[(j0 + 2) * 768 + p];
       let b3: f32 = b[(j0 + 3) * 768 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 768 + p];
+      let b5: f32 = b[(j0 + 5) * 768 + p];
+      let b6: f32 = b[(j0 + 6) * 768 + p];
+      let b7: f32 = b[(j0 + 7) * 768 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 3072 + j0] = c00;
-    c[i0 * 3072 + (j0 + 1)] = c01;
-    c[i0 * 3072 + (j0 + 2)] = c02;
-    c[i0 * 3072 + (j0 + 3)] = c03;
+    c[i0 * 3072 + j0] = c0_0;
+    c[i0 * 3072 + (j0 + 1)] = c0_1;
+    c[i0 * 3072 + (j0 + 2)] = c0_2;
+    c[i0 * 3072 + (j0 + 3)] = c0_3;
+    c[i0 * 3072 + (j0 + 4)] = c0_4;
+    c[i0 * 3072 + (j0 + 5)] = c0_5;
+    c[i0 * 3072 + (j0 + 6)] = c0_6;
+    c[i0 * 3072 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 3072 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 3072 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 3072 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 3072 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 3072 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 3072 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 3072 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 3072 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 3072 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 3072 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 3072 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 3072 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 3072 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 3072 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 3072 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 3072 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 3072 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 3072 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 3072 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 3072 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 3072 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 3072 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 3072 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 3072 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 3072 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 3072 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 3072 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 3072 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 3072 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 3072 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 3072 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 3072 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_9e20ac55 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",3075,4],192],"workgroup":64}]}
+// ==== kernel matmul_9e20ac55 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",3079,8],96],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -2812,94 +5924,334 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (3075 / 4) * (192)) {
+  if (tfm_gid < (3079 / 8) * (96)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (192);
-    tfm_rest = tfm_rest / (192);
+    let jt: i32 = tfm_rest % (96);
+    tfm_rest = tfm_rest / (96);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
       let a0: f32 = a[p * 3072 + i0];
       let a1: f32 = a[p * 3072 + min(i0 + 1, 3071)];
       let a2: f32 = a[p * 3072 + min(i0 + 2, 3071)];
       let a3: f32 = a[p * 3072 + min(i0 + 3, 3071)];
+      let a4: f32 = a[p * 3072 + min(i0 + 4, 3071)];
+      let a5: f32 = a[p * 3072 + min(i0 + 5, 3071)];
+      let a6: f32 = a[p * 3072 + min(i0 + 6, 3071)];
+      let a7: f32 = a[p * 3072 + min(i0 + 7, 3071)];
       let b0: f32 = b[p * 768 + j0];
       let b1: f32 = b[p * 768 + (j0 + 1)];
       let b2: f32 = b[p * 768 + (j0 + 2)];
       let b3: f32 = b[p * 768 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 768 + (j0 + 4)];
+      let b5: f32 = b[p * 768 + (j0 + 5)];
+      let b6: f32 = b[p * 768 + (j0 + 6)];
+      let b7: f32 = b[p * 768 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 768 + j0] = c00;
-    c[i0 * 768 + (j0 + 1)] = c01;
-    c[i0 * 768 + (j0 + 2)] = c02;
-    c[i0 * 768 + (j0 + 3)] = c03;
+    c[i0 * 768 + j0] = c0_0;
+    c[i0 * 768 + (j0 + 1)] = c0_1;
+    c[i0 * 768 + (j0 + 2)] = c0_2;
+    c[i0 * 768 + (j0 + 3)] = c0_3;
+    c[i0 * 768 + (j0 + 4)] = c0_4;
+    c[i0 * 768 + (j0 + 5)] = c0_5;
+    c[i0 * 768 + (j0 + 6)] = c0_6;
+    c[i0 * 768 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 3072) {
-      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + j0] = c1_0;
     }
     if (i0 + 1 < 3072) {
-      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 3072) {
-      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 3072) {
-      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 3072) {
-      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + j0] = c2_0;
     }
     if (i0 + 2 < 3072) {
-      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 3072) {
-      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 3072) {
-      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 3072) {
-      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + j0] = c3_0;
     }
     if (i0 + 3 < 3072) {
-      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 3072) {
-      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 3072) {
-      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 3072) {
+      c[(i0 + 4) * 768 + j0] = c4_0;
+    }
+    if (i0 + 4 < 3072) {
+      c[(i0 + 4) * 768 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 3072) {
+      c[(i0 + 4) * 768 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 3072) {
+      c[(i0 + 4) * 768 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 3072) {
+      c[(i0 + 4) * 768 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 3072) {
+      c[(i0 + 4) * 768 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 3072) {
+      c[(i0 + 4) * 768 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 3072) {
+      c[(i0 + 4) * 768 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 3072) {
+      c[(i0 + 5) * 768 + j0] = c5_0;
+    }
+    if (i0 + 5 < 3072) {
+      c[(i0 + 5) * 768 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 3072) {
+      c[(i0 + 5) * 768 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 3072) {
+      c[(i0 + 5) * 768 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 3072) {
+      c[(i0 + 5) * 768 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 3072) {
+      c[(i0 + 5) * 768 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 3072) {
+      c[(i0 + 5) * 768 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 3072) {
+      c[(i0 + 5) * 768 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 3072) {
+      c[(i0 + 6) * 768 + j0] = c6_0;
+    }
+    if (i0 + 6 < 3072) {
+      c[(i0 + 6) * 768 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 3072) {
+      c[(i0 + 6) * 768 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 3072) {
+      c[(i0 + 6) * 768 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 3072) {
+      c[(i0 + 6) * 768 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 3072) {
+      c[(i0 + 6) * 768 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 3072) {
+      c[(i0 + 6) * 768 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 3072) {
+      c[(i0 + 6) * 768 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 3072) {
+      c[(i0 + 7) * 768 + j0] = c7_0;
+    }
+    if (i0 + 7 < 3072) {
+      c[(i0 + 7) * 768 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 3072) {
+      c[(i0 + 7) * 768 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 3072) {
+      c[(i0 + 7) * 768 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 3072) {
+      c[(i0 + 7) * 768 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 3072) {
+      c[(i0 + 7) * 768 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 3072) {
+      c[(i0 + 7) * 768 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 3072) {
+      c[(i0 + 7) * 768 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2934,15 +6286,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (3072)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
-      colSum = colSum + x[r * 3072 + c];
+      colSum += x[r * 3072 + c];
     }
     y[c] = colSum;
   }
 }
 
-// ==== kernel matmul_e17c444b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
+// ==== kernel matmul_e17c444b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],96],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -2953,99 +6305,339 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (96)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (192);
-    tfm_rest = tfm_rest / (192);
+    let jt: i32 = tfm_rest % (96);
+    tfm_rest = tfm_rest / (96);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
       let a0: f32 = a[i0 * 3072 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
       let b0: f32 = b[j0 * 3072 + p];
       let b1: f32 = b[(j0 + 1) * 3072 + p];
       let b2: f32 = b[(j0 + 2) * 3072 + p];
       let b3: f32 = b[(j0 + 3) * 3072 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 3072 + p];
+      let b5: f32 = b[(j0 + 5) * 3072 + p];
+      let b6: f32 = b[(j0 + 6) * 3072 + p];
+      let b7: f32 = b[(j0 + 7) * 3072 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 768 + j0] = c00;
-    c[i0 * 768 + (j0 + 1)] = c01;
-    c[i0 * 768 + (j0 + 2)] = c02;
-    c[i0 * 768 + (j0 + 3)] = c03;
+    c[i0 * 768 + j0] = c0_0;
+    c[i0 * 768 + (j0 + 1)] = c0_1;
+    c[i0 * 768 + (j0 + 2)] = c0_2;
+    c[i0 * 768 + (j0 + 3)] = c0_3;
+    c[i0 * 768 + (j0 + 4)] = c0_4;
+    c[i0 * 768 + (j0 + 5)] = c0_5;
+    c[i0 * 768 + (j0 + 6)] = c0_6;
+    c[i0 * 768 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_64bb157b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],768],"workgroup":64}]}
+// ==== kernel matmul_64bb157b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",775,8],384],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -3056,99 +6648,339 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (771 / 4) * (768)) {
+  if (tfm_gid < (775 / 8) * (384)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
+    let jt: i32 = tfm_rest % (384);
+    tfm_rest = tfm_rest / (384);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
       let a0: f32 = a[p * 768 + i0];
       let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
       let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
       let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let a4: f32 = a[p * 768 + min(i0 + 4, 767)];
+      let a5: f32 = a[p * 768 + min(i0 + 5, 767)];
+      let a6: f32 = a[p * 768 + min(i0 + 6, 767)];
+      let a7: f32 = a[p * 768 + min(i0 + 7, 767)];
       let b0: f32 = b[p * 3072 + j0];
       let b1: f32 = b[p * 3072 + (j0 + 1)];
       let b2: f32 = b[p * 3072 + (j0 + 2)];
       let b3: f32 = b[p * 3072 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 3072 + (j0 + 4)];
+      let b5: f32 = b[p * 3072 + (j0 + 5)];
+      let b6: f32 = b[p * 3072 + (j0 + 6)];
+      let b7: f32 = b[p * 3072 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 3072 + j0] = c00;
-    c[i0 * 3072 + (j0 + 1)] = c01;
-    c[i0 * 3072 + (j0 + 2)] = c02;
-    c[i0 * 3072 + (j0 + 3)] = c03;
+    c[i0 * 3072 + j0] = c0_0;
+    c[i0 * 3072 + (j0 + 1)] = c0_1;
+    c[i0 * 3072 + (j0 + 2)] = c0_2;
+    c[i0 * 3072 + (j0 + 3)] = c0_3;
+    c[i0 * 3072 + (j0 + 4)] = c0_4;
+    c[i0 * 3072 + (j0 + 5)] = c0_5;
+    c[i0 * 3072 + (j0 + 6)] = c0_6;
+    c[i0 * 3072 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 3072 + j0] = c10;
+      c[(i0 + 1) * 3072 + j0] = c1_0;
     }
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 3072 + j0] = c20;
+      c[(i0 + 2) * 3072 + j0] = c2_0;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 3072 + j0] = c30;
+      c[(i0 + 3) * 3072 + j0] = c3_0;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 3072 + j0] = c4_0;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 3072 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 3072 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 3072 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 3072 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 3072 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 3072 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 3072 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 3072 + j0] = c5_0;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 3072 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 3072 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 3072 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 3072 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 3072 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 3072 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 3072 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 3072 + j0] = c6_0;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 3072 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 3072 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 3072 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 3072 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 3072 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 3072 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 3072 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 3072 + j0] = c7_0;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 3072 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 3072 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 3072 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 3072 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 3072 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 3072 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 3072 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_97bc8c04 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
+// ==== kernel matmul_97bc8c04 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],96],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -3159,99 +6991,339 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (96)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (192);
-    tfm_rest = tfm_rest / (192);
+    let jt: i32 = tfm_rest % (96);
+    tfm_rest = tfm_rest / (96);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
       let a0: f32 = a[i0 * 768 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
       let b0: f32 = b[j0 * 768 + p];
       let b1: f32 = b[(j0 + 1) * 768 + p];
       let b2: f32 = b[(j0 + 2) * 768 + p];
       let b3: f32 = b[(j0 + 3) * 768 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 768 + p];
+      let b5: f32 = b[(j0 + 5) * 768 + p];
+      let b6: f32 = b[(j0 + 6) * 768 + p];
+      let b7: f32 = b[(j0 + 7) * 768 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 768 + j0] = c00;
-    c[i0 * 768 + (j0 + 1)] = c01;
-    c[i0 * 768 + (j0 + 2)] = c02;
-    c[i0 * 768 + (j0 + 3)] = c03;
+    c[i0 * 768 + j0] = c0_0;
+    c[i0 * 768 + (j0 + 1)] = c0_1;
+    c[i0 * 768 + (j0 + 2)] = c0_2;
+    c[i0 * 768 + (j0 + 3)] = c0_3;
+    c[i0 * 768 + (j0 + 4)] = c0_4;
+    c[i0 * 768 + (j0 + 5)] = c0_5;
+    c[i0 * 768 + (j0 + 6)] = c0_6;
+    c[i0 * 768 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 768 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 768 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 768 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 768 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_a13ec4f4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],192],"workgroup":64}]}
+// ==== kernel matmul_a13ec4f4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",775,8],96],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -3262,94 +7334,334 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (771 / 4) * (192)) {
+  if (tfm_gid < (775 / 8) * (96)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (192);
-    tfm_rest = tfm_rest / (192);
+    let jt: i32 = tfm_rest % (96);
+    tfm_rest = tfm_rest / (96);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
       let a0: f32 = a[p * 768 + i0];
       let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
       let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
       let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let a4: f32 = a[p * 768 + min(i0 + 4, 767)];
+      let a5: f32 = a[p * 768 + min(i0 + 5, 767)];
+      let a6: f32 = a[p * 768 + min(i0 + 6, 767)];
+      let a7: f32 = a[p * 768 + min(i0 + 7, 767)];
       let b0: f32 = b[p * 768 + j0];
       let b1: f32 = b[p * 768 + (j0 + 1)];
       let b2: f32 = b[p * 768 + (j0 + 2)];
       let b3: f32 = b[p * 768 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 768 + (j0 + 4)];
+      let b5: f32 = b[p * 768 + (j0 + 5)];
+      let b6: f32 = b[p * 768 + (j0 + 6)];
+      let b7: f32 = b[p * 768 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 768 + j0] = c00;
-    c[i0 * 768 + (j0 + 1)] = c01;
-    c[i0 * 768 + (j0 + 2)] = c02;
-    c[i0 * 768 + (j0 + 3)] = c03;
+    c[i0 * 768 + j0] = c0_0;
+    c[i0 * 768 + (j0 + 1)] = c0_1;
+    c[i0 * 768 + (j0 + 2)] = c0_2;
+    c[i0 * 768 + (j0 + 3)] = c0_3;
+    c[i0 * 768 + (j0 + 4)] = c0_4;
+    c[i0 * 768 + (j0 + 5)] = c0_5;
+    c[i0 * 768 + (j0 + 6)] = c0_6;
+    c[i0 * 768 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 768 + j0] = c10;
+      c[(i0 + 1) * 768 + j0] = c1_0;
     }
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 768 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 768 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 768) {
-      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 768 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 768 + j0] = c20;
+      c[(i0 + 2) * 768 + j0] = c2_0;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 768 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 768 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 768) {
-      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 768 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 768 + j0] = c30;
+      c[(i0 + 3) * 768 + j0] = c3_0;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 768 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 768 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 768) {
-      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 768 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + j0] = c4_0;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 768) {
+      c[(i0 + 4) * 768 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + j0] = c5_0;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 768) {
+      c[(i0 + 5) * 768 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + j0] = c6_0;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 768) {
+      c[(i0 + 6) * 768 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + j0] = c7_0;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 768) {
+      c[(i0 + 7) * 768 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -3359,23 +7671,23 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3387,43 +7699,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3433,9 +7775,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3443,34 +7790,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -3480,23 +7858,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3508,43 +7886,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3554,9 +7962,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3564,34 +7977,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -3601,23 +8045,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3629,43 +8073,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3675,9 +8149,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3685,34 +8164,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -3722,23 +8232,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3750,43 +8260,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3796,9 +8336,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3806,34 +8351,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -3843,23 +8419,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3871,43 +8447,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3917,9 +8523,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3927,34 +8538,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -3964,23 +8606,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3992,43 +8634,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4038,9 +8710,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4048,34 +8725,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -4085,23 +8793,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4113,43 +8821,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4159,9 +8897,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4169,34 +8912,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -4206,23 +8980,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4234,43 +9008,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4280,9 +9084,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4290,34 +9099,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -4327,23 +9167,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4355,43 +9195,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4401,9 +9271,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4411,34 +9286,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -4448,23 +9354,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4476,43 +9382,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4522,9 +9458,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4532,34 +9473,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -4569,23 +9541,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4597,43 +9569,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4643,9 +9645,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4653,34 +9660,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -4690,23 +9728,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<i32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4718,43 +9756,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4764,9 +9832,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4774,34 +9847,65 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         if (keyMask[b * tfm_args.seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -4818,9 +9922,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.seq * 768)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-      colSum = colSum + x[r * (tfm_args.seq * 768) + c];
+      colSum += x[r * (tfm_args.seq * 768) + c];
     }
     y[c] = colSum;
   }
@@ -4830,16 +9934,24 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/bert_base.tfm:23:5.
 struct Args { seq: i32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 393216; o += 1) {
+  let vend0: i32 = 393216 - 393216 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 393216; o += 1) {
     dtable[o] = 0f;
   }
-  for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-    dtable[o] = dy[o];
+  let vend1: i32 = tfm_args.seq * 768 - tfm_args.seq * 768 % 4;
+  for (var o: i32 = 0; o < vend1; o += 4) {
+    { let tfm_v1 = dy[(o) / 4]; dtable[o] = tfm_v1[0]; dtable[o + 1] = tfm_v1[1]; dtable[o + 2] = tfm_v1[2]; dtable[o + 3] = tfm_v1[3]; }
+  }
+  for (var o: i32 = vend1; o < tfm_args.seq * 768; o += 1) {
+    dtable[o] = dy[(o) / 4][(o) % 4];
   }
 }
 
@@ -4848,18 +9960,26 @@ fn main() {
 // From specs/bert_base.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 1536; o += 1) {
+  let vend0: i32 = 1536 - 1536 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 1536; o += 1) {
     dtable[o] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 768;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      dtable[dst + k] += dy[r * 768 + k];
+    let vend1: i32 = 768 - 768 % 4;
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      { let tfm_v1 = dy[(r * 768 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
+    }
+    for (var k: i32 = vend1; k < 768; k += 1) {
+      dtable[dst + k] += dy[(r * 768 + k) / 4][(r * 768 + k) % 4];
     }
   }
 }
@@ -4869,18 +9989,26 @@ fn main() {
 // From specs/bert_base.tfm:21:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 23440896; o += 1) {
+  let vend0: i32 = 23440896 - 23440896 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 23440896; o += 1) {
     dtable[o] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 768;
-    for (var k: i32 = 0; k < 768; k += 1) {
-      dtable[dst + k] += dy[r * 768 + k];
+    let vend1: i32 = 768 - 768 % 4;
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      { let tfm_v1 = dy[(r * 768 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
+    }
+    for (var k: i32 = vend1; k < 768; k += 1) {
+      dtable[dst + k] += dy[(r * 768 + k) / 4][(r * 768 + k) % 4];
     }
   }
 }

@@ -45,7 +45,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
 // token embedding lookup: [vocab 1024, 128]
 // From specs/gpt_tiny.tfm:18:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> table: array<f32>;
+@group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -55,8 +55,12 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      y[r * 128 + k] = table[src + k];
+    let vend0: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = table[(src + k) / 4]; y[r * 128 + k] = tfm_v0[0]; y[r * 128 + k + 1] = tfm_v0[1]; y[r * 128 + k + 2] = tfm_v0[2]; y[r * 128 + k + 3] = tfm_v0[3]; }
+    }
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      y[r * 128 + k] = table[(src + k) / 4][(src + k) % 4];
     }
   }
 }
@@ -98,7 +102,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // layernorm over the last dim (128), eps 0.00001
 // From specs/gpt_tiny.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -109,24 +113,37 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      rowSum = rowSum + x[o + k];
+    var rowSum: f32 = 0f;
+    let vend0: i32 = 128 - 128 % 4;
+    var rowSum_v0: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      rowSum_v0 += x[(o + k) / 4];
+    }
+    rowSum += rowSum_v0[0] + rowSum_v0[1] + (rowSum_v0[2] + rowSum_v0[3]);
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      rowSum += x[(o + k) / 4][(o + k) % 4];
     }
     let mean: f32 = rowSum / 128f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let c: f32 = x[o + k] - mean;
-      variance = variance + c * c;
+    var variance: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var variance_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
+      variance_v1 += c_v * c_v;
+    }
+    variance += variance_v1[0] + variance_v1[1] + (variance_v1[2] + variance_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      let c: f32 = x[(o + k) / 4][(o + k) % 4] - mean;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 128f + 0.00001f);
     for (var k: i32 = 0; k < 128; k += 1) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd * g[k] + b[k];
     }
   }
 }
 
-// ==== kernel matmul_epilogue_4c814ba3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_epilogue_4c814ba3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
 // From specs/gpt_tiny.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -138,110 +155,398 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 128 + j0] = pre00;
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 128 + (j0 + 1)] = pre01;
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 128 + (j0 + 2)] = pre02;
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 128 + (j0 + 3)] = pre03;
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 128 + (j0 + 4)] = pre04;
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 128 + (j0 + 5)] = pre05;
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 128 + (j0 + 6)] = pre06;
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 128 + (j0 + 7)] = pre07;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 128 + j0] = pre10;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 128 + (j0 + 4)] = pre14;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 128 + (j0 + 5)] = pre15;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 128 + (j0 + 6)] = pre16;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 128 + (j0 + 7)] = pre17;
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 128 + j0] = pre20;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 128 + (j0 + 4)] = pre24;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 128 + (j0 + 5)] = pre25;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 128 + (j0 + 6)] = pre26;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 128 + (j0 + 7)] = pre27;
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 128 + j0] = pre30;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 128 + (j0 + 4)] = pre34;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 128 + (j0 + 5)] = pre35;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 128 + (j0 + 6)] = pre36;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 128 + (j0 + 7)] = pre37;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 128 + j0] = pre40;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 128 + (j0 + 1)] = pre41;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 128 + (j0 + 2)] = pre42;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 128 + (j0 + 3)] = pre43;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 128 + (j0 + 4)] = pre44;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 128 + (j0 + 5)] = pre45;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 128 + (j0 + 6)] = pre46;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 128 + (j0 + 7)] = pre47;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 128 + j0] = pre50;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 128 + (j0 + 1)] = pre51;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 128 + (j0 + 2)] = pre52;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 128 + (j0 + 3)] = pre53;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 128 + (j0 + 4)] = pre54;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 128 + (j0 + 5)] = pre55;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 128 + (j0 + 6)] = pre56;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 128 + (j0 + 7)] = pre57;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 128 + j0] = pre60;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 128 + (j0 + 1)] = pre61;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 128 + (j0 + 2)] = pre62;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 128 + (j0 + 3)] = pre63;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 128 + (j0 + 4)] = pre64;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 128 + (j0 + 5)] = pre65;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 128 + (j0 + 6)] = pre66;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 128 + (j0 + 7)] = pre67;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 128 + j0] = pre70;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 128 + (j0 + 1)] = pre71;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 128 + (j0 + 2)] = pre72;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 128 + (j0 + 3)] = pre73;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 128 + (j0 + 4)] = pre74;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 128 + (j0 + 5)] = pre75;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 128 + (j0 + 6)] = pre76;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 128 + (j0 + 7)] = pre77;
     }
   }
 }
@@ -250,15 +555,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt_tiny.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 32>;
+  var out_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -271,34 +576,63 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 32;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = 0f;
-    }
+    out_row[0] = vec4<f32>(0f);
+    out_row[1] = vec4<f32>(0f);
+    out_row[2] = vec4<f32>(0f);
+    out_row[3] = vec4<f32>(0f);
+    out_row[4] = vec4<f32>(0f);
+    out_row[5] = vec4<f32>(0f);
+    out_row[6] = vec4<f32>(0f);
+    out_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 32;
-      var dot: f32 = 0.0f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        dot = dot + q[qo + e] * k[ko + e];
-      }
+      var dot: f32 = 0f;
+      var dot_v1: vec4<f32> = vec4<f32>(0f);
+      var dot_v1b: vec4<f32> = vec4<f32>(0f);
+      dot_v1 += q[(qo) / 4] * k[(ko) / 4];
+      dot_v1b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+      dot_v1 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+      dot_v1b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+      dot_v1 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+      dot_v1b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+      dot_v1 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+      dot_v1b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+      dot_v1 += dot_v1b;
+      dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
       let s: f32 = dot * 0.17677669f;
       let mNew: f32 = max(m, s);
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * 1f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        out_row[e] = out_row[e] * corr + pv * v[ko + e];
-      }
+      out_row[0] = out_row[0] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko) / 4];
+      out_row[1] = out_row[1] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 4) / 4];
+      out_row[2] = out_row[2] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 8) / 4];
+      out_row[3] = out_row[3] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 12) / 4];
+      out_row[4] = out_row[4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 16) / 4];
+      out_row[5] = out_row[5] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 20) / 4];
+      out_row[6] = out_row[6] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 24) / 4];
+      out_row[7] = out_row[7] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 28) / 4];
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = out_row[e] * inv;
-    }
+    out_row[0] = out_row[0] * vec4<f32>(inv);
+    out_row[1] = out_row[1] * vec4<f32>(inv);
+    out_row[2] = out_row[2] * vec4<f32>(inv);
+    out_row[3] = out_row[3] * vec4<f32>(inv);
+    out_row[4] = out_row[4] * vec4<f32>(inv);
+    out_row[5] = out_row[5] * vec4<f32>(inv);
+    out_row[6] = out_row[6] * vec4<f32>(inv);
+    out_row[7] = out_row[7] * vec4<f32>(inv);
     lse[(b * tfm_args.seq + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
-    }
+    { let tfm_v0 = out_row[0]; out[qo] = tfm_v0[0]; out[qo + 1] = tfm_v0[1]; out[qo + 2] = tfm_v0[2]; out[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = out_row[1]; out[qo + 4] = tfm_v1[0]; out[qo + 5] = tfm_v1[1]; out[qo + 6] = tfm_v1[2]; out[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = out_row[2]; out[qo + 8] = tfm_v2[0]; out[qo + 9] = tfm_v2[1]; out[qo + 10] = tfm_v2[2]; out[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = out_row[3]; out[qo + 12] = tfm_v3[0]; out[qo + 13] = tfm_v3[1]; out[qo + 14] = tfm_v3[2]; out[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = out_row[4]; out[qo + 16] = tfm_v4[0]; out[qo + 17] = tfm_v4[1]; out[qo + 18] = tfm_v4[2]; out[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = out_row[5]; out[qo + 20] = tfm_v5[0]; out[qo + 21] = tfm_v5[1]; out[qo + 22] = tfm_v5[2]; out[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = out_row[6]; out[qo + 24] = tfm_v6[0]; out[qo + 25] = tfm_v6[1]; out[qo + 26] = tfm_v6[2]; out[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = out_row[7]; out[qo + 28] = tfm_v7[0]; out[qo + 29] = tfm_v7[1]; out[qo + 30] = tfm_v7[2]; out[qo + 31] = tfm_v7[3]; }
   }
 }
 
@@ -306,10 +640,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
 // From specs/gpt_tiny.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> sum: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
@@ -319,27 +653,48 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      sum[o + k] = x[o + k] + y[o + k];
+    let vend0: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      rowSum = rowSum + sum[o + k];
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
+    }
+    var rowSum: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var rowSum_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
+    }
+    rowSum += rowSum_v1[0] + rowSum_v1[1] + (rowSum_v1[2] + rowSum_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      rowSum += sum[o + k];
     }
     let mean: f32 = rowSum / 128f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
+    var variance: f32 = 0f;
+    let vend2: i32 = 128 - 128 % 4;
+    var variance_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
+      variance_v2 += c_v * c_v;
+    }
+    variance += variance_v2[0] + variance_v2[1] + (variance_v2[2] + variance_v2[3]);
+    for (var k: i32 = vend2; k < 128; k += 1) {
       let c: f32 = sum[o + k] - mean;
-      variance = variance + c * c;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 128f + 0.00001f);
-    for (var k: i32 = 0; k < 128; k += 1) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+    let vend3: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
+    }
+    for (var k: i32 = vend3; k < 128; k += 1) {
+      out[o + k] = (sum[o + k] - mean) * rstd * g[(k) / 4][(k) % 4] + b[(k) / 4][(k) % 4];
     }
   }
 }
 
-// ==== kernel matmul_epilogue_7c3090d5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_epilogue_7c3090d5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],64],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu_tanh(c): [rows, 128] → [rows, 512]
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -352,131 +707,467 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 512 + j0] = pre00;
     post[i0 * 512 + j0] = 0.5f * pre00 * (1f + tfm_tanh(0.7978846f * (pre00 + 0.044715f * (pre00 * (pre00 * pre00)))));
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 512 + (j0 + 1)] = pre01;
     post[i0 * 512 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_tanh(0.7978846f * (pre01 + 0.044715f * (pre01 * (pre01 * pre01)))));
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 512 + (j0 + 2)] = pre02;
     post[i0 * 512 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_tanh(0.7978846f * (pre02 + 0.044715f * (pre02 * (pre02 * pre02)))));
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 512 + (j0 + 3)] = pre03;
     post[i0 * 512 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_tanh(0.7978846f * (pre03 + 0.044715f * (pre03 * (pre03 * pre03)))));
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 512 + (j0 + 4)] = pre04;
+    post[i0 * 512 + (j0 + 4)] = 0.5f * pre04 * (1f + tfm_tanh(0.7978846f * (pre04 + 0.044715f * (pre04 * (pre04 * pre04)))));
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 512 + (j0 + 5)] = pre05;
+    post[i0 * 512 + (j0 + 5)] = 0.5f * pre05 * (1f + tfm_tanh(0.7978846f * (pre05 + 0.044715f * (pre05 * (pre05 * pre05)))));
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 512 + (j0 + 6)] = pre06;
+    post[i0 * 512 + (j0 + 6)] = 0.5f * pre06 * (1f + tfm_tanh(0.7978846f * (pre06 + 0.044715f * (pre06 * (pre06 * pre06)))));
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 512 + (j0 + 7)] = pre07;
+    post[i0 * 512 + (j0 + 7)] = 0.5f * pre07 * (1f + tfm_tanh(0.7978846f * (pre07 + 0.044715f * (pre07 * (pre07 * pre07)))));
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 512 + j0] = pre10;
       post[(i0 + 1) * 512 + j0] = 0.5f * pre10 * (1f + tfm_tanh(0.7978846f * (pre10 + 0.044715f * (pre10 * (pre10 * pre10)))));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 512 + (j0 + 1)] = pre11;
       post[(i0 + 1) * 512 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_tanh(0.7978846f * (pre11 + 0.044715f * (pre11 * (pre11 * pre11)))));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 512 + (j0 + 2)] = pre12;
       post[(i0 + 1) * 512 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_tanh(0.7978846f * (pre12 + 0.044715f * (pre12 * (pre12 * pre12)))));
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 512 + (j0 + 3)] = pre13;
       post[(i0 + 1) * 512 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_tanh(0.7978846f * (pre13 + 0.044715f * (pre13 * (pre13 * pre13)))));
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 512 + (j0 + 4)] = pre14;
+      post[(i0 + 1) * 512 + (j0 + 4)] = 0.5f * pre14 * (1f + tfm_tanh(0.7978846f * (pre14 + 0.044715f * (pre14 * (pre14 * pre14)))));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 512 + (j0 + 5)] = pre15;
+      post[(i0 + 1) * 512 + (j0 + 5)] = 0.5f * pre15 * (1f + tfm_tanh(0.7978846f * (pre15 + 0.044715f * (pre15 * (pre15 * pre15)))));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 512 + (j0 + 6)] = pre16;
+      post[(i0 + 1) * 512 + (j0 + 6)] = 0.5f * pre16 * (1f + tfm_tanh(0.7978846f * (pre16 + 0.044715f * (pre16 * (pre16 * pre16)))));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 512 + (j0 + 7)] = pre17;
+      post[(i0 + 1) * 512 + (j0 + 7)] = 0.5f * pre17 * (1f + tfm_tanh(0.7978846f * (pre17 + 0.044715f * (pre17 * (pre17 * pre17)))));
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 512 + j0] = pre20;
       post[(i0 + 2) * 512 + j0] = 0.5f * pre20 * (1f + tfm_tanh(0.7978846f * (pre20 + 0.044715f * (pre20 * (pre20 * pre20)))));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 512 + (j0 + 1)] = pre21;
       post[(i0 + 2) * 512 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_tanh(0.7978846f * (pre21 + 0.044715f * (pre21 * (pre21 * pre21)))));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 512 + (j0 + 2)] = pre22;
       post[(i0 + 2) * 512 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_tanh(0.7978846f * (pre22 + 0.044715f * (pre22 * (pre22 * pre22)))));
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 512 + (j0 + 3)] = pre23;
       post[(i0 + 2) * 512 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_tanh(0.7978846f * (pre23 + 0.044715f * (pre23 * (pre23 * pre23)))));
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 512 + (j0 + 4)] = pre24;
+      post[(i0 + 2) * 512 + (j0 + 4)] = 0.5f * pre24 * (1f + tfm_tanh(0.7978846f * (pre24 + 0.044715f * (pre24 * (pre24 * pre24)))));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 512 + (j0 + 5)] = pre25;
+      post[(i0 + 2) * 512 + (j0 + 5)] = 0.5f * pre25 * (1f + tfm_tanh(0.7978846f * (pre25 + 0.044715f * (pre25 * (pre25 * pre25)))));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 512 + (j0 + 6)] = pre26;
+      post[(i0 + 2) * 512 + (j0 + 6)] = 0.5f * pre26 * (1f + tfm_tanh(0.7978846f * (pre26 + 0.044715f * (pre26 * (pre26 * pre26)))));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 512 + (j0 + 7)] = pre27;
+      post[(i0 + 2) * 512 + (j0 + 7)] = 0.5f * pre27 * (1f + tfm_tanh(0.7978846f * (pre27 + 0.044715f * (pre27 * (pre27 * pre27)))));
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 512 + j0] = pre30;
       post[(i0 + 3) * 512 + j0] = 0.5f * pre30 * (1f + tfm_tanh(0.7978846f * (pre30 + 0.044715f * (pre30 * (pre30 * pre30)))));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 512 + (j0 + 1)] = pre31;
       post[(i0 + 3) * 512 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_tanh(0.7978846f * (pre31 + 0.044715f * (pre31 * (pre31 * pre31)))));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 512 + (j0 + 2)] = pre32;
       post[(i0 + 3) * 512 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_tanh(0.7978846f * (pre32 + 0.044715f * (pre32 * (pre32 * pre32)))));
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 512 + (j0 + 3)] = pre33;
       post[(i0 + 3) * 512 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_tanh(0.7978846f * (pre33 + 0.044715f * (pre33 * (pre33 * pre33)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 512 + (j0 + 4)] = pre34;
+      post[(i0 + 3) * 512 + (j0 + 4)] = 0.5f * pre34 * (1f + tfm_tanh(0.7978846f * (pre34 + 0.044715f * (pre34 * (pre34 * pre34)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 512 + (j0 + 5)] = pre35;
+      post[(i0 + 3) * 512 + (j0 + 5)] = 0.5f * pre35 * (1f + tfm_tanh(0.7978846f * (pre35 + 0.044715f * (pre35 * (pre35 * pre35)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 512 + (j0 + 6)] = pre36;
+      post[(i0 + 3) * 512 + (j0 + 6)] = 0.5f * pre36 * (1f + tfm_tanh(0.7978846f * (pre36 + 0.044715f * (pre36 * (pre36 * pre36)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 512 + (j0 + 7)] = pre37;
+      post[(i0 + 3) * 512 + (j0 + 7)] = 0.5f * pre37 * (1f + tfm_tanh(0.7978846f * (pre37 + 0.044715f * (pre37 * (pre37 * pre37)))));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 512 + j0] = pre40;
+      post[(i0 + 4) * 512 + j0] = 0.5f * pre40 * (1f + tfm_tanh(0.7978846f * (pre40 + 0.044715f * (pre40 * (pre40 * pre40)))));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 512 + (j0 + 1)] = pre41;
+      post[(i0 + 4) * 512 + (j0 + 1)] = 0.5f * pre41 * (1f + tfm_tanh(0.7978846f * (pre41 + 0.044715f * (pre41 * (pre41 * pre41)))));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 512 + (j0 + 2)] = pre42;
+      post[(i0 + 4) * 512 + (j0 + 2)] = 0.5f * pre42 * (1f + tfm_tanh(0.7978846f * (pre42 + 0.044715f * (pre42 * (pre42 * pre42)))));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 512 + (j0 + 3)] = pre43;
+      post[(i0 + 4) * 512 + (j0 + 3)] = 0.5f * pre43 * (1f + tfm_tanh(0.7978846f * (pre43 + 0.044715f * (pre43 * (pre43 * pre43)))));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 512 + (j0 + 4)] = pre44;
+      post[(i0 + 4) * 512 + (j0 + 4)] = 0.5f * pre44 * (1f + tfm_tanh(0.7978846f * (pre44 + 0.044715f * (pre44 * (pre44 * pre44)))));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 512 + (j0 + 5)] = pre45;
+      post[(i0 + 4) * 512 + (j0 + 5)] = 0.5f * pre45 * (1f + tfm_tanh(0.7978846f * (pre45 + 0.044715f * (pre45 * (pre45 * pre45)))));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 512 + (j0 + 6)] = pre46;
+      post[(i0 + 4) * 512 + (j0 + 6)] = 0.5f * pre46 * (1f + tfm_tanh(0.7978846f * (pre46 + 0.044715f * (pre46 * (pre46 * pre46)))));
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 512 + (j0 + 7)] = pre47;
+      post[(i0 + 4) * 512 + (j0 + 7)] = 0.5f * pre47 * (1f + tfm_tanh(0.7978846f * (pre47 + 0.044715f * (pre47 * (pre47 * pre47)))));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 512 + j0] = pre50;
+      post[(i0 + 5) * 512 + j0] = 0.5f * pre50 * (1f + tfm_tanh(0.7978846f * (pre50 + 0.044715f * (pre50 * (pre50 * pre50)))));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 512 + (j0 + 1)] = pre51;
+      post[(i0 + 5) * 512 + (j0 + 1)] = 0.5f * pre51 * (1f + tfm_tanh(0.7978846f * (pre51 + 0.044715f * (pre51 * (pre51 * pre51)))));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 512 + (j0 + 2)] = pre52;
+      post[(i0 + 5) * 512 + (j0 + 2)] = 0.5f * pre52 * (1f + tfm_tanh(0.7978846f * (pre52 + 0.044715f * (pre52 * (pre52 * pre52)))));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 512 + (j0 + 3)] = pre53;
+      post[(i0 + 5) * 512 + (j0 + 3)] = 0.5f * pre53 * (1f + tfm_tanh(0.7978846f * (pre53 + 0.044715f * (pre53 * (pre53 * pre53)))));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 512 + (j0 + 4)] = pre54;
+      post[(i0 + 5) * 512 + (j0 + 4)] = 0.5f * pre54 * (1f + tfm_tanh(0.7978846f * (pre54 + 0.044715f * (pre54 * (pre54 * pre54)))));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 512 + (j0 + 5)] = pre55;
+      post[(i0 + 5) * 512 + (j0 + 5)] = 0.5f * pre55 * (1f + tfm_tanh(0.7978846f * (pre55 + 0.044715f * (pre55 * (pre55 * pre55)))));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 512 + (j0 + 6)] = pre56;
+      post[(i0 + 5) * 512 + (j0 + 6)] = 0.5f * pre56 * (1f + tfm_tanh(0.7978846f * (pre56 + 0.044715f * (pre56 * (pre56 * pre56)))));
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 512 + (j0 + 7)] = pre57;
+      post[(i0 + 5) * 512 + (j0 + 7)] = 0.5f * pre57 * (1f + tfm_tanh(0.7978846f * (pre57 + 0.044715f * (pre57 * (pre57 * pre57)))));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 512 + j0] = pre60;
+      post[(i0 + 6) * 512 + j0] = 0.5f * pre60 * (1f + tfm_tanh(0.7978846f * (pre60 + 0.044715f * (pre60 * (pre60 * pre60)))));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 512 + (j0 + 1)] = pre61;
+      post[(i0 + 6) * 512 + (j0 + 1)] = 0.5f * pre61 * (1f + tfm_tanh(0.7978846f * (pre61 + 0.044715f * (pre61 * (pre61 * pre61)))));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 512 + (j0 + 2)] = pre62;
+      post[(i0 + 6) * 512 + (j0 + 2)] = 0.5f * pre62 * (1f + tfm_tanh(0.7978846f * (pre62 + 0.044715f * (pre62 * (pre62 * pre62)))));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 512 + (j0 + 3)] = pre63;
+      post[(i0 + 6) * 512 + (j0 + 3)] = 0.5f * pre63 * (1f + tfm_tanh(0.7978846f * (pre63 + 0.044715f * (pre63 * (pre63 * pre63)))));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 512 + (j0 + 4)] = pre64;
+      post[(i0 + 6) * 512 + (j0 + 4)] = 0.5f * pre64 * (1f + tfm_tanh(0.7978846f * (pre64 + 0.044715f * (pre64 * (pre64 * pre64)))));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 512 + (j0 + 5)] = pre65;
+      post[(i0 + 6) * 512 + (j0 + 5)] = 0.5f * pre65 * (1f + tfm_tanh(0.7978846f * (pre65 + 0.044715f * (pre65 * (pre65 * pre65)))));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 512 + (j0 + 6)] = pre66;
+      post[(i0 + 6) * 512 + (j0 + 6)] = 0.5f * pre66 * (1f + tfm_tanh(0.7978846f * (pre66 + 0.044715f * (pre66 * (pre66 * pre66)))));
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 512 + (j0 + 7)] = pre67;
+      post[(i0 + 6) * 512 + (j0 + 7)] = 0.5f * pre67 * (1f + tfm_tanh(0.7978846f * (pre67 + 0.044715f * (pre67 * (pre67 * pre67)))));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 512 + j0] = pre70;
+      post[(i0 + 7) * 512 + j0] = 0.5f * pre70 * (1f + tfm_tanh(0.7978846f * (pre70 + 0.044715f * (pre70 * (pre70 * pre70)))));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 512 + (j0 + 1)] = pre71;
+      post[(i0 + 7) * 512 + (j0 + 1)] = 0.5f * pre71 * (1f + tfm_tanh(0.7978846f * (pre71 + 0.044715f * (pre71 * (pre71 * pre71)))));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 512 + (j0 + 2)] = pre72;
+      post[(i0 + 7) * 512 + (j0 + 2)] = 0.5f * pre72 * (1f + tfm_tanh(0.7978846f * (pre72 + 0.044715f * (pre72 * (pre72 * pre72)))));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 512 + (j0 + 3)] = pre73;
+      post[(i0 + 7) * 512 + (j0 + 3)] = 0.5f * pre73 * (1f + tfm_tanh(0.7978846f * (pre73 + 0.044715f * (pre73 * (pre73 * pre73)))));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 512 + (j0 + 4)] = pre74;
+      post[(i0 + 7) * 512 + (j0 + 4)] = 0.5f * pre74 * (1f + tfm_tanh(0.7978846f * (pre74 + 0.044715f * (pre74 * (pre74 * pre74)))));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 512 + (j0 + 5)] = pre75;
+      post[(i0 + 7) * 512 + (j0 + 5)] = 0.5f * pre75 * (1f + tfm_tanh(0.7978846f * (pre75 + 0.044715f * (pre75 * (pre75 * pre75)))));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 512 + (j0 + 6)] = pre76;
+      post[(i0 + 7) * 512 + (j0 + 6)] = 0.5f * pre76 * (1f + tfm_tanh(0.7978846f * (pre76 + 0.044715f * (pre76 * (pre76 * pre76)))));
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 512 + (j0 + 7)] = pre77;
+      post[(i0 + 7) * 512 + (j0 + 7)] = 0.5f * pre77 * (1f + tfm_tanh(0.7978846f * (pre77 + 0.044715f * (pre77 * (pre77 * pre77)))));
     }
   }
 }
 
-// ==== kernel matmul_epilogue_180bad3c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_epilogue_180bad3c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -488,115 +1179,403 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    let pre00: f32 = c00 + bias[j0];
+    let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 128 + j0] = pre00;
-    let pre01: f32 = c01 + bias[j0 + 1];
+    let pre01: f32 = c0_1 + bias[j0 + 1];
     c[i0 * 128 + (j0 + 1)] = pre01;
-    let pre02: f32 = c02 + bias[j0 + 2];
+    let pre02: f32 = c0_2 + bias[j0 + 2];
     c[i0 * 128 + (j0 + 2)] = pre02;
-    let pre03: f32 = c03 + bias[j0 + 3];
+    let pre03: f32 = c0_3 + bias[j0 + 3];
     c[i0 * 128 + (j0 + 3)] = pre03;
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 128 + (j0 + 4)] = pre04;
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 128 + (j0 + 5)] = pre05;
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 128 + (j0 + 6)] = pre06;
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 128 + (j0 + 7)] = pre07;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre10: f32 = c10 + bias[j0];
+      let pre10: f32 = c1_0 + bias[j0];
       c[(i0 + 1) * 128 + j0] = pre10;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre11: f32 = c11 + bias[j0 + 1];
+      let pre11: f32 = c1_1 + bias[j0 + 1];
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre12: f32 = c12 + bias[j0 + 2];
+      let pre12: f32 = c1_2 + bias[j0 + 2];
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      let pre13: f32 = c13 + bias[j0 + 3];
+      let pre13: f32 = c1_3 + bias[j0 + 3];
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
     }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre14: f32 = c1_4 + bias[j0 + 4];
+      c[(i0 + 1) * 128 + (j0 + 4)] = pre14;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre15: f32 = c1_5 + bias[j0 + 5];
+      c[(i0 + 1) * 128 + (j0 + 5)] = pre15;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre16: f32 = c1_6 + bias[j0 + 6];
+      c[(i0 + 1) * 128 + (j0 + 6)] = pre16;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre17: f32 = c1_7 + bias[j0 + 7];
+      c[(i0 + 1) * 128 + (j0 + 7)] = pre17;
+    }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre20: f32 = c20 + bias[j0];
+      let pre20: f32 = c2_0 + bias[j0];
       c[(i0 + 2) * 128 + j0] = pre20;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre21: f32 = c21 + bias[j0 + 1];
+      let pre21: f32 = c2_1 + bias[j0 + 1];
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre22: f32 = c22 + bias[j0 + 2];
+      let pre22: f32 = c2_2 + bias[j0 + 2];
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      let pre23: f32 = c23 + bias[j0 + 3];
+      let pre23: f32 = c2_3 + bias[j0 + 3];
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
     }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre24: f32 = c2_4 + bias[j0 + 4];
+      c[(i0 + 2) * 128 + (j0 + 4)] = pre24;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre25: f32 = c2_5 + bias[j0 + 5];
+      c[(i0 + 2) * 128 + (j0 + 5)] = pre25;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre26: f32 = c2_6 + bias[j0 + 6];
+      c[(i0 + 2) * 128 + (j0 + 6)] = pre26;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre27: f32 = c2_7 + bias[j0 + 7];
+      c[(i0 + 2) * 128 + (j0 + 7)] = pre27;
+    }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre30: f32 = c30 + bias[j0];
+      let pre30: f32 = c3_0 + bias[j0];
       c[(i0 + 3) * 128 + j0] = pre30;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre31: f32 = c31 + bias[j0 + 1];
+      let pre31: f32 = c3_1 + bias[j0 + 1];
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre32: f32 = c32 + bias[j0 + 2];
+      let pre32: f32 = c3_2 + bias[j0 + 2];
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      let pre33: f32 = c33 + bias[j0 + 3];
+      let pre33: f32 = c3_3 + bias[j0 + 3];
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre34: f32 = c3_4 + bias[j0 + 4];
+      c[(i0 + 3) * 128 + (j0 + 4)] = pre34;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre35: f32 = c3_5 + bias[j0 + 5];
+      c[(i0 + 3) * 128 + (j0 + 5)] = pre35;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre36: f32 = c3_6 + bias[j0 + 6];
+      c[(i0 + 3) * 128 + (j0 + 6)] = pre36;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre37: f32 = c3_7 + bias[j0 + 7];
+      c[(i0 + 3) * 128 + (j0 + 7)] = pre37;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre40: f32 = c4_0 + bias[j0];
+      c[(i0 + 4) * 128 + j0] = pre40;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre41: f32 = c4_1 + bias[j0 + 1];
+      c[(i0 + 4) * 128 + (j0 + 1)] = pre41;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre42: f32 = c4_2 + bias[j0 + 2];
+      c[(i0 + 4) * 128 + (j0 + 2)] = pre42;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre43: f32 = c4_3 + bias[j0 + 3];
+      c[(i0 + 4) * 128 + (j0 + 3)] = pre43;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre44: f32 = c4_4 + bias[j0 + 4];
+      c[(i0 + 4) * 128 + (j0 + 4)] = pre44;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre45: f32 = c4_5 + bias[j0 + 5];
+      c[(i0 + 4) * 128 + (j0 + 5)] = pre45;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre46: f32 = c4_6 + bias[j0 + 6];
+      c[(i0 + 4) * 128 + (j0 + 6)] = pre46;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      let pre47: f32 = c4_7 + bias[j0 + 7];
+      c[(i0 + 4) * 128 + (j0 + 7)] = pre47;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre50: f32 = c5_0 + bias[j0];
+      c[(i0 + 5) * 128 + j0] = pre50;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre51: f32 = c5_1 + bias[j0 + 1];
+      c[(i0 + 5) * 128 + (j0 + 1)] = pre51;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre52: f32 = c5_2 + bias[j0 + 2];
+      c[(i0 + 5) * 128 + (j0 + 2)] = pre52;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre53: f32 = c5_3 + bias[j0 + 3];
+      c[(i0 + 5) * 128 + (j0 + 3)] = pre53;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre54: f32 = c5_4 + bias[j0 + 4];
+      c[(i0 + 5) * 128 + (j0 + 4)] = pre54;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre55: f32 = c5_5 + bias[j0 + 5];
+      c[(i0 + 5) * 128 + (j0 + 5)] = pre55;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre56: f32 = c5_6 + bias[j0 + 6];
+      c[(i0 + 5) * 128 + (j0 + 6)] = pre56;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      let pre57: f32 = c5_7 + bias[j0 + 7];
+      c[(i0 + 5) * 128 + (j0 + 7)] = pre57;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre60: f32 = c6_0 + bias[j0];
+      c[(i0 + 6) * 128 + j0] = pre60;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre61: f32 = c6_1 + bias[j0 + 1];
+      c[(i0 + 6) * 128 + (j0 + 1)] = pre61;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre62: f32 = c6_2 + bias[j0 + 2];
+      c[(i0 + 6) * 128 + (j0 + 2)] = pre62;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre63: f32 = c6_3 + bias[j0 + 3];
+      c[(i0 + 6) * 128 + (j0 + 3)] = pre63;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre64: f32 = c6_4 + bias[j0 + 4];
+      c[(i0 + 6) * 128 + (j0 + 4)] = pre64;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre65: f32 = c6_5 + bias[j0 + 5];
+      c[(i0 + 6) * 128 + (j0 + 5)] = pre65;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre66: f32 = c6_6 + bias[j0 + 6];
+      c[(i0 + 6) * 128 + (j0 + 6)] = pre66;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      let pre67: f32 = c6_7 + bias[j0 + 7];
+      c[(i0 + 6) * 128 + (j0 + 7)] = pre67;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre70: f32 = c7_0 + bias[j0];
+      c[(i0 + 7) * 128 + j0] = pre70;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre71: f32 = c7_1 + bias[j0 + 1];
+      c[(i0 + 7) * 128 + (j0 + 1)] = pre71;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre72: f32 = c7_2 + bias[j0 + 2];
+      c[(i0 + 7) * 128 + (j0 + 2)] = pre72;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre73: f32 = c7_3 + bias[j0 + 3];
+      c[(i0 + 7) * 128 + (j0 + 3)] = pre73;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre74: f32 = c7_4 + bias[j0 + 4];
+      c[(i0 + 7) * 128 + (j0 + 4)] = pre74;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre75: f32 = c7_5 + bias[j0 + 5];
+      c[(i0 + 7) * 128 + (j0 + 5)] = pre75;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre76: f32 = c7_6 + bias[j0 + 6];
+      c[(i0 + 7) * 128 + (j0 + 6)] = pre76;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      let pre77: f32 = c7_7 + bias[j0 + 7];
+      c[(i0 + 7) * 128 + (j0 + 7)] = pre77;
     }
   }
 }
 
-// ==== kernel matmul_8b685da8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],256],"workgroup":64}]}
+// ==== kernel matmul_8b685da8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],128],"workgroup":64}]}
 // c = a @ b: [rows, 128] @ [128, 1024]
 // From specs/gpt_tiny.tfm:29:3.
 struct Args { batch: i32, seq: i32 }
@@ -607,94 +1586,334 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (256)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (128)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (256);
-    tfm_rest = tfm_rest / (256);
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let b0: f32 = b[p * 1024 + j0];
       let b1: f32 = b[p * 1024 + (j0 + 1)];
       let b2: f32 = b[p * 1024 + (j0 + 2)];
       let b3: f32 = b[p * 1024 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 1024 + (j0 + 4)];
+      let b5: f32 = b[p * 1024 + (j0 + 5)];
+      let b6: f32 = b[p * 1024 + (j0 + 6)];
+      let b7: f32 = b[p * 1024 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 1024 + j0] = c00;
-    c[i0 * 1024 + (j0 + 1)] = c01;
-    c[i0 * 1024 + (j0 + 2)] = c02;
-    c[i0 * 1024 + (j0 + 3)] = c03;
+    c[i0 * 1024 + j0] = c0_0;
+    c[i0 * 1024 + (j0 + 1)] = c0_1;
+    c[i0 * 1024 + (j0 + 2)] = c0_2;
+    c[i0 * 1024 + (j0 + 3)] = c0_3;
+    c[i0 * 1024 + (j0 + 4)] = c0_4;
+    c[i0 * 1024 + (j0 + 5)] = c0_5;
+    c[i0 * 1024 + (j0 + 6)] = c0_6;
+    c[i0 * 1024 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 1024 + j0] = c10;
+      c[(i0 + 1) * 1024 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 1024 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 1024 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 1024 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 1024 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 1024 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 1024 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 1024 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 1024 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 1024 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 1024 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 1024 + j0] = c20;
+      c[(i0 + 2) * 1024 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 1024 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 1024 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 1024 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 1024 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 1024 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 1024 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 1024 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 1024 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 1024 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 1024 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 1024 + j0] = c30;
+      c[(i0 + 3) * 1024 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 1024 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 1024 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 1024 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 1024 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 1024 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 1024 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 1024 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 1024 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 1024 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 1024 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 1024 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 1024 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 1024 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 1024 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 1024 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 1024 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 1024 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 1024 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 1024 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 1024 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 1024 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 1024 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 1024 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 1024 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 1024 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 1024 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 1024 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 1024 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 1024 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 1024 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 1024 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 1024 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 1024 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 1024 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 1024 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 1024 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 1024 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 1024 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 1024 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 1024 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 1024 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 1024 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -765,7 +1984,11 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 1; o += 1) {
+  let vend0: i32 = 1 - 1 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 1; o += 1) {
     y[o] = 1f;
   }
 }
@@ -774,7 +1997,7 @@ fn main() {
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/gpt_tiny.tfm:30:3.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(0) var<storage, read> logits: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
@@ -798,20 +2021,26 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     } else {
       var max_: f32 = (-3.4028234663852886e38f);
       for (var c: i32 = 0; c < 1024; c += 1) {
-        max_ = max(max_, logits[r * 1024 + c]);
+        max_ = max(max_, logits[(r * 1024 + c) / 4][(r * 1024 + c) % 4]);
       }
-      var sum: f32 = 0.0f;
-      for (var c: i32 = 0; c < 1024; c += 1) {
-        sum = sum + exp(logits[r * 1024 + c] - max_);
+      var sum: f32 = 0f;
+      let vend0: i32 = 1024 - 1024 % 4;
+      var sum_v0: vec4<f32> = vec4<f32>(0f);
+      for (var c: i32 = 0; c < vend0; c += 4) {
+        sum_v0 += exp(logits[(r * 1024 + c) / 4] - vec4<f32>(max_));
+      }
+      sum += sum_v0[0] + sum_v0[1] + (sum_v0[2] + sum_v0[3]);
+      for (var c: i32 = vend0; c < 1024; c += 1) {
+        sum += exp(logits[(r * 1024 + c) / 4][(r * 1024 + c) % 4] - max_);
       }
       for (var c: i32 = 0; c < 1024; c += 1) {
-        dlogits[r * 1024 + c] = (exp(logits[r * 1024 + c] - max_) / sum - select(0f, 1f, c == t)) * scale;
+        dlogits[r * 1024 + c] = (exp(logits[(r * 1024 + c) / 4][(r * 1024 + c) % 4] - max_) / sum - select(0f, 1f, c == t)) * scale;
       }
     }
   }
 }
 
-// ==== kernel matmul_353636db {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_353636db {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 1024] @ [128, 1024]ᵀ
 // From specs/gpt_tiny.tfm:29:3.
 struct Args { batch: i32, seq: i32 }
@@ -822,99 +2051,339 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 1024; p += 1) {
       let a0: f32 = a[i0 * 1024 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 1024 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 1024 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 1024 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 1024 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 1024 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 1024 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 1024 + p];
       let b0: f32 = b[j0 * 1024 + p];
       let b1: f32 = b[(j0 + 1) * 1024 + p];
       let b2: f32 = b[(j0 + 2) * 1024 + p];
       let b3: f32 = b[(j0 + 3) * 1024 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 1024 + p];
+      let b5: f32 = b[(j0 + 5) * 1024 + p];
+      let b6: f32 = b[(j0 + 6) * 1024 + p];
+      let b7: f32 = b[(j0 + 7) * 1024 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_9c2a55f5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],256],"workgroup":64}]}
+// ==== kernel matmul_9c2a55f5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],128],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 1024]
 // From specs/gpt_tiny.tfm:29:3.
 struct Args { batch: i32, seq: i32 }
@@ -925,94 +2394,334 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (131 / 4) * (256)) {
+  if (tfm_gid < (135 / 8) * (128)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (256);
-    tfm_rest = tfm_rest / (256);
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
       let a0: f32 = a[p * 128 + i0];
       let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
       let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
       let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let a4: f32 = a[p * 128 + min(i0 + 4, 127)];
+      let a5: f32 = a[p * 128 + min(i0 + 5, 127)];
+      let a6: f32 = a[p * 128 + min(i0 + 6, 127)];
+      let a7: f32 = a[p * 128 + min(i0 + 7, 127)];
       let b0: f32 = b[p * 1024 + j0];
       let b1: f32 = b[p * 1024 + (j0 + 1)];
       let b2: f32 = b[p * 1024 + (j0 + 2)];
       let b3: f32 = b[p * 1024 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 1024 + (j0 + 4)];
+      let b5: f32 = b[p * 1024 + (j0 + 5)];
+      let b6: f32 = b[p * 1024 + (j0 + 6)];
+      let b7: f32 = b[p * 1024 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 1024 + j0] = c00;
-    c[i0 * 1024 + (j0 + 1)] = c01;
-    c[i0 * 1024 + (j0 + 2)] = c02;
-    c[i0 * 1024 + (j0 + 3)] = c03;
+    c[i0 * 1024 + j0] = c0_0;
+    c[i0 * 1024 + (j0 + 1)] = c0_1;
+    c[i0 * 1024 + (j0 + 2)] = c0_2;
+    c[i0 * 1024 + (j0 + 3)] = c0_3;
+    c[i0 * 1024 + (j0 + 4)] = c0_4;
+    c[i0 * 1024 + (j0 + 5)] = c0_5;
+    c[i0 * 1024 + (j0 + 6)] = c0_6;
+    c[i0 * 1024 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 1024 + j0] = c10;
+      c[(i0 + 1) * 1024 + j0] = c1_0;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 1024 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 1024 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 1024 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 1024 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 1024 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 1024 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 1024 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 1024 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 1024 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 1024 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 1024 + j0] = c20;
+      c[(i0 + 2) * 1024 + j0] = c2_0;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 1024 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 1024 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 1024 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 1024 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 1024 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 1024 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 1024 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 1024 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 1024 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 1024 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 1024 + j0] = c30;
+      c[(i0 + 3) * 1024 + j0] = c3_0;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 1024 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 1024 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 1024 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 1024 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 1024 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 1024 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 1024 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 1024 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 1024 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 1024 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 1024 + j0] = c4_0;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 1024 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 1024 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 1024 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 1024 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 1024 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 1024 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 1024 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 1024 + j0] = c5_0;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 1024 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 1024 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 1024 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 1024 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 1024 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 1024 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 1024 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 1024 + j0] = c6_0;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 1024 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 1024 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 1024 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 1024 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 1024 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 1024 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 1024 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 1024 + j0] = c7_0;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 1024 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 1024 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 1024 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 1024 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 1024 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 1024 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 1024 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1021,47 +2730,83 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // layernorm backward: dx, dg, db
 // From specs/gpt_tiny.tfm:28:3.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dg: array<f32>;
 @group(0) @binding(5) var<storage, read_write> db: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var k: i32 = 0; k < 128; k += 1) {
+  let vend0: i32 = 128 - 128 % 4;
+  for (var k: i32 = 0; k < vend0; k += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
+    { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
+  }
+  for (var k: i32 = vend0; k < 128; k += 1) {
     dg[k] = 0f;
     db[k] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let o: i32 = r * 128;
-    var rowSum: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      rowSum = rowSum + x[o + k];
+    var rowSum: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var rowSum_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      rowSum_v1 += x[(o + k) / 4];
+    }
+    rowSum += rowSum_v1[0] + rowSum_v1[1] + (rowSum_v1[2] + rowSum_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      rowSum += x[(o + k) / 4][(o + k) % 4];
     }
     let mean: f32 = rowSum / 128f;
-    var variance: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let c: f32 = x[o + k] - mean;
-      variance = variance + c * c;
+    var variance: f32 = 0f;
+    let vend2: i32 = 128 - 128 % 4;
+    var variance_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
+      variance_v2 += c_v * c_v;
+    }
+    variance += variance_v2[0] + variance_v2[1] + (variance_v2[2] + variance_v2[3]);
+    for (var k: i32 = vend2; k < 128; k += 1) {
+      let c: f32 = x[(o + k) / 4][(o + k) % 4] - mean;
+      variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 128f + 0.00001f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      let dh: f32 = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
-      db[k] += dy[o + k];
+    let vend3: i32 = 128 - 128 % 4;
+    var meanDh_v3: vec4<f32> = vec4<f32>(0f);
+    var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      let dh_v: vec4<f32> = dy[(o + k) / 4] * g[(k) / 4];
+      { let tfm_v2 = dy[(o + k) / 4] * xh_v; dg[k] += tfm_v2[0]; dg[k + 1] += tfm_v2[1]; dg[k + 2] += tfm_v2[2]; dg[k + 3] += tfm_v2[3]; }
+      { let tfm_v3 = dy[(o + k) / 4]; db[k] += tfm_v3[0]; db[k + 1] += tfm_v3[1]; db[k + 2] += tfm_v3[2]; db[k + 3] += tfm_v3[3]; }
+      meanDh_v3 += dh_v;
+      meanDhX_v3 += dh_v * xh_v;
+    }
+    meanDh += meanDh_v3[0] + meanDh_v3[1] + (meanDh_v3[2] + meanDh_v3[3]);
+    meanDhX += meanDhX_v3[0] + meanDhX_v3[1] + (meanDhX_v3[2] + meanDhX_v3[3]);
+    for (var k: i32 = vend3; k < 128; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      let dh: f32 = dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4];
+      dg[k] += dy[(o + k) / 4][(o + k) % 4] * xh;
+      db[k] += dy[(o + k) / 4][(o + k) % 4];
       meanDh += dh;
       meanDhX += dh * xh;
     }
     meanDh = meanDh / 128f;
     meanDhX = meanDhX / 128f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+    let vend4: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend4; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
+    }
+    for (var k: i32 = vend4; k < 128; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      dx[o + k] = rstd * (dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4] - meanDh - xh * meanDhX);
     }
   }
 }
@@ -1078,15 +2823,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (128)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
-      colSum = colSum + x[r * 128 + c];
+      colSum += x[r * 128 + c];
     }
     y[c] = colSum;
   }
 }
 
-// ==== kernel matmul_16c848d3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_16c848d3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1097,99 +2842,339 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_4c3a8c47 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],32],"workgroup":64}]}
+// ==== kernel matmul_4c3a8c47 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",519,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1200,94 +3185,334 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (515 / 4) * (32)) {
+  if (tfm_gid < (519 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
       let a0: f32 = a[p * 512 + i0];
       let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
       let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
       let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let a4: f32 = a[p * 512 + min(i0 + 4, 511)];
+      let a5: f32 = a[p * 512 + min(i0 + 5, 511)];
+      let a6: f32 = a[p * 512 + min(i0 + 6, 511)];
+      let a7: f32 = a[p * 512 + min(i0 + 7, 511)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1323,15 +3548,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (512)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
-      colSum = colSum + x[r * 512 + c];
+      colSum += x[r * 512 + c];
     }
     y[c] = colSum;
   }
 }
 
-// ==== kernel matmul_9261aa0c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_9261aa0c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1342,99 +3567,339 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
       let b0: f32 = b[j0 * 512 + p];
       let b1: f32 = b[(j0 + 1) * 512 + p];
       let b2: f32 = b[(j0 + 2) * 512 + p];
       let b3: f32 = b[(j0 + 3) * 512 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 512 + p];
+      let b5: f32 = b[(j0 + 5) * 512 + p];
+      let b6: f32 = b[(j0 + 6) * 512 + p];
+      let b7: f32 = b[(j0 + 7) * 512 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_54fd9dda {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],128],"workgroup":64}]}
+// ==== kernel matmul_54fd9dda {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1445,94 +3910,334 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (131 / 4) * (128)) {
+  if (tfm_gid < (135 / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
       let a0: f32 = a[p * 128 + i0];
       let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
       let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
       let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let a4: f32 = a[p * 128 + min(i0 + 4, 127)];
+      let a5: f32 = a[p * 128 + min(i0 + 5, 127)];
+      let a6: f32 = a[p * 128 + min(i0 + 6, 127)];
+      let a7: f32 = a[p * 128 + min(i0 + 7, 127)];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1554,7 +4259,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_0a1772f9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_0a1772f9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/gpt_tiny.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1565,99 +4270,339 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_161da9cc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
+// ==== kernel matmul_161da9cc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/gpt_tiny.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1668,94 +4613,334 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (131 / 4) * (32)) {
+  if (tfm_gid < (135 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
       let a0: f32 = a[p * 128 + i0];
       let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
       let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
       let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let a4: f32 = a[p * 128 + min(i0 + 4, 127)];
+      let a5: f32 = a[p * 128 + min(i0 + 5, 127)];
+      let a6: f32 = a[p * 128 + min(i0 + 6, 127)];
+      let a7: f32 = a[p * 128 + min(i0 + 7, 127)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1765,21 +4950,21 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/gpt_tiny.tfm:24:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> out: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> lse: array<f32>;
-@group(0) @binding(5) var<storage, read> dOut: array<f32>;
+@group(0) @binding(5) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(9) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 32>;
-  var dk_row: array<f32, 32>;
-  var dv_row: array<f32, 32>;
+  var dq_row: array<vec4<f32>, 8>;
+  var dk_row: array<vec4<f32>, 8>;
+  var dv_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1791,41 +4976,83 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 32;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 4 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
-    }
-    for (var e: i32 = 0; e < 32; e += 1) {
-      dq_row[e] = 0f;
-    }
+    var rowDot: f32 = 0f;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    var rowDot_v0b: vec4<f32> = vec4<f32>(0f);
+    rowDot_v0 += dOut[(qo) / 4] * out[(qo) / 4];
+    rowDot_v0b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+    rowDot_v0 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+    rowDot_v0b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+    rowDot_v0 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+    rowDot_v0b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+    rowDot_v0 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+    rowDot_v0b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+    rowDot_v0 += rowDot_v0b;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    dq_row[0] = vec4<f32>(0f);
+    dq_row[1] = vec4<f32>(0f);
+    dq_row[2] = vec4<f32>(0f);
+    dq_row[3] = vec4<f32>(0f);
+    dq_row[4] = vec4<f32>(0f);
+    dq_row[5] = vec4<f32>(0f);
+    dq_row[6] = vec4<f32>(0f);
+    dq_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 32;
-      var dot: f32 = 0.0f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        dot = dot + q[qo + e] * k[ko + e];
-      }
+      var dot: f32 = 0f;
+      var dot_v2: vec4<f32> = vec4<f32>(0f);
+      var dot_v2b: vec4<f32> = vec4<f32>(0f);
+      dot_v2 += q[(qo) / 4] * k[(ko) / 4];
+      dot_v2b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+      dot_v2 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+      dot_v2b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+      dot_v2 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+      dot_v2b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+      dot_v2 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+      dot_v2b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+      dot_v2 += dot_v2b;
+      dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
       let s: f32 = dot * 0.17677669f;
       let p: f32 = exp(s - rowLse);
-      var dov: f32 = 0.0f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        dov = dov + dOut[qo + e] * v[ko + e];
-      }
+      var dov: f32 = 0f;
+      var dov_v3: vec4<f32> = vec4<f32>(0f);
+      var dov_v3b: vec4<f32> = vec4<f32>(0f);
+      dov_v3 += dOut[(qo) / 4] * v[(ko) / 4];
+      dov_v3b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+      dov_v3 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+      dov_v3b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+      dov_v3 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+      dov_v3b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+      dov_v3 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+      dov_v3b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+      dov_v3 += dov_v3b;
+      dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
       let keepj: f32 = 1f;
       let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        dq_row[e] += ds * k[ko + e];
-      }
+      dq_row[0] += vec4<f32>(ds) * k[(ko) / 4];
+      dq_row[1] += vec4<f32>(ds) * k[(ko + 4) / 4];
+      dq_row[2] += vec4<f32>(ds) * k[(ko + 8) / 4];
+      dq_row[3] += vec4<f32>(ds) * k[(ko + 12) / 4];
+      dq_row[4] += vec4<f32>(ds) * k[(ko + 16) / 4];
+      dq_row[5] += vec4<f32>(ds) * k[(ko + 20) / 4];
+      dq_row[6] += vec4<f32>(ds) * k[(ko + 24) / 4];
+      dq_row[7] += vec4<f32>(ds) * k[(ko + 28) / 4];
     }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
-    }
+    { let tfm_v0 = dq_row[0]; dq[qo] = tfm_v0[0]; dq[qo + 1] = tfm_v0[1]; dq[qo + 2] = tfm_v0[2]; dq[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = dq_row[1]; dq[qo + 4] = tfm_v1[0]; dq[qo + 5] = tfm_v1[1]; dq[qo + 6] = tfm_v1[2]; dq[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = dq_row[2]; dq[qo + 8] = tfm_v2[0]; dq[qo + 9] = tfm_v2[1]; dq[qo + 10] = tfm_v2[2]; dq[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = dq_row[3]; dq[qo + 12] = tfm_v3[0]; dq[qo + 13] = tfm_v3[1]; dq[qo + 14] = tfm_v3[2]; dq[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = dq_row[4]; dq[qo + 16] = tfm_v4[0]; dq[qo + 17] = tfm_v4[1]; dq[qo + 18] = tfm_v4[2]; dq[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = dq_row[5]; dq[qo + 20] = tfm_v5[0]; dq[qo + 21] = tfm_v5[1]; dq[qo + 22] = tfm_v5[2]; dq[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = dq_row[6]; dq[qo + 24] = tfm_v6[0]; dq[qo + 25] = tfm_v6[1]; dq[qo + 26] = tfm_v6[2]; dq[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = dq_row[7]; dq[qo + 28] = tfm_v7[0]; dq[qo + 29] = tfm_v7[1]; dq[qo + 30] = tfm_v7[2]; dq[qo + 31] = tfm_v7[3]; }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 32>;
-  var dk_row: array<f32, 32>;
-  var dv_row: array<f32, 32>;
+  var dq_row: array<vec4<f32>, 8>;
+  var dk_row: array<vec4<f32>, 8>;
+  var dv_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1835,43 +5062,104 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (4);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 32;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
-    }
+    dk_row[0] = vec4<f32>(0f);
+    dv_row[0] = vec4<f32>(0f);
+    dk_row[1] = vec4<f32>(0f);
+    dv_row[1] = vec4<f32>(0f);
+    dk_row[2] = vec4<f32>(0f);
+    dv_row[2] = vec4<f32>(0f);
+    dk_row[3] = vec4<f32>(0f);
+    dv_row[3] = vec4<f32>(0f);
+    dk_row[4] = vec4<f32>(0f);
+    dv_row[4] = vec4<f32>(0f);
+    dk_row[5] = vec4<f32>(0f);
+    dv_row[5] = vec4<f32>(0f);
+    dk_row[6] = vec4<f32>(0f);
+    dv_row[6] = vec4<f32>(0f);
+    dk_row[7] = vec4<f32>(0f);
+    dv_row[7] = vec4<f32>(0f);
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 32;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 4 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
-        }
+        var rowDot: f32 = 0f;
+        var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+        var rowDot_v7b: vec4<f32> = vec4<f32>(0f);
+        rowDot_v7 += dOut[(qo) / 4] * out[(qo) / 4];
+        rowDot_v7b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+        rowDot_v7 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+        rowDot_v7b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+        rowDot_v7 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+        rowDot_v7b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+        rowDot_v7 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+        rowDot_v7b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+        rowDot_v7 += rowDot_v7b;
+        rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+        var dot: f32 = 0f;
+        var dot_v8: vec4<f32> = vec4<f32>(0f);
+        var dot_v8b: vec4<f32> = vec4<f32>(0f);
+        dot_v8 += q[(qo) / 4] * k[(ko) / 4];
+        dot_v8b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+        dot_v8 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+        dot_v8b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+        dot_v8 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+        dot_v8b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+        dot_v8 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+        dot_v8b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+        dot_v8 += dot_v8b;
+        dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
         let s: f32 = dot * 0.17677669f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
-        }
+        var dov: f32 = 0f;
+        var dov_v9: vec4<f32> = vec4<f32>(0f);
+        var dov_v9b: vec4<f32> = vec4<f32>(0f);
+        dov_v9 += dOut[(qo) / 4] * v[(ko) / 4];
+        dov_v9b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+        dov_v9 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+        dov_v9b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+        dov_v9 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+        dov_v9b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+        dov_v9 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+        dov_v9b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+        dov_v9 += dov_v9b;
+        dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dv_row[e] += p * keepj * dOut[qo + e];
-          dk_row[e] += ds * q[qo + e];
-        }
+        dv_row[0] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo) / 4];
+        dk_row[0] += vec4<f32>(ds) * q[(qo) / 4];
+        dv_row[1] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 4) / 4];
+        dk_row[1] += vec4<f32>(ds) * q[(qo + 4) / 4];
+        dv_row[2] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 8) / 4];
+        dk_row[2] += vec4<f32>(ds) * q[(qo + 8) / 4];
+        dv_row[3] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 12) / 4];
+        dk_row[3] += vec4<f32>(ds) * q[(qo + 12) / 4];
+        dv_row[4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 16) / 4];
+        dk_row[4] += vec4<f32>(ds) * q[(qo + 16) / 4];
+        dv_row[5] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 20) / 4];
+        dk_row[5] += vec4<f32>(ds) * q[(qo + 20) / 4];
+        dv_row[6] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 24) / 4];
+        dk_row[6] += vec4<f32>(ds) * q[(qo + 24) / 4];
+        dv_row[7] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 28) / 4];
+        dk_row[7] += vec4<f32>(ds) * q[(qo + 28) / 4];
       }
     }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
-    }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
-    }
+    { let tfm_v0 = dk_row[0]; dk[ko] = tfm_v0[0]; dk[ko + 1] = tfm_v0[1]; dk[ko + 2] = tfm_v0[2]; dk[ko + 3] = tfm_v0[3]; }
+    { let tfm_v1 = dk_row[1]; dk[ko + 4] = tfm_v1[0]; dk[ko + 5] = tfm_v1[1]; dk[ko + 6] = tfm_v1[2]; dk[ko + 7] = tfm_v1[3]; }
+    { let tfm_v2 = dk_row[2]; dk[ko + 8] = tfm_v2[0]; dk[ko + 9] = tfm_v2[1]; dk[ko + 10] = tfm_v2[2]; dk[ko + 11] = tfm_v2[3]; }
+    { let tfm_v3 = dk_row[3]; dk[ko + 12] = tfm_v3[0]; dk[ko + 13] = tfm_v3[1]; dk[ko + 14] = tfm_v3[2]; dk[ko + 15] = tfm_v3[3]; }
+    { let tfm_v4 = dk_row[4]; dk[ko + 16] = tfm_v4[0]; dk[ko + 17] = tfm_v4[1]; dk[ko + 18] = tfm_v4[2]; dk[ko + 19] = tfm_v4[3]; }
+    { let tfm_v5 = dk_row[5]; dk[ko + 20] = tfm_v5[0]; dk[ko + 21] = tfm_v5[1]; dk[ko + 22] = tfm_v5[2]; dk[ko + 23] = tfm_v5[3]; }
+    { let tfm_v6 = dk_row[6]; dk[ko + 24] = tfm_v6[0]; dk[ko + 25] = tfm_v6[1]; dk[ko + 26] = tfm_v6[2]; dk[ko + 27] = tfm_v6[3]; }
+    { let tfm_v7 = dk_row[7]; dk[ko + 28] = tfm_v7[0]; dk[ko + 29] = tfm_v7[1]; dk[ko + 30] = tfm_v7[2]; dk[ko + 31] = tfm_v7[3]; }
+    { let tfm_v8 = dv_row[0]; dv[ko] = tfm_v8[0]; dv[ko + 1] = tfm_v8[1]; dv[ko + 2] = tfm_v8[2]; dv[ko + 3] = tfm_v8[3]; }
+    { let tfm_v9 = dv_row[1]; dv[ko + 4] = tfm_v9[0]; dv[ko + 5] = tfm_v9[1]; dv[ko + 6] = tfm_v9[2]; dv[ko + 7] = tfm_v9[3]; }
+    { let tfm_v10 = dv_row[2]; dv[ko + 8] = tfm_v10[0]; dv[ko + 9] = tfm_v10[1]; dv[ko + 10] = tfm_v10[2]; dv[ko + 11] = tfm_v10[3]; }
+    { let tfm_v11 = dv_row[3]; dv[ko + 12] = tfm_v11[0]; dv[ko + 13] = tfm_v11[1]; dv[ko + 14] = tfm_v11[2]; dv[ko + 15] = tfm_v11[3]; }
+    { let tfm_v12 = dv_row[4]; dv[ko + 16] = tfm_v12[0]; dv[ko + 17] = tfm_v12[1]; dv[ko + 18] = tfm_v12[2]; dv[ko + 19] = tfm_v12[3]; }
+    { let tfm_v13 = dv_row[5]; dv[ko + 20] = tfm_v13[0]; dv[ko + 21] = tfm_v13[1]; dv[ko + 22] = tfm_v13[2]; dv[ko + 23] = tfm_v13[3]; }
+    { let tfm_v14 = dv_row[6]; dv[ko + 24] = tfm_v14[0]; dv[ko + 25] = tfm_v14[1]; dv[ko + 26] = tfm_v14[2]; dv[ko + 27] = tfm_v14[3]; }
+    { let tfm_v15 = dv_row[7]; dv[ko + 28] = tfm_v15[0]; dv[ko + 29] = tfm_v15[1]; dv[ko + 30] = tfm_v15[2]; dv[ko + 31] = tfm_v15[3]; }
   }
 }
 
@@ -1887,9 +5175,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.seq * 128)) {
     let c: i32 = tfm_gid;
-    var colSum: f32 = 0.0f;
+    var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-      colSum = colSum + x[r * (tfm_args.seq * 128) + c];
+      colSum += x[r * (tfm_args.seq * 128) + c];
     }
     y[c] = colSum;
   }
@@ -1899,16 +5187,24 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/gpt_tiny.tfm:19:5.
 struct Args { seq: i32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 8192; o += 1) {
+  let vend0: i32 = 8192 - 8192 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 8192; o += 1) {
     dtable[o] = 0f;
   }
-  for (var o: i32 = 0; o < tfm_args.seq * 128; o += 1) {
-    dtable[o] = dy[o];
+  let vend1: i32 = tfm_args.seq * 128 - tfm_args.seq * 128 % 4;
+  for (var o: i32 = 0; o < vend1; o += 4) {
+    { let tfm_v1 = dy[(o) / 4]; dtable[o] = tfm_v1[0]; dtable[o + 1] = tfm_v1[1]; dtable[o + 2] = tfm_v1[2]; dtable[o + 3] = tfm_v1[3]; }
+  }
+  for (var o: i32 = vend1; o < tfm_args.seq * 128; o += 1) {
+    dtable[o] = dy[(o) / 4][(o) % 4];
   }
 }
 
@@ -1917,18 +5213,26 @@ fn main() {
 // From specs/gpt_tiny.tfm:18:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 131072; o += 1) {
+  let vend0: i32 = 131072 - 131072 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 131072; o += 1) {
     dtable[o] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      dtable[dst + k] += dy[r * 128 + k];
+    let vend1: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      { let tfm_v1 = dy[(r * 128 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
+    }
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      dtable[dst + k] += dy[(r * 128 + k) / 4][(r * 128 + k) % 4];
     }
   }
 }

@@ -45,7 +45,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
 // token embedding lookup: [vocab 32128, 512]
 // From specs/t5_small.tfm:21:5.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> table: array<f32>;
+@group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -55,8 +55,12 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 512;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      y[r * 512 + k] = table[src + k];
+    let vend0: i32 = 512 - 512 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = table[(src + k) / 4]; y[r * 512 + k] = tfm_v0[0]; y[r * 512 + k + 1] = tfm_v0[1]; y[r * 512 + k + 2] = tfm_v0[2]; y[r * 512 + k + 3] = tfm_v0[3]; }
+    }
+    for (var k: i32 = vend0; k < 512; k += 1) {
+      y[r * 512 + k] = table[(src + k) / 4][(src + k) % 4];
     }
   }
 }
@@ -82,7 +86,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // rmsnorm over the last dim (512), eps 0.000001
 // From specs/t5_small.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -92,19 +96,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 512;
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      ms = ms + x[o + k] * x[o + k];
+    var ms: f32 = 0f;
+    let vend0: i32 = 512 - 512 % 4;
+    var ms_v0: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      ms_v0 += x[(o + k) / 4] * x[(o + k) / 4];
+    }
+    ms += ms_v0[0] + ms_v0[1] + (ms_v0[2] + ms_v0[3]);
+    for (var k: i32 = vend0; k < 512; k += 1) {
+      ms += x[(o + k) / 4][(o + k) % 4] * x[(o + k) / 4][(o + k) % 4];
     }
     let rstd: f32 = 1f / sqrt(ms / 512f + 0.000001f);
     let mean: f32 = 0f;
     for (var k: i32 = 0; k < 512; k += 1) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + 0f;
+      y[o + k] = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd * g[k] + 0f;
     }
   }
 }
 
-// ==== kernel matmul_2050010f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_2050010f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],64],"workgroup":64}]}
 // c = a @ b: [rows, 512] @ [512, 512]
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -115,94 +125,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -211,9 +461,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -221,7 +471,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (8) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -234,15 +484,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.src_seq + qi) * 512 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let rAbs: i32 = abs(j - qi);
         let bucket: i32 = select(0, 16, j - qi > 0) + select(min(8 + i32(floor(log(f32(rAbs) / 8f) / 2.7725887f * 8f)), 15), rAbs, rAbs < 8);
@@ -252,19 +512,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * 1f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.src_seq + qi) * 8 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -290,9 +562,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused residual add + rmsnorm over the last dim (512): writes the sum and the normed row
 // From specs/t5_small.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> g: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> sum: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<uniform> tfm_args: Args;
@@ -302,22 +574,36 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 512;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      sum[o + k] = x[o + k] + y[o + k];
+    let vend0: i32 = 512 - 512 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      ms = ms + sum[o + k] * sum[o + k];
+    for (var k: i32 = vend0; k < 512; k += 1) {
+      sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
+    }
+    var ms: f32 = 0f;
+    let vend1: i32 = 512 - 512 % 4;
+    var ms_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      ms_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) * vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
+    }
+    ms += ms_v1[0] + ms_v1[1] + (ms_v1[2] + ms_v1[3]);
+    for (var k: i32 = vend1; k < 512; k += 1) {
+      ms += sum[o + k] * sum[o + k];
     }
     let rstd: f32 = 1f / sqrt(ms / 512f + 0.000001f);
     let mean: f32 = 0f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + 0f;
+    let vend2: i32 = 512 - 512 % 4;
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + vec4<f32>(0f); out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
+    }
+    for (var k: i32 = vend2; k < 512; k += 1) {
+      out[o + k] = (sum[o + k] - mean) * rstd * g[(k) / 4][(k) % 4] + 0f;
     }
   }
 }
 
-// ==== kernel matmul_ecf65b4f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],512],"workgroup":64}]}
+// ==== kernel matmul_ecf65b4f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],256],"workgroup":64}]}
 // c = a @ b: [rows, 512] @ [512, 2048]
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -328,94 +614,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (256)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
+    let jt: i32 = tfm_rest % (256);
+    tfm_rest = tfm_rest / (256);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let b0: f32 = b[p * 2048 + j0];
       let b1: f32 = b[p * 2048 + (j0 + 1)];
       let b2: f32 = b[p * 2048 + (j0 + 2)];
       let b3: f32 = b[p * 2048 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 2048 + (j0 + 4)];
+      let b5: f32 = b[p * 2048 + (j0 + 5)];
+      let b6: f32 = b[p * 2048 + (j0 + 6)];
+      let b7: f32 = b[p * 2048 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 2048 + j0] = c00;
-    c[i0 * 2048 + (j0 + 1)] = c01;
-    c[i0 * 2048 + (j0 + 2)] = c02;
-    c[i0 * 2048 + (j0 + 3)] = c03;
+    c[i0 * 2048 + j0] = c0_0;
+    c[i0 * 2048 + (j0 + 1)] = c0_1;
+    c[i0 * 2048 + (j0 + 2)] = c0_2;
+    c[i0 * 2048 + (j0 + 3)] = c0_3;
+    c[i0 * 2048 + (j0 + 4)] = c0_4;
+    c[i0 * 2048 + (j0 + 5)] = c0_5;
+    c[i0 * 2048 + (j0 + 6)] = c0_6;
+    c[i0 * 2048 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -436,7 +962,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_48295fb8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_48295fb8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],64],"workgroup":64}]}
 // c = a @ b: [rows, 2048] @ [2048, 512]
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -447,94 +973,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
       let a0: f32 = a[i0 * 2048 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -730,7 +1496,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // token embedding lookup: [vocab 32128, 512]
 // From specs/t5_small.tfm:21:5.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> table: array<f32>;
+@group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -740,8 +1506,12 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 512;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      y[r * 512 + k] = table[src + k];
+    let vend0: i32 = 512 - 512 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = table[(src + k) / 4]; y[r * 512 + k] = tfm_v0[0]; y[r * 512 + k + 1] = tfm_v0[1]; y[r * 512 + k + 2] = tfm_v0[2]; y[r * 512 + k + 3] = tfm_v0[3]; }
+    }
+    for (var k: i32 = vend0; k < 512; k += 1) {
+      y[r * 512 + k] = table[(src + k) / 4][(src + k) % 4];
     }
   }
 }
@@ -767,7 +1537,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // rmsnorm over the last dim (512), eps 0.000001
 // From specs/t5_small.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -777,19 +1547,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 512;
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      ms = ms + x[o + k] * x[o + k];
+    var ms: f32 = 0f;
+    let vend0: i32 = 512 - 512 % 4;
+    var ms_v0: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      ms_v0 += x[(o + k) / 4] * x[(o + k) / 4];
+    }
+    ms += ms_v0[0] + ms_v0[1] + (ms_v0[2] + ms_v0[3]);
+    for (var k: i32 = vend0; k < 512; k += 1) {
+      ms += x[(o + k) / 4][(o + k) % 4] * x[(o + k) / 4][(o + k) % 4];
     }
     let rstd: f32 = 1f / sqrt(ms / 512f + 0.000001f);
     let mean: f32 = 0f;
     for (var k: i32 = 0; k < 512; k += 1) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + 0f;
+      y[o + k] = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd * g[k] + 0f;
     }
   }
 }
 
-// ==== kernel matmul_63591662 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_63591662 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],64],"workgroup":64}]}
 // c = a @ b: [rows, 512] @ [512, 512]
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -800,94 +1576,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -896,16 +1912,16 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (8) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -918,14 +1934,24 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 512 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.tgt_seq + j) * 512 + kh * 64;
-      var dot: f32 = 0.0f;
-      for (var e: i32 = 0; e < 64; e += 1) {
-        dot = dot + q[qo + e] * k[ko + e];
+      var dot: f32 = 0f;
+      let vend1: i32 = 64 - 64 % 4;
+      var dot_v1: vec4<f32> = vec4<f32>(0f);
+      for (var e: i32 = 0; e < vend1; e += 4) {
+        dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+      }
+      dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+      for (var e: i32 = vend1; e < 64; e += 1) {
+        dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
       }
       let rAbs: i32 = max(-(j - qi), 0);
       let bucket: i32 = select(min(16 + i32(floor(log(f32(rAbs) / 16f) / 2.0794415f * 16f)), 31), rAbs, rAbs < 16);
@@ -935,18 +1961,30 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * 1f;
-      for (var e: i32 = 0; e < 64; e += 1) {
-        out_row[e] = out_row[e] * corr + pv * v[ko + e];
+      let vend2: i32 = 64 - 64 % 4;
+      for (var e: i32 = 0; e < vend2; e += 4) {
+        out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+      }
+      for (var e: i32 = vend2; e < 64; e += 1) {
+        out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.tgt_seq + qi) * 8 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -972,9 +2010,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused residual add + rmsnorm over the last dim (512): writes the sum and the normed row
 // From specs/t5_small.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> g: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> sum: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<uniform> tfm_args: Args;
@@ -984,17 +2022,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 512;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      sum[o + k] = x[o + k] + y[o + k];
+    let vend0: i32 = 512 - 512 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      ms = ms + sum[o + k] * sum[o + k];
+    for (var k: i32 = vend0; k < 512; k += 1) {
+      sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
+    }
+    var ms: f32 = 0f;
+    let vend1: i32 = 512 - 512 % 4;
+    var ms_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      ms_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) * vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
+    }
+    ms += ms_v1[0] + ms_v1[1] + (ms_v1[2] + ms_v1[3]);
+    for (var k: i32 = vend1; k < 512; k += 1) {
+      ms += sum[o + k] * sum[o + k];
     }
     let rstd: f32 = 1f / sqrt(ms / 512f + 0.000001f);
     let mean: f32 = 0f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + 0f;
+    let vend2: i32 = 512 - 512 % 4;
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + vec4<f32>(0f); out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
+    }
+    for (var k: i32 = vend2; k < 512; k += 1) {
+      out[o + k] = (sum[o + k] - mean) * rstd * g[(k) / 4][(k) % 4] + 0f;
     }
   }
 }
@@ -1003,16 +2055,16 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 64>;
+  var out_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (8) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -1025,15 +2077,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 512 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      out_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend1: i32 = 64 - 64 % 4;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend1; e += 4) {
+          dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
+        for (var e: i32 = vend1; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 1f;
         let mNew: f32 = max(m, s);
@@ -1041,19 +2103,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * 1f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
+        let vend2: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
+        }
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * corr + pv * v[(ko + e) / 4][(ko + e) % 4];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 64; e += 1) {
-      out_row[e] = out_row[e] * inv;
+    let vend3: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend3; e += 4) {
+      out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
+    }
+    for (var e: i32 = vend3; e < 64; e += 1) {
+      out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.tgt_seq + qi) * 8 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
+    let vend4: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
+      { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
@@ -1075,7 +2149,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_5a0428b3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],512],"workgroup":64}]}
+// ==== kernel matmul_5a0428b3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],256],"workgroup":64}]}
 // c = a @ b: [rows, 512] @ [512, 2048]
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1086,94 +2160,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (256)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
+    let jt: i32 = tfm_rest % (256);
+    tfm_rest = tfm_rest / (256);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let b0: f32 = b[p * 2048 + j0];
       let b1: f32 = b[p * 2048 + (j0 + 1)];
       let b2: f32 = b[p * 2048 + (j0 + 2)];
       let b3: f32 = b[p * 2048 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 2048 + (j0 + 4)];
+      let b5: f32 = b[p * 2048 + (j0 + 5)];
+      let b6: f32 = b[p * 2048 + (j0 + 6)];
+      let b7: f32 = b[p * 2048 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 2048 + j0] = c00;
-    c[i0 * 2048 + (j0 + 1)] = c01;
-    c[i0 * 2048 + (j0 + 2)] = c02;
-    c[i0 * 2048 + (j0 + 3)] = c03;
+    c[i0 * 2048 + j0] = c0_0;
+    c[i0 * 2048 + (j0 + 1)] = c0_1;
+    c[i0 * 2048 + (j0 + 2)] = c0_2;
+    c[i0 * 2048 + (j0 + 3)] = c0_3;
+    c[i0 * 2048 + (j0 + 4)] = c0_4;
+    c[i0 * 2048 + (j0 + 5)] = c0_5;
+    c[i0 * 2048 + (j0 + 6)] = c0_6;
+    c[i0 * 2048 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1194,7 +2508,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_5bd34474 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_5bd34474 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],64],"workgroup":64}]}
 // c = a @ b: [rows, 2048] @ [2048, 512]
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1205,94 +2519,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
       let a0: f32 = a[i0 * 2048 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1569,7 +3123,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_588c9044 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],8032],"workgroup":64}]}
+// ==== kernel matmul_588c9044 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],4016],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [32128, 512]ᵀ
 // From specs/t5_small.tfm:46:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1580,94 +3134,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (8032)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (4016)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (8032);
-    tfm_rest = tfm_rest / (8032);
+    let jt: i32 = tfm_rest % (4016);
+    tfm_rest = tfm_rest / (4016);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let b0: f32 = b[j0 * 512 + p];
       let b1: f32 = b[(j0 + 1) * 512 + p];
       let b2: f32 = b[(j0 + 2) * 512 + p];
       let b3: f32 = b[(j0 + 3) * 512 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 512 + p];
+      let b5: f32 = b[(j0 + 5) * 512 + p];
+      let b6: f32 = b[(j0 + 6) * 512 + p];
+      let b7: f32 = b[(j0 + 7) * 512 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 32128 + j0] = c00;
-    c[i0 * 32128 + (j0 + 1)] = c01;
-    c[i0 * 32128 + (j0 + 2)] = c02;
-    c[i0 * 32128 + (j0 + 3)] = c03;
+    c[i0 * 32128 + j0] = c0_0;
+    c[i0 * 32128 + (j0 + 1)] = c0_1;
+    c[i0 * 32128 + (j0 + 2)] = c0_2;
+    c[i0 * 32128 + (j0 + 3)] = c0_3;
+    c[i0 * 32128 + (j0 + 4)] = c0_4;
+    c[i0 * 32128 + (j0 + 5)] = c0_5;
+    c[i0 * 32128 + (j0 + 6)] = c0_6;
+    c[i0 * 32128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 32128 + j0] = c10;
+      c[(i0 + 1) * 32128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 32128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 32128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 32128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 32128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 32128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 32128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 32128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 32128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 32128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 32128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 32128 + j0] = c20;
+      c[(i0 + 2) * 32128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 32128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 32128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 32128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 32128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 32128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 32128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 32128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 32128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 32128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 32128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 32128 + j0] = c30;
+      c[(i0 + 3) * 32128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 32128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 32128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 32128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 32128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 32128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 32128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 32128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 32128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 32128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 32128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 32128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 32128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 32128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 32128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 32128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 32128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 32128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 32128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 32128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 32128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 32128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 32128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 32128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 32128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 32128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 32128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 32128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 32128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 32128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 32128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 32128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 32128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 32128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 32128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 32128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 32128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 32128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 32128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 32128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 32128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 32128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 32128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1754,7 +3548,11 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 1; o += 1) {
+  let vend0: i32 = 1 - 1 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 1; o += 1) {
     y[o] = 1f;
   }
 }
@@ -1763,7 +3561,7 @@ fn main() {
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/t5_small.tfm:47:3.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(0) var<storage, read> logits: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
@@ -1787,20 +3585,26 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     } else {
       var max_: f32 = (-3.4028234663852886e38f);
       for (var c: i32 = 0; c < 32128; c += 1) {
-        max_ = max(max_, logits[r * 32128 + c]);
+        max_ = max(max_, logits[(r * 32128 + c) / 4][(r * 32128 + c) % 4]);
       }
-      var sum: f32 = 0.0f;
-      for (var c: i32 = 0; c < 32128; c += 1) {
-        sum = sum + exp(logits[r * 32128 + c] - max_);
+      var sum: f32 = 0f;
+      let vend0: i32 = 32128 - 32128 % 4;
+      var sum_v0: vec4<f32> = vec4<f32>(0f);
+      for (var c: i32 = 0; c < vend0; c += 4) {
+        sum_v0 += exp(logits[(r * 32128 + c) / 4] - vec4<f32>(max_));
+      }
+      sum += sum_v0[0] + sum_v0[1] + (sum_v0[2] + sum_v0[3]);
+      for (var c: i32 = vend0; c < 32128; c += 1) {
+        sum += exp(logits[(r * 32128 + c) / 4][(r * 32128 + c) % 4] - max_);
       }
       for (var c: i32 = 0; c < 32128; c += 1) {
-        dlogits[r * 32128 + c] = (exp(logits[r * 32128 + c] - max_) / sum - select(0f, 1f, c == t)) * scale;
+        dlogits[r * 32128 + c] = (exp(logits[(r * 32128 + c) / 4][(r * 32128 + c) % 4] - max_) / sum - select(0f, 1f, c == t)) * scale;
       }
     }
   }
 }
 
-// ==== kernel matmul_335aa606 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_335aa606 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],64],"workgroup":64}]}
 // c = a @ b: [rows, 32128] @ [32128, 512]
 // From specs/t5_small.tfm:46:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1811,99 +3615,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 32128; p += 1) {
       let a0: f32 = a[i0 * 32128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 32128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 32128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 32128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 32128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 32128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 32128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 32128 + p];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_fbc8e039 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",32131,4],128],"workgroup":64}]}
+// ==== kernel matmul_fbc8e039 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",32135,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 32128]ᵀ @ [rows, 512]
 // From specs/t5_small.tfm:46:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1914,94 +3958,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (32131 / 4) * (128)) {
+  if (tfm_gid < (32135 / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 32128 + i0];
       let a1: f32 = a[p * 32128 + min(i0 + 1, 32127)];
       let a2: f32 = a[p * 32128 + min(i0 + 2, 32127)];
       let a3: f32 = a[p * 32128 + min(i0 + 3, 32127)];
+      let a4: f32 = a[p * 32128 + min(i0 + 4, 32127)];
+      let a5: f32 = a[p * 32128 + min(i0 + 5, 32127)];
+      let a6: f32 = a[p * 32128 + min(i0 + 6, 32127)];
+      let a7: f32 = a[p * 32128 + min(i0 + 7, 32127)];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 32128) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < 32128) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 32128) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 32128) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 32128) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 32128) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 32128) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 32128) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 32128) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < 32128) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 32128) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 32128) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 32128) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 32128) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 32128) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 32128) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 32128) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < 32128) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 32128) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 32128) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 32128) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 32128) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 32128) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 32128) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 32128) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < 32128) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 32128) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 32128) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 32128) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 32128) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 32128) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 32128) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 32128) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < 32128) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 32128) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 32128) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 32128) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 32128) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 32128) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 32128) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 32128) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < 32128) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 32128) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 32128) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 32128) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 32128) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 32128) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 32128) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 32128) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < 32128) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 32128) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 32128) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 32128) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 32128) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 32128) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 32128) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2010,44 +4294,71 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // rmsnorm backward: dx, dg
 // From specs/t5_small.tfm:44:5.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dg: array<f32>;
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var k: i32 = 0; k < 512; k += 1) {
+  let vend0: i32 = 512 - 512 % 4;
+  for (var k: i32 = 0; k < vend0; k += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
+  }
+  for (var k: i32 = vend0; k < 512; k += 1) {
     dg[k] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let o: i32 = r * 512;
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      ms = ms + x[o + k] * x[o + k];
+    var ms: f32 = 0f;
+    let vend1: i32 = 512 - 512 % 4;
+    var ms_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      ms_v1 += x[(o + k) / 4] * x[(o + k) / 4];
+    }
+    ms += ms_v1[0] + ms_v1[1] + (ms_v1[2] + ms_v1[3]);
+    for (var k: i32 = vend1; k < 512; k += 1) {
+      ms += x[(o + k) / 4][(o + k) % 4] * x[(o + k) / 4][(o + k) % 4];
     }
     let rstd: f32 = 1f / sqrt(ms / 512f + 0.000001f);
     let mean: f32 = 0f;
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      let dh: f32 = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+    let vend2: i32 = 512 - 512 % 4;
+    var meanDh_v2: vec4<f32> = vec4<f32>(0f);
+    var meanDhX_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      let dh_v: vec4<f32> = dy[(o + k) / 4] * g[(k) / 4];
+      { let tfm_v1 = dy[(o + k) / 4] * xh_v; dg[k] += tfm_v1[0]; dg[k + 1] += tfm_v1[1]; dg[k + 2] += tfm_v1[2]; dg[k + 3] += tfm_v1[3]; }
+      meanDh_v2 += dh_v;
+      meanDhX_v2 += dh_v * xh_v;
+    }
+    meanDh += meanDh_v2[0] + meanDh_v2[1] + (meanDh_v2[2] + meanDh_v2[3]);
+    meanDhX += meanDhX_v2[0] + meanDhX_v2[1] + (meanDhX_v2[2] + meanDhX_v2[3]);
+    for (var k: i32 = vend2; k < 512; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      let dh: f32 = dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4];
+      dg[k] += dy[(o + k) / 4][(o + k) % 4] * xh;
       meanDh += dh;
       meanDhX += dh * xh;
     }
     meanDh = meanDh / 512f;
     meanDhX = meanDhX / 512f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - 0f - xh * meanDhX);
+    let vend3: i32 = 512 - 512 % 4;
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      { let tfm_v2 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(0f) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v2[0]; dx[o + k + 1] = tfm_v2[1]; dx[o + k + 2] = tfm_v2[2]; dx[o + k + 3] = tfm_v2[3]; }
+    }
+    for (var k: i32 = vend3; k < 512; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      dx[o + k] = rstd * (dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4] - 0f - xh * meanDhX);
     }
   }
 }
 
-// ==== kernel matmul_a9b1aa09 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],512],"workgroup":64}]}
+// ==== kernel matmul_a9b1aa09 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],256],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2058,99 +4369,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (256)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
+    let jt: i32 = tfm_rest % (256);
+    tfm_rest = tfm_rest / (256);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let b0: f32 = b[j0 * 512 + p];
       let b1: f32 = b[(j0 + 1) * 512 + p];
       let b2: f32 = b[(j0 + 2) * 512 + p];
       let b3: f32 = b[(j0 + 3) * 512 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 512 + p];
+      let b5: f32 = b[(j0 + 5) * 512 + p];
+      let b6: f32 = b[(j0 + 6) * 512 + p];
+      let b7: f32 = b[(j0 + 7) * 512 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 2048 + j0] = c00;
-    c[i0 * 2048 + (j0 + 1)] = c01;
-    c[i0 * 2048 + (j0 + 2)] = c02;
-    c[i0 * 2048 + (j0 + 3)] = c03;
+    c[i0 * 2048 + j0] = c0_0;
+    c[i0 * 2048 + (j0 + 1)] = c0_1;
+    c[i0 * 2048 + (j0 + 2)] = c0_2;
+    c[i0 * 2048 + (j0 + 3)] = c0_3;
+    c[i0 * 2048 + (j0 + 4)] = c0_4;
+    c[i0 * 2048 + (j0 + 5)] = c0_5;
+    c[i0 * 2048 + (j0 + 6)] = c0_6;
+    c[i0 * 2048 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_10eb18cb {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2051,4],128],"workgroup":64}]}
+// ==== kernel matmul_10eb18cb {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2055,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512]
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2161,94 +4712,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (2051 / 4) * (128)) {
+  if (tfm_gid < (2055 / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 2048 + i0];
       let a1: f32 = a[p * 2048 + min(i0 + 1, 2047)];
       let a2: f32 = a[p * 2048 + min(i0 + 2, 2047)];
       let a3: f32 = a[p * 2048 + min(i0 + 3, 2047)];
+      let a4: f32 = a[p * 2048 + min(i0 + 4, 2047)];
+      let a5: f32 = a[p * 2048 + min(i0 + 5, 2047)];
+      let a6: f32 = a[p * 2048 + min(i0 + 6, 2047)];
+      let a7: f32 = a[p * 2048 + min(i0 + 7, 2047)];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2271,7 +5062,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_43c1a9dc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_43c1a9dc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2282,99 +5073,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
       let a0: f32 = a[i0 * 2048 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let b0: f32 = b[j0 * 2048 + p];
       let b1: f32 = b[(j0 + 1) * 2048 + p];
       let b2: f32 = b[(j0 + 2) * 2048 + p];
       let b3: f32 = b[(j0 + 3) * 2048 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 2048 + p];
+      let b5: f32 = b[(j0 + 5) * 2048 + p];
+      let b6: f32 = b[(j0 + 6) * 2048 + p];
+      let b7: f32 = b[(j0 + 7) * 2048 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_1390a8a3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],512],"workgroup":64}]}
+// ==== kernel matmul_1390a8a3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",519,8],256],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048]
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2385,94 +5416,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (515 / 4) * (512)) {
+  if (tfm_gid < (519 / 8) * (256)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
+    let jt: i32 = tfm_rest % (256);
+    tfm_rest = tfm_rest / (256);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 512 + i0];
       let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
       let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
       let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let a4: f32 = a[p * 512 + min(i0 + 4, 511)];
+      let a5: f32 = a[p * 512 + min(i0 + 5, 511)];
+      let a6: f32 = a[p * 512 + min(i0 + 6, 511)];
+      let a7: f32 = a[p * 512 + min(i0 + 7, 511)];
       let b0: f32 = b[p * 2048 + j0];
       let b1: f32 = b[p * 2048 + (j0 + 1)];
       let b2: f32 = b[p * 2048 + (j0 + 2)];
       let b3: f32 = b[p * 2048 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 2048 + (j0 + 4)];
+      let b5: f32 = b[p * 2048 + (j0 + 5)];
+      let b6: f32 = b[p * 2048 + (j0 + 6)];
+      let b7: f32 = b[p * 2048 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 2048 + j0] = c00;
-    c[i0 * 2048 + (j0 + 1)] = c01;
-    c[i0 * 2048 + (j0 + 2)] = c02;
-    c[i0 * 2048 + (j0 + 3)] = c03;
+    c[i0 * 2048 + j0] = c0_0;
+    c[i0 * 2048 + (j0 + 1)] = c0_1;
+    c[i0 * 2048 + (j0 + 2)] = c0_2;
+    c[i0 * 2048 + (j0 + 3)] = c0_3;
+    c[i0 * 2048 + (j0 + 4)] = c0_4;
+    c[i0 * 2048 + (j0 + 5)] = c0_5;
+    c[i0 * 2048 + (j0 + 6)] = c0_6;
+    c[i0 * 2048 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + j0] = c1_0;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + j0] = c2_0;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + j0] = c3_0;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + j0] = c4_0;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + j0] = c5_0;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + j0] = c6_0;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + j0] = c7_0;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2494,7 +5765,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_45cdc40c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_45cdc40c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2505,99 +5776,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
       let b0: f32 = b[j0 * 512 + p];
       let b1: f32 = b[(j0 + 1) * 512 + p];
       let b2: f32 = b[(j0 + 2) * 512 + p];
       let b3: f32 = b[(j0 + 3) * 512 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 512 + p];
+      let b5: f32 = b[(j0 + 5) * 512 + p];
+      let b6: f32 = b[(j0 + 6) * 512 + p];
+      let b7: f32 = b[(j0 + 7) * 512 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_b76c81f5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],128],"workgroup":64}]}
+// ==== kernel matmul_b76c81f5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",519,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512]
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2608,94 +6119,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (515 / 4) * (128)) {
+  if (tfm_gid < (519 / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 512 + i0];
       let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
       let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
       let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let a4: f32 = a[p * 512 + min(i0 + 4, 511)];
+      let a5: f32 = a[p * 512 + min(i0 + 5, 511)];
+      let a6: f32 = a[p * 512 + min(i0 + 6, 511)];
+      let a7: f32 = a[p * 512 + min(i0 + 7, 511)];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2705,22 +6456,22 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/t5_small.tfm:40:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
-@group(0) @binding(4) var<storage, read> out: array<f32>;
+@group(0) @binding(4) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;
-@group(0) @binding(6) var<storage, read> dOut: array<f32>;
+@group(0) @binding(6) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (8) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -2732,43 +6483,73 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 512 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 8 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
+    var rowDot: f32 = 0f;
+    let vend0: i32 = 64 - 64 % 4;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    for (var e: i32 = 0; e < vend0; e += 4) {
+      rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
     }
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dq_row[e] = 0f;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    for (var e: i32 = vend0; e < 64; e += 1) {
+      rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+    }
+    let vend1: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend1; e += 4) {
+      dq_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend1; e < 64; e += 1) {
+      dq_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
+        var dot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
+        }
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
         }
         let s: f32 = dot * 1f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
+        var dov: f32 = 0f;
+        let vend3: i32 = 64 - 64 % 4;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+        }
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
+        for (var e: i32 = vend3; e < 64; e += 1) {
+          dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 1f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq_row[e] += ds * k[ko + e];
+        let vend4: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend4; e += 4) {
+          dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
+        }
+        for (var e: i32 = vend4; e < 64; e += 1) {
+          dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
+    let vend5: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
+      { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
+    }
+    for (var e_w: i32 = vend5; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 64>;
-  var dk_row: array<f32, 64>;
-  var dv_row: array<f32, 64>;
+  var dq_row: array<vec4<f32>, 16>;
+  var dk_row: array<vec4<f32>, 16>;
+  var dv_row: array<vec4<f32>, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (8) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -2778,9 +6559,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (8);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
-    for (var e: i32 = 0; e < 64; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
+    let vend6: i32 = 64 - 64 % 4;
+    for (var e: i32 = 0; e < vend6; e += 4) {
+      dk_row[(e) / 4] = vec4<f32>(0f);
+      dv_row[(e) / 4] = vec4<f32>(0f);
+    }
+    for (var e: i32 = vend6; e < 64; e += 1) {
+      dk_row[(e) / 4][(e) % 4] = 0f;
+      dv_row[(e) / 4][(e) % 4] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -2788,39 +6574,70 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 512 + h * 64;
         if (keyMask[b * tfm_args.src_seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 8 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          var rowDot: f32 = 0f;
+          let vend7: i32 = 64 - 64 % 4;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend7; e += 4) {
+            rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
           }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          for (var e: i32 = vend7; e < 64; e += 1) {
+            rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+          }
+          var dot: f32 = 0f;
+          let vend8: i32 = 64 - 64 % 4;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend8; e += 4) {
+            dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
+          for (var e: i32 = vend8; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let s: f32 = dot * 1f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend9: i32 = 64 - 64 % 4;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend9; e += 4) {
+            dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
+          for (var e: i32 = vend9; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = 1f;
           let ds: f32 = p * (dov * keepj - rowDot) * 1f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
+          let vend10: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend10; e += 4) {
+            dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
+            dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
+          }
+          for (var e: i32 = vend10; e < 64; e += 1) {
+            dv_row[(e) / 4][(e) % 4] += p * keepj * dOut[(qo + e) / 4][(qo + e) % 4];
+            dk_row[(e) / 4][(e) % 4] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
+    let vend11: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
+      { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
-    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
+    for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
+    }
+    let vend12: i32 = 64 - 64 % 4;
+    for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
+      { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
+    }
+    for (var e_w: i32 = vend12; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[(e_w) / 4][(e_w) % 4];
     }
   }
 }
 
-// ==== kernel matmul_a172dc1c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_a172dc1c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -2831,99 +6648,339 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let b0: f32 = b[j0 * 512 + p];
       let b1: f32 = b[(j0 + 1) * 512 + p];
       let b2: f32 = b[(j0 + 2) * 512 + p];
       let b3: f32 = b[(j0 + 3) * 512 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 512 + p];
+      let b5: f32 = b[(j0 + 5) * 512 + p];
+      let b6: f32 = b[(j0 + 6) * 512 + p];
+      let b7: f32 = b[(j0 + 7) * 512 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_9bffbb1a {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],128],"workgroup":64}]}
+// ==== kernel matmul_9bffbb1a {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",519,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512]
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -2934,94 +6991,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (515 / 4) * (128)) {
+  if (tfm_gid < (519 / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
       let a0: f32 = a[p * 512 + i0];
       let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
       let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
       let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let a4: f32 = a[p * 512 + min(i0 + 4, 511)];
+      let a5: f32 = a[p * 512 + min(i0 + 5, 511)];
+      let a6: f32 = a[p * 512 + min(i0 + 6, 511)];
+      let a7: f32 = a[p * 512 + min(i0 + 7, 511)];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -3047,13 +7344,13 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> out: array<f32>;
+@group(0) @binding(4) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;
-@group(0) @binding(6) var<storage, read> dOut: array<f32>;
+@group(0) @binding(6) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
@@ -3061,11 +7358,20 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 256; o += 1) {
+  let vend0: i32 = 256 - 256 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dbias[o] = tfm_v0[0]; dbias[o + 1] = tfm_v0[1]; dbias[o + 2] = tfm_v0[2]; dbias[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 256; o += 1) {
     dbias[o] = 0f;
   }
   for (var b: i32 = 0; b < tfm_args.batch; b += 1) {
-    for (var o: i32 = 0; o < tfm_args.tgt_seq * 512; o += 1) {
+    let vend1: i32 = tfm_args.tgt_seq * 512 - tfm_args.tgt_seq * 512 % 4;
+    for (var o: i32 = 0; o < vend1; o += 4) {
+      { let tfm_v1 = vec4<f32>(0f); dk[b * (tfm_args.tgt_seq * 512) + o] = tfm_v1[0]; dk[b * (tfm_args.tgt_seq * 512) + o + 1] = tfm_v1[1]; dk[b * (tfm_args.tgt_seq * 512) + o + 2] = tfm_v1[2]; dk[b * (tfm_args.tgt_seq * 512) + o + 3] = tfm_v1[3]; }
+      { let tfm_v2 = vec4<f32>(0f); dv[b * (tfm_args.tgt_seq * 512) + o] = tfm_v2[0]; dv[b * (tfm_args.tgt_seq * 512) + o + 1] = tfm_v2[1]; dv[b * (tfm_args.tgt_seq * 512) + o + 2] = tfm_v2[2]; dv[b * (tfm_args.tgt_seq * 512) + o + 3] = tfm_v2[3]; }
+    }
+    for (var o: i32 = vend1; o < tfm_args.tgt_seq * 512; o += 1) {
       dk[b * (tfm_args.tgt_seq * 512) + o] = 0f;
       dv[b * (tfm_args.tgt_seq * 512) + o] = 0f;
     }
@@ -3074,26 +7380,48 @@ fn main() {
       for (var qi: i32 = 0; qi < tfm_args.tgt_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 512 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 8 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
+        var rowDot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var rowDot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          rowDot_v2 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
         }
-        for (var e: i32 = 0; e < 64; e += 1) {
+        rowDot += rowDot_v2[0] + rowDot_v2[1] + (rowDot_v2[2] + rowDot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+        }
+        let vend3: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          { let tfm_v3 = vec4<f32>(0f); dq[qo + e] = tfm_v3[0]; dq[qo + e + 1] = tfm_v3[1]; dq[qo + e + 2] = tfm_v3[2]; dq[qo + e + 3] = tfm_v3[3]; }
+        }
+        for (var e: i32 = vend3; e < 64; e += 1) {
           dq[qo + e] = 0f;
         }
         for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
           let ko: i32 = (b * tfm_args.tgt_seq + j) * 512 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
+          var dot: f32 = 0f;
+          let vend4: i32 = 64 - 64 % 4;
+          var dot_v4: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend4; e += 4) {
+            dot_v4 += q[(qo + e) / 4] * k[(ko + e) / 4];
+          }
+          dot += dot_v4[0] + dot_v4[1] + (dot_v4[2] + dot_v4[3]);
+          for (var e: i32 = vend4; e < 64; e += 1) {
+            dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
           }
           let rAbs: i32 = max(-(j - qi), 0);
           let bucket: i32 = select(min(16 + i32(floor(log(f32(rAbs) / 16f) / 2.0794415f * 16f)), 31), rAbs, rAbs < 16);
           let s: f32 = dot * 1f + bias[bucket * 8 + h];
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
+          var dov: f32 = 0f;
+          let vend5: i32 = 64 - 64 % 4;
+          var dov_v5: vec4<f32> = vec4<f32>(0f);
+          for (var e: i32 = 0; e < vend5; e += 4) {
+            dov_v5 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+          }
+          dov += dov_v5[0] + dov_v5[1] + (dov_v5[2] + dov_v5[3]);
+          for (var e: i32 = vend5; e < 64; e += 1) {
+            dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
           let keepj: f32 = 1f;
           let dpj: f32 = dov * keepj;
@@ -3101,10 +7429,16 @@ fn main() {
           let dsRaw: f32 = p * (dpj - rowDot);
           dbias[bucket * 8 + h] += dsRaw;
           let ds: f32 = dsRaw * 1f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+          let vend6: i32 = 64 - 64 % 4;
+          for (var e: i32 = 0; e < vend6; e += 4) {
+            { let tfm_v4 = vec4<f32>(pk) * dOut[(qo + e) / 4]; dv[ko + e] += tfm_v4[0]; dv[ko + e + 1] += tfm_v4[1]; dv[ko + e + 2] += tfm_v4[2]; dv[ko + e + 3] += tfm_v4[3]; }
+            { let tfm_v5 = vec4<f32>(ds) * k[(ko + e) / 4]; dq[qo + e] += tfm_v5[0]; dq[qo + e + 1] += tfm_v5[1]; dq[qo + e + 2] += tfm_v5[2]; dq[qo + e + 3] += tfm_v5[3]; }
+            { let tfm_v6 = vec4<f32>(ds) * q[(qo + e) / 4]; dk[ko + e] += tfm_v6[0]; dk[ko + e + 1] += tfm_v6[1]; dk[ko + e + 2] += tfm_v6[2]; dk[ko + e + 3] += tfm_v6[3]; }
+          }
+          for (var e: i32 = vend6; e < 64; e += 1) {
+            dv[ko + e] += pk * dOut[(qo + e) / 4][(qo + e) % 4];
+            dq[qo + e] += ds * k[(ko + e) / 4][(ko + e) % 4];
+            dk[ko + e] += ds * q[(qo + e) / 4][(qo + e) % 4];
           }
         }
       }
@@ -3132,18 +7466,26 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/t5_small.tfm:21:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 16449536; o += 1) {
+  let vend0: i32 = 16449536 - 16449536 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 16449536; o += 1) {
     dtable[o] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let dst: i32 = ids[r] * 512;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      dtable[dst + k] += dy[r * 512 + k];
+    let vend1: i32 = 512 - 512 % 4;
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      { let tfm_v1 = dy[(r * 512 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
+    }
+    for (var k: i32 = vend1; k < 512; k += 1) {
+      dtable[dst + k] += dy[(r * 512 + k) / 4][(r * 512 + k) % 4];
     }
   }
 }
@@ -3167,44 +7509,71 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // rmsnorm backward: dx, dg
 // From specs/t5_small.tfm:33:5.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dg: array<f32>;
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var k: i32 = 0; k < 512; k += 1) {
+  let vend0: i32 = 512 - 512 % 4;
+  for (var k: i32 = 0; k < vend0; k += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
+  }
+  for (var k: i32 = vend0; k < 512; k += 1) {
     dg[k] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let o: i32 = r * 512;
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      ms = ms + x[o + k] * x[o + k];
+    var ms: f32 = 0f;
+    let vend1: i32 = 512 - 512 % 4;
+    var ms_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      ms_v1 += x[(o + k) / 4] * x[(o + k) / 4];
+    }
+    ms += ms_v1[0] + ms_v1[1] + (ms_v1[2] + ms_v1[3]);
+    for (var k: i32 = vend1; k < 512; k += 1) {
+      ms += x[(o + k) / 4][(o + k) % 4] * x[(o + k) / 4][(o + k) % 4];
     }
     let rstd: f32 = 1f / sqrt(ms / 512f + 0.000001f);
     let mean: f32 = 0f;
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      let dh: f32 = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+    let vend2: i32 = 512 - 512 % 4;
+    var meanDh_v2: vec4<f32> = vec4<f32>(0f);
+    var meanDhX_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      let dh_v: vec4<f32> = dy[(o + k) / 4] * g[(k) / 4];
+      { let tfm_v1 = dy[(o + k) / 4] * xh_v; dg[k] += tfm_v1[0]; dg[k + 1] += tfm_v1[1]; dg[k + 2] += tfm_v1[2]; dg[k + 3] += tfm_v1[3]; }
+      meanDh_v2 += dh_v;
+      meanDhX_v2 += dh_v * xh_v;
+    }
+    meanDh += meanDh_v2[0] + meanDh_v2[1] + (meanDh_v2[2] + meanDh_v2[3]);
+    meanDhX += meanDhX_v2[0] + meanDhX_v2[1] + (meanDhX_v2[2] + meanDhX_v2[3]);
+    for (var k: i32 = vend2; k < 512; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      let dh: f32 = dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4];
+      dg[k] += dy[(o + k) / 4][(o + k) % 4] * xh;
       meanDh += dh;
       meanDhX += dh * xh;
     }
     meanDh = meanDh / 512f;
     meanDhX = meanDhX / 512f;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - 0f - xh * meanDhX);
+    let vend3: i32 = 512 - 512 % 4;
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      { let tfm_v2 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(0f) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v2[0]; dx[o + k + 1] = tfm_v2[1]; dx[o + k + 2] = tfm_v2[2]; dx[o + k + 3] = tfm_v2[3]; }
+    }
+    for (var k: i32 = vend3; k < 512; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      dx[o + k] = rstd * (dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4] - 0f - xh * meanDhX);
     }
   }
 }
 
-// ==== kernel matmul_57277a2f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],512],"workgroup":64}]}
+// ==== kernel matmul_57277a2f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],256],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -3215,99 +7584,339 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (256)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
+    let jt: i32 = tfm_rest % (256);
+    tfm_rest = tfm_rest / (256);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
       let a0: f32 = a[i0 * 512 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
       let b0: f32 = b[j0 * 512 + p];
       let b1: f32 = b[(j0 + 1) * 512 + p];
       let b2: f32 = b[(j0 + 2) * 512 + p];
       let b3: f32 = b[(j0 + 3) * 512 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 512 + p];
+      let b5: f32 = b[(j0 + 5) * 512 + p];
+      let b6: f32 = b[(j0 + 6) * 512 + p];
+      let b7: f32 = b[(j0 + 7) * 512 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 2048 + j0] = c00;
-    c[i0 * 2048 + (j0 + 1)] = c01;
-    c[i0 * 2048 + (j0 + 2)] = c02;
-    c[i0 * 2048 + (j0 + 3)] = c03;
+    c[i0 * 2048 + j0] = c0_0;
+    c[i0 * 2048 + (j0 + 1)] = c0_1;
+    c[i0 * 2048 + (j0 + 2)] = c0_2;
+    c[i0 * 2048 + (j0 + 3)] = c0_3;
+    c[i0 * 2048 + (j0 + 4)] = c0_4;
+    c[i0 * 2048 + (j0 + 5)] = c0_5;
+    c[i0 * 2048 + (j0 + 6)] = c0_6;
+    c[i0 * 2048 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_1be6102e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2051,4],128],"workgroup":64}]}
+// ==== kernel matmul_1be6102e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2055,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512]
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -3318,94 +7927,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (2051 / 4) * (128)) {
+  if (tfm_gid < (2055 / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
       let a0: f32 = a[p * 2048 + i0];
       let a1: f32 = a[p * 2048 + min(i0 + 1, 2047)];
       let a2: f32 = a[p * 2048 + min(i0 + 2, 2047)];
       let a3: f32 = a[p * 2048 + min(i0 + 3, 2047)];
+      let a4: f32 = a[p * 2048 + min(i0 + 4, 2047)];
+      let a5: f32 = a[p * 2048 + min(i0 + 5, 2047)];
+      let a6: f32 = a[p * 2048 + min(i0 + 6, 2047)];
+      let a7: f32 = a[p * 2048 + min(i0 + 7, 2047)];
       let b0: f32 = b[p * 512 + j0];
       let b1: f32 = b[p * 512 + (j0 + 1)];
       let b2: f32 = b[p * 512 + (j0 + 2)];
       let b3: f32 = b[p * 512 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 512 + (j0 + 4)];
+      let b5: f32 = b[p * 512 + (j0 + 5)];
+      let b6: f32 = b[p * 512 + (j0 + 6)];
+      let b7: f32 = b[p * 512 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -3428,7 +8277,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_cd7651af {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
+// ==== kernel matmul_cd7651af {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -3439,99 +8288,339 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (64)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
       let a0: f32 = a[i0 * 2048 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
       let b0: f32 = b[j0 * 2048 + p];
       let b1: f32 = b[(j0 + 1) * 2048 + p];
       let b2: f32 = b[(j0 + 2) * 2048 + p];
       let b3: f32 = b[(j0 + 3) * 2048 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 2048 + p];
+      let b5: f32 = b[(j0 + 5) * 2048 + p];
+      let b6: f32 = b[(j0 + 6) * 2048 + p];
+      let b7: f32 = b[(j0 + 7) * 2048 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 512 + j0] = c00;
-    c[i0 * 512 + (j0 + 1)] = c01;
-    c[i0 * 512 + (j0 + 2)] = c02;
-    c[i0 * 512 + (j0 + 3)] = c03;
+    c[i0 * 512 + j0] = c0_0;
+    c[i0 * 512 + (j0 + 1)] = c0_1;
+    c[i0 * 512 + (j0 + 2)] = c0_2;
+    c[i0 * 512 + (j0 + 3)] = c0_3;
+    c[i0 * 512 + (j0 + 4)] = c0_4;
+    c[i0 * 512 + (j0 + 5)] = c0_5;
+    c[i0 * 512 + (j0 + 6)] = c0_6;
+    c[i0 * 512 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + j0] = c10;
+      c[(i0 + 1) * 512 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 512 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 512 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 512 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + j0] = c20;
+      c[(i0 + 2) * 512 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 512 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 512 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 512 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + j0] = c30;
+      c[(i0 + 3) * 512 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 512 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 512 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 512 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 512 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 512 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 512 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 512 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_2fd78d10 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],512],"workgroup":64}]}
+// ==== kernel matmul_2fd78d10 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",519,8],256],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048]
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -3542,94 +8631,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (515 / 4) * (512)) {
+  if (tfm_gid < (519 / 8) * (256)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
+    let jt: i32 = tfm_rest % (256);
+    tfm_rest = tfm_rest / (256);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
       let a0: f32 = a[p * 512 + i0];
       let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
       let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
       let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let a4: f32 = a[p * 512 + min(i0 + 4, 511)];
+      let a5: f32 = a[p * 512 + min(i0 + 5, 511)];
+      let a6: f32 = a[p * 512 + min(i0 + 6, 511)];
+      let a7: f32 = a[p * 512 + min(i0 + 7, 511)];
       let b0: f32 = b[p * 2048 + j0];
       let b1: f32 = b[p * 2048 + (j0 + 1)];
       let b2: f32 = b[p * 2048 + (j0 + 2)];
       let b3: f32 = b[p * 2048 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 2048 + (j0 + 4)];
+      let b5: f32 = b[p * 2048 + (j0 + 5)];
+      let b6: f32 = b[p * 2048 + (j0 + 6)];
+      let b7: f32 = b[p * 2048 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 2048 + j0] = c00;
-    c[i0 * 2048 + (j0 + 1)] = c01;
-    c[i0 * 2048 + (j0 + 2)] = c02;
-    c[i0 * 2048 + (j0 + 3)] = c03;
+    c[i0 * 2048 + j0] = c0_0;
+    c[i0 * 2048 + (j0 + 1)] = c0_1;
+    c[i0 * 2048 + (j0 + 2)] = c0_2;
+    c[i0 * 2048 + (j0 + 3)] = c0_3;
+    c[i0 * 2048 + (j0 + 4)] = c0_4;
+    c[i0 * 2048 + (j0 + 5)] = c0_5;
+    c[i0 * 2048 + (j0 + 6)] = c0_6;
+    c[i0 * 2048 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + j0] = c1_0;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 512) {
-      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + j0] = c2_0;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 512) {
-      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + j0] = c3_0;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 512) {
-      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + j0] = c4_0;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 512) {
+      c[(i0 + 4) * 2048 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + j0] = c5_0;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 512) {
+      c[(i0 + 5) * 2048 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + j0] = c6_0;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 512) {
+      c[(i0 + 6) * 2048 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + j0] = c7_0;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 512) {
+      c[(i0 + 7) * 2048 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -3638,14 +8967,14 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> keyMask: array<f32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
@@ -3653,11 +8982,20 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(12) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 256; o += 1) {
+  let vend0: i32 = 256 - 256 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dbias[o] = tfm_v0[0]; dbias[o + 1] = tfm_v0[1]; dbias[o + 2] = tfm_v0[2]; dbias[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 256; o += 1) {
     dbias[o] = 0f;
   }
   for (var b: i32 = 0; b < tfm_args.batch; b += 1) {
-    for (var o: i32 = 0; o < tfm_args.src_seq * 512; o += 1) {
+    let vend1: i32 = tfm_args.src_seq * 512 - tfm_args.src_seq * 512 % 4;
+    for (var o: i32 = 0; o < vend1; o += 4) {
+      { let tfm_v1 = vec4<f32>(0f); dk[b * (tfm_args.src_seq * 512) + o] = tfm_v1[0]; dk[b * (tfm_args.src_seq * 512) + o + 1] = tfm_v1[1]; dk[b * (tfm_args.src_seq * 512) + o + 2] = tfm_v1[2]; dk[b * (tfm_args.src_seq * 512) + o + 3] = tfm_v1[3]; }
+      { let tfm_v2 = vec4<f32>(0f); dv[b * (tfm_args.src_seq * 512) + o] = tfm_v2[0]; dv[b * (tfm_args.src_seq * 512) + o + 1] = tfm_v2[1]; dv[b * (tfm_args.src_seq * 512) + o + 2] = tfm_v2[2]; dv[b * (tfm_args.src_seq * 512) + o + 3] = tfm_v2[3]; }
+    }
+    for (var o: i32 = vend1; o < tfm_args.src_seq * 512; o += 1) {
       dk[b * (tfm_args.src_seq * 512) + o] = 0f;
       dv[b * (tfm_args.src_seq * 512) + o] = 0f;
     }
@@ -3666,27 +9004,49 @@ fn main() {
       for (var qi: i32 = 0; qi < tfm_args.src_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.src_seq + qi) * 512 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 8 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
+        var rowDot: f32 = 0f;
+        let vend2: i32 = 64 - 64 % 4;
+        var rowDot_v2: vec4<f32> = vec4<f32>(0f);
+        for (var e: i32 = 0; e < vend2; e += 4) {
+          rowDot_v2 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
         }
-        for (var e: i32 = 0; e < 64; e += 1) {
+        rowDot += rowDot_v2[0] + rowDot_v2[1] + (rowDot_v2[2] + rowDot_v2[3]);
+        for (var e: i32 = vend2; e < 64; e += 1) {
+          rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
+        }
+        let vend3: i32 = 64 - 64 % 4;
+        for (var e: i32 = 0; e < vend3; e += 4) {
+          { let tfm_v3 = vec4<f32>(0f); dq[qo + e] = tfm_v3[0]; dq[qo + e + 1] = tfm_v3[1]; dq[qo + e + 2] = tfm_v3[2]; dq[qo + e + 3] = tfm_v3[3]; }
+        }
+        for (var e: i32 = vend3; e < 64; e += 1) {
           dq[qo + e] = 0f;
         }
         for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
           if (keyMask[b * tfm_args.src_seq + j] != 0f) {
             let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
+            var dot: f32 = 0f;
+            let vend4: i32 = 64 - 64 % 4;
+            var dot_v4: vec4<f32> = vec4<f32>(0f);
+            for (var e: i32 = 0; e < vend4; e += 4) {
+              dot_v4 += q[(qo + e) / 4] * k[(ko + e) / 4];
+            }
+            dot += dot_v4[0] + dot_v4[1] + (dot_v4[2] + dot_v4[3]);
+            for (var e: i32 = vend4; e < 64; e += 1) {
+              dot += q[(qo + e) / 4][(qo + e) % 4] * k[(ko + e) / 4][(ko + e) % 4];
             }
             let rAbs: i32 = abs(j - qi);
             let bucket: i32 = select(0, 16, j - qi > 0) + select(min(8 + i32(floor(log(f32(rAbs) / 8f) / 2.7725887f * 8f)), 15), rAbs, rAbs < 8);
             let s: f32 = dot * 1f + bias[bucket * 8 + h];
             let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
+            var dov: f32 = 0f;
+            let vend5: i32 = 64 - 64 % 4;
+            var dov_v5: vec4<f32> = vec4<f32>(0f);
+            for (var e: i32 = 0; e < vend5; e += 4) {
+              dov_v5 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
+            }
+            dov += dov_v5[0] + dov_v5[1] + (dov_v5[2] + dov_v5[3]);
+            for (var e: i32 = vend5; e < 64; e += 1) {
+              dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
             }
             let keepj: f32 = 1f;
             let dpj: f32 = dov * keepj;
@@ -3694,10 +9054,16 @@ fn main() {
             let dsRaw: f32 = p * (dpj - rowDot);
             dbias[bucket * 8 + h] += dsRaw;
             let ds: f32 = dsRaw * 1f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+            let vend6: i32 = 64 - 64 % 4;
+            for (var e: i32 = 0; e < vend6; e += 4) {
+              { let tfm_v4 = vec4<f32>(pk) * dOut[(qo + e) / 4]; dv[ko + e] += tfm_v4[0]; dv[ko + e + 1] += tfm_v4[1]; dv[ko + e + 2] += tfm_v4[2]; dv[ko + e + 3] += tfm_v4[3]; }
+              { let tfm_v5 = vec4<f32>(ds) * k[(ko + e) / 4]; dq[qo + e] += tfm_v5[0]; dq[qo + e + 1] += tfm_v5[1]; dq[qo + e + 2] += tfm_v5[2]; dq[qo + e + 3] += tfm_v5[3]; }
+              { let tfm_v6 = vec4<f32>(ds) * q[(qo + e) / 4]; dk[ko + e] += tfm_v6[0]; dk[ko + e + 1] += tfm_v6[1]; dk[ko + e + 2] += tfm_v6[2]; dk[ko + e + 3] += tfm_v6[3]; }
+            }
+            for (var e: i32 = vend6; e < 64; e += 1) {
+              dv[ko + e] += pk * dOut[(qo + e) / 4][(qo + e) % 4];
+              dq[qo + e] += ds * k[(ko + e) / 4][(ko + e) % 4];
+              dk[ko + e] += ds * q[(qo + e) / 4][(qo + e) % 4];
             }
           }
         }
@@ -3711,18 +9077,26 @@ fn main() {
 // From specs/t5_small.tfm:21:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 16449536; o += 1) {
+  let vend0: i32 = 16449536 - 16449536 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 16449536; o += 1) {
     dtable[o] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let dst: i32 = ids[r] * 512;
-    for (var k: i32 = 0; k < 512; k += 1) {
-      dtable[dst + k] += dy[r * 512 + k];
+    let vend1: i32 = 512 - 512 % 4;
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      { let tfm_v1 = dy[(r * 512 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
+    }
+    for (var k: i32 = vend1; k < 512; k += 1) {
+      dtable[dst + k] += dy[(r * 512 + k) / 4][(r * 512 + k) % 4];
     }
   }
 }

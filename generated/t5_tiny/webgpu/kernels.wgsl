@@ -45,7 +45,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
 // token embedding lookup: [vocab 2048, 128]
 // From specs/t5_tiny.tfm:19:5.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> table: array<f32>;
+@group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -55,8 +55,12 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      y[r * 128 + k] = table[src + k];
+    let vend0: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = table[(src + k) / 4]; y[r * 128 + k] = tfm_v0[0]; y[r * 128 + k + 1] = tfm_v0[1]; y[r * 128 + k + 2] = tfm_v0[2]; y[r * 128 + k + 3] = tfm_v0[3]; }
+    }
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      y[r * 128 + k] = table[(src + k) / 4][(src + k) % 4];
     }
   }
 }
@@ -82,7 +86,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // rmsnorm over the last dim (128), eps 0.000001
 // From specs/t5_tiny.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -92,19 +96,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      ms = ms + x[o + k] * x[o + k];
+    var ms: f32 = 0f;
+    let vend0: i32 = 128 - 128 % 4;
+    var ms_v0: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      ms_v0 += x[(o + k) / 4] * x[(o + k) / 4];
+    }
+    ms += ms_v0[0] + ms_v0[1] + (ms_v0[2] + ms_v0[3]);
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      ms += x[(o + k) / 4][(o + k) % 4] * x[(o + k) / 4][(o + k) % 4];
     }
     let rstd: f32 = 1f / sqrt(ms / 128f + 0.000001f);
     let mean: f32 = 0f;
     for (var k: i32 = 0; k < 128; k += 1) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + 0f;
+      y[o + k] = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd * g[k] + 0f;
     }
   }
 }
 
-// ==== kernel matmul_012bb775 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_012bb775 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // c = a @ b: [rows, 128] @ [128, 128]
 // From specs/t5_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -115,94 +125,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -211,9 +461,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -221,7 +471,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 32>;
+  var out_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -234,16 +484,30 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.src_seq + qi) * 128 + h * 32;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = 0f;
-    }
+    out_row[0] = vec4<f32>(0f);
+    out_row[1] = vec4<f32>(0f);
+    out_row[2] = vec4<f32>(0f);
+    out_row[3] = vec4<f32>(0f);
+    out_row[4] = vec4<f32>(0f);
+    out_row[5] = vec4<f32>(0f);
+    out_row[6] = vec4<f32>(0f);
+    out_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
-        }
+        var dot: f32 = 0f;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        var dot_v1b: vec4<f32> = vec4<f32>(0f);
+        dot_v1 += q[(qo) / 4] * k[(ko) / 4];
+        dot_v1b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+        dot_v1 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+        dot_v1b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+        dot_v1 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+        dot_v1b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+        dot_v1 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+        dot_v1b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+        dot_v1 += dot_v1b;
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
         let rAbs: i32 = abs(j - qi);
         let bucket: i32 = select(0, 16, j - qi > 0) + select(min(8 + i32(floor(log(f32(rAbs) / 8f) / 2.7725887f * 8f)), 15), rAbs, rAbs < 8);
         let s: f32 = dot * 1f + bias[bucket * 4 + h];
@@ -252,20 +516,35 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * 1f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
-        }
+        out_row[0] = out_row[0] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko) / 4];
+        out_row[1] = out_row[1] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 4) / 4];
+        out_row[2] = out_row[2] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 8) / 4];
+        out_row[3] = out_row[3] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 12) / 4];
+        out_row[4] = out_row[4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 16) / 4];
+        out_row[5] = out_row[5] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 20) / 4];
+        out_row[6] = out_row[6] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 24) / 4];
+        out_row[7] = out_row[7] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 28) / 4];
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = out_row[e] * inv;
-    }
+    out_row[0] = out_row[0] * vec4<f32>(inv);
+    out_row[1] = out_row[1] * vec4<f32>(inv);
+    out_row[2] = out_row[2] * vec4<f32>(inv);
+    out_row[3] = out_row[3] * vec4<f32>(inv);
+    out_row[4] = out_row[4] * vec4<f32>(inv);
+    out_row[5] = out_row[5] * vec4<f32>(inv);
+    out_row[6] = out_row[6] * vec4<f32>(inv);
+    out_row[7] = out_row[7] * vec4<f32>(inv);
     lse[(b * tfm_args.src_seq + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
-    }
+    { let tfm_v0 = out_row[0]; out[qo] = tfm_v0[0]; out[qo + 1] = tfm_v0[1]; out[qo + 2] = tfm_v0[2]; out[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = out_row[1]; out[qo + 4] = tfm_v1[0]; out[qo + 5] = tfm_v1[1]; out[qo + 6] = tfm_v1[2]; out[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = out_row[2]; out[qo + 8] = tfm_v2[0]; out[qo + 9] = tfm_v2[1]; out[qo + 10] = tfm_v2[2]; out[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = out_row[3]; out[qo + 12] = tfm_v3[0]; out[qo + 13] = tfm_v3[1]; out[qo + 14] = tfm_v3[2]; out[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = out_row[4]; out[qo + 16] = tfm_v4[0]; out[qo + 17] = tfm_v4[1]; out[qo + 18] = tfm_v4[2]; out[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = out_row[5]; out[qo + 20] = tfm_v5[0]; out[qo + 21] = tfm_v5[1]; out[qo + 22] = tfm_v5[2]; out[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = out_row[6]; out[qo + 24] = tfm_v6[0]; out[qo + 25] = tfm_v6[1]; out[qo + 26] = tfm_v6[2]; out[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = out_row[7]; out[qo + 28] = tfm_v7[0]; out[qo + 29] = tfm_v7[1]; out[qo + 30] = tfm_v7[2]; out[qo + 31] = tfm_v7[3]; }
   }
 }
 
@@ -290,9 +569,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused residual add + rmsnorm over the last dim (128): writes the sum and the normed row
 // From specs/t5_tiny.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> g: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> sum: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<uniform> tfm_args: Args;
@@ -302,22 +581,36 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      sum[o + k] = x[o + k] + y[o + k];
+    let vend0: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      ms = ms + sum[o + k] * sum[o + k];
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
+    }
+    var ms: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var ms_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      ms_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) * vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
+    }
+    ms += ms_v1[0] + ms_v1[1] + (ms_v1[2] + ms_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      ms += sum[o + k] * sum[o + k];
     }
     let rstd: f32 = 1f / sqrt(ms / 128f + 0.000001f);
     let mean: f32 = 0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + 0f;
+    let vend2: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + vec4<f32>(0f); out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
+    }
+    for (var k: i32 = vend2; k < 128; k += 1) {
+      out[o + k] = (sum[o + k] - mean) * rstd * g[(k) / 4][(k) % 4] + 0f;
     }
   }
 }
 
-// ==== kernel matmul_b17f0516 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],64],"workgroup":64}]}
+// ==== kernel matmul_b17f0516 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],32],"workgroup":64}]}
 // c = a @ b: [rows, 128] @ [128, 256]
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -328,94 +621,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (64)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (32)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let b0: f32 = b[p * 256 + j0];
       let b1: f32 = b[p * 256 + (j0 + 1)];
       let b2: f32 = b[p * 256 + (j0 + 2)];
       let b3: f32 = b[p * 256 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 256 + (j0 + 4)];
+      let b5: f32 = b[p * 256 + (j0 + 5)];
+      let b6: f32 = b[p * 256 + (j0 + 6)];
+      let b7: f32 = b[p * 256 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 256 + j0] = c00;
-    c[i0 * 256 + (j0 + 1)] = c01;
-    c[i0 * 256 + (j0 + 2)] = c02;
-    c[i0 * 256 + (j0 + 3)] = c03;
+    c[i0 * 256 + j0] = c0_0;
+    c[i0 * 256 + (j0 + 1)] = c0_1;
+    c[i0 * 256 + (j0 + 2)] = c0_2;
+    c[i0 * 256 + (j0 + 3)] = c0_3;
+    c[i0 * 256 + (j0 + 4)] = c0_4;
+    c[i0 * 256 + (j0 + 5)] = c0_5;
+    c[i0 * 256 + (j0 + 6)] = c0_6;
+    c[i0 * 256 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -453,7 +986,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_b7dc5215 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_b7dc5215 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // c = a @ b: [rows, 256] @ [256, 128]
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -464,94 +997,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 256; p += 1) {
       let a0: f32 = a[i0 * 256 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -611,7 +1384,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // token embedding lookup: [vocab 2048, 128]
 // From specs/t5_tiny.tfm:19:5.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> table: array<f32>;
+@group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -621,8 +1394,12 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      y[r * 128 + k] = table[src + k];
+    let vend0: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = table[(src + k) / 4]; y[r * 128 + k] = tfm_v0[0]; y[r * 128 + k + 1] = tfm_v0[1]; y[r * 128 + k + 2] = tfm_v0[2]; y[r * 128 + k + 3] = tfm_v0[3]; }
+    }
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      y[r * 128 + k] = table[(src + k) / 4][(src + k) % 4];
     }
   }
 }
@@ -648,7 +1425,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // rmsnorm over the last dim (128), eps 0.000001
 // From specs/t5_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -658,19 +1435,25 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      ms = ms + x[o + k] * x[o + k];
+    var ms: f32 = 0f;
+    let vend0: i32 = 128 - 128 % 4;
+    var ms_v0: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      ms_v0 += x[(o + k) / 4] * x[(o + k) / 4];
+    }
+    ms += ms_v0[0] + ms_v0[1] + (ms_v0[2] + ms_v0[3]);
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      ms += x[(o + k) / 4][(o + k) % 4] * x[(o + k) / 4][(o + k) % 4];
     }
     let rstd: f32 = 1f / sqrt(ms / 128f + 0.000001f);
     let mean: f32 = 0f;
     for (var k: i32 = 0; k < 128; k += 1) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + 0f;
+      y[o + k] = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd * g[k] + 0f;
     }
   }
 }
 
-// ==== kernel matmul_81e6eea2 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_81e6eea2 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // c = a @ b: [rows, 128] @ [128, 128]
 // From specs/t5_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -681,94 +1464,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -777,16 +1800,16 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 32>;
+  var out_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -799,15 +1822,29 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = 0f;
-    }
+    out_row[0] = vec4<f32>(0f);
+    out_row[1] = vec4<f32>(0f);
+    out_row[2] = vec4<f32>(0f);
+    out_row[3] = vec4<f32>(0f);
+    out_row[4] = vec4<f32>(0f);
+    out_row[5] = vec4<f32>(0f);
+    out_row[6] = vec4<f32>(0f);
+    out_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
-      var dot: f32 = 0.0f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        dot = dot + q[qo + e] * k[ko + e];
-      }
+      var dot: f32 = 0f;
+      var dot_v1: vec4<f32> = vec4<f32>(0f);
+      var dot_v1b: vec4<f32> = vec4<f32>(0f);
+      dot_v1 += q[(qo) / 4] * k[(ko) / 4];
+      dot_v1b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+      dot_v1 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+      dot_v1b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+      dot_v1 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+      dot_v1b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+      dot_v1 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+      dot_v1b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+      dot_v1 += dot_v1b;
+      dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
       let rAbs: i32 = max(-(j - qi), 0);
       let bucket: i32 = select(min(16 + i32(floor(log(f32(rAbs) / 16f) / 2.0794415f * 16f)), 31), rAbs, rAbs < 16);
       let s: f32 = dot * 1f + bias[bucket * 4 + h];
@@ -816,19 +1853,34 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * 1f;
-      for (var e: i32 = 0; e < 32; e += 1) {
-        out_row[e] = out_row[e] * corr + pv * v[ko + e];
-      }
+      out_row[0] = out_row[0] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko) / 4];
+      out_row[1] = out_row[1] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 4) / 4];
+      out_row[2] = out_row[2] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 8) / 4];
+      out_row[3] = out_row[3] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 12) / 4];
+      out_row[4] = out_row[4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 16) / 4];
+      out_row[5] = out_row[5] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 20) / 4];
+      out_row[6] = out_row[6] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 24) / 4];
+      out_row[7] = out_row[7] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 28) / 4];
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = out_row[e] * inv;
-    }
+    out_row[0] = out_row[0] * vec4<f32>(inv);
+    out_row[1] = out_row[1] * vec4<f32>(inv);
+    out_row[2] = out_row[2] * vec4<f32>(inv);
+    out_row[3] = out_row[3] * vec4<f32>(inv);
+    out_row[4] = out_row[4] * vec4<f32>(inv);
+    out_row[5] = out_row[5] * vec4<f32>(inv);
+    out_row[6] = out_row[6] * vec4<f32>(inv);
+    out_row[7] = out_row[7] * vec4<f32>(inv);
     lse[(b * tfm_args.tgt_seq + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
-    }
+    { let tfm_v0 = out_row[0]; out[qo] = tfm_v0[0]; out[qo + 1] = tfm_v0[1]; out[qo + 2] = tfm_v0[2]; out[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = out_row[1]; out[qo + 4] = tfm_v1[0]; out[qo + 5] = tfm_v1[1]; out[qo + 6] = tfm_v1[2]; out[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = out_row[2]; out[qo + 8] = tfm_v2[0]; out[qo + 9] = tfm_v2[1]; out[qo + 10] = tfm_v2[2]; out[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = out_row[3]; out[qo + 12] = tfm_v3[0]; out[qo + 13] = tfm_v3[1]; out[qo + 14] = tfm_v3[2]; out[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = out_row[4]; out[qo + 16] = tfm_v4[0]; out[qo + 17] = tfm_v4[1]; out[qo + 18] = tfm_v4[2]; out[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = out_row[5]; out[qo + 20] = tfm_v5[0]; out[qo + 21] = tfm_v5[1]; out[qo + 22] = tfm_v5[2]; out[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = out_row[6]; out[qo + 24] = tfm_v6[0]; out[qo + 25] = tfm_v6[1]; out[qo + 26] = tfm_v6[2]; out[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = out_row[7]; out[qo + 28] = tfm_v7[0]; out[qo + 29] = tfm_v7[1]; out[qo + 30] = tfm_v7[2]; out[qo + 31] = tfm_v7[3]; }
   }
 }
 
@@ -853,9 +1905,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused residual add + rmsnorm over the last dim (128): writes the sum and the normed row
 // From specs/t5_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> g: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> sum: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<uniform> tfm_args: Args;
@@ -865,17 +1917,31 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      sum[o + k] = x[o + k] + y[o + k];
+    let vend0: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend0; k += 4) {
+      { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      ms = ms + sum[o + k] * sum[o + k];
+    for (var k: i32 = vend0; k < 128; k += 1) {
+      sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
+    }
+    var ms: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var ms_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      ms_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) * vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
+    }
+    ms += ms_v1[0] + ms_v1[1] + (ms_v1[2] + ms_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      ms += sum[o + k] * sum[o + k];
     }
     let rstd: f32 = 1f / sqrt(ms / 128f + 0.000001f);
     let mean: f32 = 0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + 0f;
+    let vend2: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + vec4<f32>(0f); out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
+    }
+    for (var k: i32 = vend2; k < 128; k += 1) {
+      out[o + k] = (sum[o + k] - mean) * rstd * g[(k) / 4][(k) % 4] + 0f;
     }
   }
 }
@@ -884,16 +1950,16 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var out_row: array<f32, 32>;
+  var out_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -906,36 +1972,65 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = 0f;
-    }
+    out_row[0] = vec4<f32>(0f);
+    out_row[1] = vec4<f32>(0f);
+    out_row[2] = vec4<f32>(0f);
+    out_row[3] = vec4<f32>(0f);
+    out_row[4] = vec4<f32>(0f);
+    out_row[5] = vec4<f32>(0f);
+    out_row[6] = vec4<f32>(0f);
+    out_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
-        }
+        var dot: f32 = 0f;
+        var dot_v1: vec4<f32> = vec4<f32>(0f);
+        var dot_v1b: vec4<f32> = vec4<f32>(0f);
+        dot_v1 += q[(qo) / 4] * k[(ko) / 4];
+        dot_v1b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+        dot_v1 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+        dot_v1b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+        dot_v1 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+        dot_v1b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+        dot_v1 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+        dot_v1b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+        dot_v1 += dot_v1b;
+        dot += dot_v1[0] + dot_v1[1] + (dot_v1[2] + dot_v1[3]);
         let s: f32 = dot * 1f;
         let mNew: f32 = max(m, s);
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * 1f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          out_row[e] = out_row[e] * corr + pv * v[ko + e];
-        }
+        out_row[0] = out_row[0] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko) / 4];
+        out_row[1] = out_row[1] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 4) / 4];
+        out_row[2] = out_row[2] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 8) / 4];
+        out_row[3] = out_row[3] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 12) / 4];
+        out_row[4] = out_row[4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 16) / 4];
+        out_row[5] = out_row[5] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 20) / 4];
+        out_row[6] = out_row[6] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 24) / 4];
+        out_row[7] = out_row[7] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + 28) / 4];
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    for (var e: i32 = 0; e < 32; e += 1) {
-      out_row[e] = out_row[e] * inv;
-    }
+    out_row[0] = out_row[0] * vec4<f32>(inv);
+    out_row[1] = out_row[1] * vec4<f32>(inv);
+    out_row[2] = out_row[2] * vec4<f32>(inv);
+    out_row[3] = out_row[3] * vec4<f32>(inv);
+    out_row[4] = out_row[4] * vec4<f32>(inv);
+    out_row[5] = out_row[5] * vec4<f32>(inv);
+    out_row[6] = out_row[6] * vec4<f32>(inv);
+    out_row[7] = out_row[7] * vec4<f32>(inv);
     lse[(b * tfm_args.tgt_seq + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      out[qo + e_w] = out_row[e_w];
-    }
+    { let tfm_v0 = out_row[0]; out[qo] = tfm_v0[0]; out[qo + 1] = tfm_v0[1]; out[qo + 2] = tfm_v0[2]; out[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = out_row[1]; out[qo + 4] = tfm_v1[0]; out[qo + 5] = tfm_v1[1]; out[qo + 6] = tfm_v1[2]; out[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = out_row[2]; out[qo + 8] = tfm_v2[0]; out[qo + 9] = tfm_v2[1]; out[qo + 10] = tfm_v2[2]; out[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = out_row[3]; out[qo + 12] = tfm_v3[0]; out[qo + 13] = tfm_v3[1]; out[qo + 14] = tfm_v3[2]; out[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = out_row[4]; out[qo + 16] = tfm_v4[0]; out[qo + 17] = tfm_v4[1]; out[qo + 18] = tfm_v4[2]; out[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = out_row[5]; out[qo + 20] = tfm_v5[0]; out[qo + 21] = tfm_v5[1]; out[qo + 22] = tfm_v5[2]; out[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = out_row[6]; out[qo + 24] = tfm_v6[0]; out[qo + 25] = tfm_v6[1]; out[qo + 26] = tfm_v6[2]; out[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = out_row[7]; out[qo + 28] = tfm_v7[0]; out[qo + 29] = tfm_v7[1]; out[qo + 30] = tfm_v7[2]; out[qo + 31] = tfm_v7[3]; }
   }
 }
 
@@ -956,7 +2051,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_20a151e3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],64],"workgroup":64}]}
+// ==== kernel matmul_20a151e3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],32],"workgroup":64}]}
 // c = a @ b: [rows, 128] @ [128, 256]
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -967,94 +2062,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (64)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (32)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let b0: f32 = b[p * 256 + j0];
       let b1: f32 = b[p * 256 + (j0 + 1)];
       let b2: f32 = b[p * 256 + (j0 + 2)];
       let b3: f32 = b[p * 256 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 256 + (j0 + 4)];
+      let b5: f32 = b[p * 256 + (j0 + 5)];
+      let b6: f32 = b[p * 256 + (j0 + 6)];
+      let b7: f32 = b[p * 256 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 256 + j0] = c00;
-    c[i0 * 256 + (j0 + 1)] = c01;
-    c[i0 * 256 + (j0 + 2)] = c02;
-    c[i0 * 256 + (j0 + 3)] = c03;
+    c[i0 * 256 + j0] = c0_0;
+    c[i0 * 256 + (j0 + 1)] = c0_1;
+    c[i0 * 256 + (j0 + 2)] = c0_2;
+    c[i0 * 256 + (j0 + 3)] = c0_3;
+    c[i0 * 256 + (j0 + 4)] = c0_4;
+    c[i0 * 256 + (j0 + 5)] = c0_5;
+    c[i0 * 256 + (j0 + 6)] = c0_6;
+    c[i0 * 256 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1092,7 +2427,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_a481b0de {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_a481b0de {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // c = a @ b: [rows, 256] @ [256, 128]
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1103,94 +2438,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 256; p += 1) {
       let a0: f32 = a[i0 * 256 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1263,7 +2838,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_201b1914 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],512],"workgroup":64}]}
+// ==== kernel matmul_201b1914 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],256],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ
 // From specs/t5_tiny.tfm:44:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1274,94 +2849,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (256)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
+    let jt: i32 = tfm_rest % (256);
+    tfm_rest = tfm_rest / (256);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 2048 + j0] = c00;
-    c[i0 * 2048 + (j0 + 1)] = c01;
-    c[i0 * 2048 + (j0 + 2)] = c02;
-    c[i0 * 2048 + (j0 + 3)] = c03;
+    c[i0 * 2048 + j0] = c0_0;
+    c[i0 * 2048 + (j0 + 1)] = c0_1;
+    c[i0 * 2048 + (j0 + 2)] = c0_2;
+    c[i0 * 2048 + (j0 + 3)] = c0_3;
+    c[i0 * 2048 + (j0 + 4)] = c0_4;
+    c[i0 * 2048 + (j0 + 5)] = c0_5;
+    c[i0 * 2048 + (j0 + 6)] = c0_6;
+    c[i0 * 2048 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + j0] = c10;
+      c[(i0 + 1) * 2048 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + j0] = c20;
+      c[(i0 + 2) * 2048 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + j0] = c30;
+      c[(i0 + 3) * 2048 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 2048 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 2048 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 2048 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 2048 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1448,7 +3263,11 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 1; o += 1) {
+  let vend0: i32 = 1 - 1 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 1; o += 1) {
     y[o] = 1f;
   }
 }
@@ -1457,7 +3276,7 @@ fn main() {
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/t5_tiny.tfm:45:3.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(0) var<storage, read> logits: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
@@ -1481,20 +3300,26 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     } else {
       var max_: f32 = (-3.4028234663852886e38f);
       for (var c: i32 = 0; c < 2048; c += 1) {
-        max_ = max(max_, logits[r * 2048 + c]);
+        max_ = max(max_, logits[(r * 2048 + c) / 4][(r * 2048 + c) % 4]);
       }
-      var sum: f32 = 0.0f;
-      for (var c: i32 = 0; c < 2048; c += 1) {
-        sum = sum + exp(logits[r * 2048 + c] - max_);
+      var sum: f32 = 0f;
+      let vend0: i32 = 2048 - 2048 % 4;
+      var sum_v0: vec4<f32> = vec4<f32>(0f);
+      for (var c: i32 = 0; c < vend0; c += 4) {
+        sum_v0 += exp(logits[(r * 2048 + c) / 4] - vec4<f32>(max_));
+      }
+      sum += sum_v0[0] + sum_v0[1] + (sum_v0[2] + sum_v0[3]);
+      for (var c: i32 = vend0; c < 2048; c += 1) {
+        sum += exp(logits[(r * 2048 + c) / 4][(r * 2048 + c) % 4] - max_);
       }
       for (var c: i32 = 0; c < 2048; c += 1) {
-        dlogits[r * 2048 + c] = (exp(logits[r * 2048 + c] - max_) / sum - select(0f, 1f, c == t)) * scale;
+        dlogits[r * 2048 + c] = (exp(logits[(r * 2048 + c) / 4][(r * 2048 + c) % 4] - max_) / sum - select(0f, 1f, c == t)) * scale;
       }
     }
   }
 }
 
-// ==== kernel matmul_341b5710 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_341b5710 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // c = a @ b: [rows, 2048] @ [2048, 128]
 // From specs/t5_tiny.tfm:44:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1505,99 +3330,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
       let a0: f32 = a[i0 * 2048 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_5e28d9fc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2051,4],32],"workgroup":64}]}
+// ==== kernel matmul_5e28d9fc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2055,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128]
 // From specs/t5_tiny.tfm:44:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1608,94 +3673,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (2051 / 4) * (32)) {
+  if (tfm_gid < (2055 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 2048 + i0];
       let a1: f32 = a[p * 2048 + min(i0 + 1, 2047)];
       let a2: f32 = a[p * 2048 + min(i0 + 2, 2047)];
       let a3: f32 = a[p * 2048 + min(i0 + 3, 2047)];
+      let a4: f32 = a[p * 2048 + min(i0 + 4, 2047)];
+      let a5: f32 = a[p * 2048 + min(i0 + 5, 2047)];
+      let a6: f32 = a[p * 2048 + min(i0 + 6, 2047)];
+      let a7: f32 = a[p * 2048 + min(i0 + 7, 2047)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 2048) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 2048) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 2048) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 2048) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 2048) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 2048) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 2048) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1704,44 +4009,71 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // rmsnorm backward: dx, dg
 // From specs/t5_tiny.tfm:42:5.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dg: array<f32>;
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var k: i32 = 0; k < 128; k += 1) {
+  let vend0: i32 = 128 - 128 % 4;
+  for (var k: i32 = 0; k < vend0; k += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
+  }
+  for (var k: i32 = vend0; k < 128; k += 1) {
     dg[k] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let o: i32 = r * 128;
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      ms = ms + x[o + k] * x[o + k];
+    var ms: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var ms_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      ms_v1 += x[(o + k) / 4] * x[(o + k) / 4];
+    }
+    ms += ms_v1[0] + ms_v1[1] + (ms_v1[2] + ms_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      ms += x[(o + k) / 4][(o + k) % 4] * x[(o + k) / 4][(o + k) % 4];
     }
     let rstd: f32 = 1f / sqrt(ms / 128f + 0.000001f);
     let mean: f32 = 0f;
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      let dh: f32 = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+    let vend2: i32 = 128 - 128 % 4;
+    var meanDh_v2: vec4<f32> = vec4<f32>(0f);
+    var meanDhX_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      let dh_v: vec4<f32> = dy[(o + k) / 4] * g[(k) / 4];
+      { let tfm_v1 = dy[(o + k) / 4] * xh_v; dg[k] += tfm_v1[0]; dg[k + 1] += tfm_v1[1]; dg[k + 2] += tfm_v1[2]; dg[k + 3] += tfm_v1[3]; }
+      meanDh_v2 += dh_v;
+      meanDhX_v2 += dh_v * xh_v;
+    }
+    meanDh += meanDh_v2[0] + meanDh_v2[1] + (meanDh_v2[2] + meanDh_v2[3]);
+    meanDhX += meanDhX_v2[0] + meanDhX_v2[1] + (meanDhX_v2[2] + meanDhX_v2[3]);
+    for (var k: i32 = vend2; k < 128; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      let dh: f32 = dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4];
+      dg[k] += dy[(o + k) / 4][(o + k) % 4] * xh;
       meanDh += dh;
       meanDhX += dh * xh;
     }
     meanDh = meanDh / 128f;
     meanDhX = meanDhX / 128f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - 0f - xh * meanDhX);
+    let vend3: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      { let tfm_v2 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(0f) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v2[0]; dx[o + k + 1] = tfm_v2[1]; dx[o + k + 2] = tfm_v2[2]; dx[o + k + 3] = tfm_v2[3]; }
+    }
+    for (var k: i32 = vend3; k < 128; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      dx[o + k] = rstd * (dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4] - 0f - xh * meanDhX);
     }
   }
 }
 
-// ==== kernel matmul_82f329ae {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],64],"workgroup":64}]}
+// ==== kernel matmul_82f329ae {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1752,99 +4084,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (64)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (32)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 256 + j0] = c00;
-    c[i0 * 256 + (j0 + 1)] = c01;
-    c[i0 * 256 + (j0 + 2)] = c02;
-    c[i0 * 256 + (j0 + 3)] = c03;
+    c[i0 * 256 + j0] = c0_0;
+    c[i0 * 256 + (j0 + 1)] = c0_1;
+    c[i0 * 256 + (j0 + 2)] = c0_2;
+    c[i0 * 256 + (j0 + 3)] = c0_3;
+    c[i0 * 256 + (j0 + 4)] = c0_4;
+    c[i0 * 256 + (j0 + 5)] = c0_5;
+    c[i0 * 256 + (j0 + 6)] = c0_6;
+    c[i0 * 256 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 256 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 256 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 256 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 256 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_a4aa8560 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",259,4],32],"workgroup":64}]}
+// ==== kernel matmul_a4aa8560 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",263,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128]
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1855,94 +4427,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (259 / 4) * (32)) {
+  if (tfm_gid < (263 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 256 + i0];
       let a1: f32 = a[p * 256 + min(i0 + 1, 255)];
       let a2: f32 = a[p * 256 + min(i0 + 2, 255)];
       let a3: f32 = a[p * 256 + min(i0 + 3, 255)];
+      let a4: f32 = a[p * 256 + min(i0 + 4, 255)];
+      let a5: f32 = a[p * 256 + min(i0 + 5, 255)];
+      let a6: f32 = a[p * 256 + min(i0 + 6, 255)];
+      let a7: f32 = a[p * 256 + min(i0 + 7, 255)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 256) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 256) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 256) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 256) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 256) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 256) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 256) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 256) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 256) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 256) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 256) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 256) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -1965,7 +4777,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_83abac6e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_83abac6e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1976,99 +4788,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 256; p += 1) {
       let a0: f32 = a[i0 * 256 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
       let b0: f32 = b[j0 * 256 + p];
       let b1: f32 = b[(j0 + 1) * 256 + p];
       let b2: f32 = b[(j0 + 2) * 256 + p];
       let b3: f32 = b[(j0 + 3) * 256 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 256 + p];
+      let b5: f32 = b[(j0 + 5) * 256 + p];
+      let b6: f32 = b[(j0 + 6) * 256 + p];
+      let b7: f32 = b[(j0 + 7) * 256 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_3ec96b9e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],64],"workgroup":64}]}
+// ==== kernel matmul_3ec96b9e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256]
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2079,94 +5131,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (131 / 4) * (64)) {
+  if (tfm_gid < (135 / 8) * (32)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 128 + i0];
       let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
       let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
       let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let a4: f32 = a[p * 128 + min(i0 + 4, 127)];
+      let a5: f32 = a[p * 128 + min(i0 + 5, 127)];
+      let a6: f32 = a[p * 128 + min(i0 + 6, 127)];
+      let a7: f32 = a[p * 128 + min(i0 + 7, 127)];
       let b0: f32 = b[p * 256 + j0];
       let b1: f32 = b[p * 256 + (j0 + 1)];
       let b2: f32 = b[p * 256 + (j0 + 2)];
       let b3: f32 = b[p * 256 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 256 + (j0 + 4)];
+      let b5: f32 = b[p * 256 + (j0 + 5)];
+      let b6: f32 = b[p * 256 + (j0 + 6)];
+      let b7: f32 = b[p * 256 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 256 + j0] = c00;
-    c[i0 * 256 + (j0 + 1)] = c01;
-    c[i0 * 256 + (j0 + 2)] = c02;
-    c[i0 * 256 + (j0 + 3)] = c03;
+    c[i0 * 256 + j0] = c0_0;
+    c[i0 * 256 + (j0 + 1)] = c0_1;
+    c[i0 * 256 + (j0 + 2)] = c0_2;
+    c[i0 * 256 + (j0 + 3)] = c0_3;
+    c[i0 * 256 + (j0 + 4)] = c0_4;
+    c[i0 * 256 + (j0 + 5)] = c0_5;
+    c[i0 * 256 + (j0 + 6)] = c0_6;
+    c[i0 * 256 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + j0] = c1_0;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + j0] = c2_0;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + j0] = c3_0;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + j0] = c4_0;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + j0] = c5_0;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + j0] = c6_0;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + j0] = c7_0;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2188,7 +5480,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_279d5b7e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_279d5b7e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2199,99 +5491,339 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_106cb61b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
+// ==== kernel matmul_106cb61b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -2302,94 +5834,334 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (131 / 4) * (32)) {
+  if (tfm_gid < (135 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
       let a0: f32 = a[p * 128 + i0];
       let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
       let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
       let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let a4: f32 = a[p * 128 + min(i0 + 4, 127)];
+      let a5: f32 = a[p * 128 + min(i0 + 5, 127)];
+      let a6: f32 = a[p * 128 + min(i0 + 6, 127)];
+      let a7: f32 = a[p * 128 + min(i0 + 7, 127)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2399,22 +6171,22 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/t5_tiny.tfm:38:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> keyMask: array<f32>;
-@group(0) @binding(4) var<storage, read> out: array<f32>;
+@group(0) @binding(4) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;
-@group(0) @binding(6) var<storage, read> dOut: array<f32>;
+@group(0) @binding(6) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 32>;
-  var dk_row: array<f32, 32>;
-  var dv_row: array<f32, 32>;
+  var dq_row: array<vec4<f32>, 8>;
+  var dk_row: array<vec4<f32>, 8>;
+  var dv_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -2426,43 +6198,85 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let kh: i32 = h;
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
     let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
-    var rowDot: f32 = 0.0f;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      rowDot = rowDot + dOut[qo + e] * out[qo + e];
-    }
-    for (var e: i32 = 0; e < 32; e += 1) {
-      dq_row[e] = 0f;
-    }
+    var rowDot: f32 = 0f;
+    var rowDot_v0: vec4<f32> = vec4<f32>(0f);
+    var rowDot_v0b: vec4<f32> = vec4<f32>(0f);
+    rowDot_v0 += dOut[(qo) / 4] * out[(qo) / 4];
+    rowDot_v0b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+    rowDot_v0 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+    rowDot_v0b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+    rowDot_v0 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+    rowDot_v0b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+    rowDot_v0 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+    rowDot_v0b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+    rowDot_v0 += rowDot_v0b;
+    rowDot += rowDot_v0[0] + rowDot_v0[1] + (rowDot_v0[2] + rowDot_v0[3]);
+    dq_row[0] = vec4<f32>(0f);
+    dq_row[1] = vec4<f32>(0f);
+    dq_row[2] = vec4<f32>(0f);
+    dq_row[3] = vec4<f32>(0f);
+    dq_row[4] = vec4<f32>(0f);
+    dq_row[5] = vec4<f32>(0f);
+    dq_row[6] = vec4<f32>(0f);
+    dq_row[7] = vec4<f32>(0f);
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-        var dot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dot = dot + q[qo + e] * k[ko + e];
-        }
+        var dot: f32 = 0f;
+        var dot_v2: vec4<f32> = vec4<f32>(0f);
+        var dot_v2b: vec4<f32> = vec4<f32>(0f);
+        dot_v2 += q[(qo) / 4] * k[(ko) / 4];
+        dot_v2b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+        dot_v2 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+        dot_v2b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+        dot_v2 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+        dot_v2b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+        dot_v2 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+        dot_v2b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+        dot_v2 += dot_v2b;
+        dot += dot_v2[0] + dot_v2[1] + (dot_v2[2] + dot_v2[3]);
         let s: f32 = dot * 1f;
         let p: f32 = exp(s - rowLse);
-        var dov: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dov = dov + dOut[qo + e] * v[ko + e];
-        }
+        var dov: f32 = 0f;
+        var dov_v3: vec4<f32> = vec4<f32>(0f);
+        var dov_v3b: vec4<f32> = vec4<f32>(0f);
+        dov_v3 += dOut[(qo) / 4] * v[(ko) / 4];
+        dov_v3b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+        dov_v3 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+        dov_v3b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+        dov_v3 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+        dov_v3b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+        dov_v3 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+        dov_v3b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+        dov_v3 += dov_v3b;
+        dov += dov_v3[0] + dov_v3[1] + (dov_v3[2] + dov_v3[3]);
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 1f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dq_row[e] += ds * k[ko + e];
-        }
+        dq_row[0] += vec4<f32>(ds) * k[(ko) / 4];
+        dq_row[1] += vec4<f32>(ds) * k[(ko + 4) / 4];
+        dq_row[2] += vec4<f32>(ds) * k[(ko + 8) / 4];
+        dq_row[3] += vec4<f32>(ds) * k[(ko + 12) / 4];
+        dq_row[4] += vec4<f32>(ds) * k[(ko + 16) / 4];
+        dq_row[5] += vec4<f32>(ds) * k[(ko + 20) / 4];
+        dq_row[6] += vec4<f32>(ds) * k[(ko + 24) / 4];
+        dq_row[7] += vec4<f32>(ds) * k[(ko + 28) / 4];
       }
     }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dq[qo + e_w] = dq_row[e_w];
-    }
+    { let tfm_v0 = dq_row[0]; dq[qo] = tfm_v0[0]; dq[qo + 1] = tfm_v0[1]; dq[qo + 2] = tfm_v0[2]; dq[qo + 3] = tfm_v0[3]; }
+    { let tfm_v1 = dq_row[1]; dq[qo + 4] = tfm_v1[0]; dq[qo + 5] = tfm_v1[1]; dq[qo + 6] = tfm_v1[2]; dq[qo + 7] = tfm_v1[3]; }
+    { let tfm_v2 = dq_row[2]; dq[qo + 8] = tfm_v2[0]; dq[qo + 9] = tfm_v2[1]; dq[qo + 10] = tfm_v2[2]; dq[qo + 11] = tfm_v2[3]; }
+    { let tfm_v3 = dq_row[3]; dq[qo + 12] = tfm_v3[0]; dq[qo + 13] = tfm_v3[1]; dq[qo + 14] = tfm_v3[2]; dq[qo + 15] = tfm_v3[3]; }
+    { let tfm_v4 = dq_row[4]; dq[qo + 16] = tfm_v4[0]; dq[qo + 17] = tfm_v4[1]; dq[qo + 18] = tfm_v4[2]; dq[qo + 19] = tfm_v4[3]; }
+    { let tfm_v5 = dq_row[5]; dq[qo + 20] = tfm_v5[0]; dq[qo + 21] = tfm_v5[1]; dq[qo + 22] = tfm_v5[2]; dq[qo + 23] = tfm_v5[3]; }
+    { let tfm_v6 = dq_row[6]; dq[qo + 24] = tfm_v6[0]; dq[qo + 25] = tfm_v6[1]; dq[qo + 26] = tfm_v6[2]; dq[qo + 27] = tfm_v6[3]; }
+    { let tfm_v7 = dq_row[7]; dq[qo + 28] = tfm_v7[0]; dq[qo + 29] = tfm_v7[1]; dq[qo + 30] = tfm_v7[2]; dq[qo + 31] = tfm_v7[3]; }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  var dq_row: array<f32, 32>;
-  var dk_row: array<f32, 32>;
-  var dv_row: array<f32, 32>;
+  var dq_row: array<vec4<f32>, 8>;
+  var dk_row: array<vec4<f32>, 8>;
+  var dv_row: array<vec4<f32>, 8>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -2472,49 +6286,110 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (4);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-    for (var e: i32 = 0; e < 32; e += 1) {
-      dk_row[e] = 0f;
-      dv_row[e] = 0f;
-    }
+    dk_row[0] = vec4<f32>(0f);
+    dv_row[0] = vec4<f32>(0f);
+    dk_row[1] = vec4<f32>(0f);
+    dv_row[1] = vec4<f32>(0f);
+    dk_row[2] = vec4<f32>(0f);
+    dv_row[2] = vec4<f32>(0f);
+    dk_row[3] = vec4<f32>(0f);
+    dv_row[3] = vec4<f32>(0f);
+    dk_row[4] = vec4<f32>(0f);
+    dv_row[4] = vec4<f32>(0f);
+    dk_row[5] = vec4<f32>(0f);
+    dv_row[5] = vec4<f32>(0f);
+    dk_row[6] = vec4<f32>(0f);
+    dv_row[6] = vec4<f32>(0f);
+    dk_row[7] = vec4<f32>(0f);
+    dv_row[7] = vec4<f32>(0f);
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.tgt_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
         if (keyMask[b * tfm_args.src_seq + j] != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
-          var rowDot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            rowDot = rowDot + dOut[qo + e] * out[qo + e];
-          }
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
+          var rowDot: f32 = 0f;
+          var rowDot_v7: vec4<f32> = vec4<f32>(0f);
+          var rowDot_v7b: vec4<f32> = vec4<f32>(0f);
+          rowDot_v7 += dOut[(qo) / 4] * out[(qo) / 4];
+          rowDot_v7b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+          rowDot_v7 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+          rowDot_v7b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+          rowDot_v7 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+          rowDot_v7b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+          rowDot_v7 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+          rowDot_v7b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+          rowDot_v7 += rowDot_v7b;
+          rowDot += rowDot_v7[0] + rowDot_v7[1] + (rowDot_v7[2] + rowDot_v7[3]);
+          var dot: f32 = 0f;
+          var dot_v8: vec4<f32> = vec4<f32>(0f);
+          var dot_v8b: vec4<f32> = vec4<f32>(0f);
+          dot_v8 += q[(qo) / 4] * k[(ko) / 4];
+          dot_v8b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+          dot_v8 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+          dot_v8b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+          dot_v8 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+          dot_v8b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+          dot_v8 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+          dot_v8b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+          dot_v8 += dot_v8b;
+          dot += dot_v8[0] + dot_v8[1] + (dot_v8[2] + dot_v8[3]);
           let s: f32 = dot * 1f;
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
+          var dov: f32 = 0f;
+          var dov_v9: vec4<f32> = vec4<f32>(0f);
+          var dov_v9b: vec4<f32> = vec4<f32>(0f);
+          dov_v9 += dOut[(qo) / 4] * v[(ko) / 4];
+          dov_v9b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+          dov_v9 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+          dov_v9b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+          dov_v9 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+          dov_v9b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+          dov_v9 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+          dov_v9b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+          dov_v9 += dov_v9b;
+          dov += dov_v9[0] + dov_v9[1] + (dov_v9[2] + dov_v9[3]);
           let keepj: f32 = 1f;
           let ds: f32 = p * (dov * keepj - rowDot) * 1f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dv_row[e] += p * keepj * dOut[qo + e];
-            dk_row[e] += ds * q[qo + e];
-          }
+          dv_row[0] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo) / 4];
+          dk_row[0] += vec4<f32>(ds) * q[(qo) / 4];
+          dv_row[1] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 4) / 4];
+          dk_row[1] += vec4<f32>(ds) * q[(qo + 4) / 4];
+          dv_row[2] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 8) / 4];
+          dk_row[2] += vec4<f32>(ds) * q[(qo + 8) / 4];
+          dv_row[3] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 12) / 4];
+          dk_row[3] += vec4<f32>(ds) * q[(qo + 12) / 4];
+          dv_row[4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 16) / 4];
+          dk_row[4] += vec4<f32>(ds) * q[(qo + 16) / 4];
+          dv_row[5] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 20) / 4];
+          dk_row[5] += vec4<f32>(ds) * q[(qo + 20) / 4];
+          dv_row[6] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 24) / 4];
+          dk_row[6] += vec4<f32>(ds) * q[(qo + 24) / 4];
+          dv_row[7] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + 28) / 4];
+          dk_row[7] += vec4<f32>(ds) * q[(qo + 28) / 4];
         }
       }
     }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dk[ko + e_w] = dk_row[e_w];
-    }
-    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
-      dv[ko + e_w] = dv_row[e_w];
-    }
+    { let tfm_v0 = dk_row[0]; dk[ko] = tfm_v0[0]; dk[ko + 1] = tfm_v0[1]; dk[ko + 2] = tfm_v0[2]; dk[ko + 3] = tfm_v0[3]; }
+    { let tfm_v1 = dk_row[1]; dk[ko + 4] = tfm_v1[0]; dk[ko + 5] = tfm_v1[1]; dk[ko + 6] = tfm_v1[2]; dk[ko + 7] = tfm_v1[3]; }
+    { let tfm_v2 = dk_row[2]; dk[ko + 8] = tfm_v2[0]; dk[ko + 9] = tfm_v2[1]; dk[ko + 10] = tfm_v2[2]; dk[ko + 11] = tfm_v2[3]; }
+    { let tfm_v3 = dk_row[3]; dk[ko + 12] = tfm_v3[0]; dk[ko + 13] = tfm_v3[1]; dk[ko + 14] = tfm_v3[2]; dk[ko + 15] = tfm_v3[3]; }
+    { let tfm_v4 = dk_row[4]; dk[ko + 16] = tfm_v4[0]; dk[ko + 17] = tfm_v4[1]; dk[ko + 18] = tfm_v4[2]; dk[ko + 19] = tfm_v4[3]; }
+    { let tfm_v5 = dk_row[5]; dk[ko + 20] = tfm_v5[0]; dk[ko + 21] = tfm_v5[1]; dk[ko + 22] = tfm_v5[2]; dk[ko + 23] = tfm_v5[3]; }
+    { let tfm_v6 = dk_row[6]; dk[ko + 24] = tfm_v6[0]; dk[ko + 25] = tfm_v6[1]; dk[ko + 26] = tfm_v6[2]; dk[ko + 27] = tfm_v6[3]; }
+    { let tfm_v7 = dk_row[7]; dk[ko + 28] = tfm_v7[0]; dk[ko + 29] = tfm_v7[1]; dk[ko + 30] = tfm_v7[2]; dk[ko + 31] = tfm_v7[3]; }
+    { let tfm_v8 = dv_row[0]; dv[ko] = tfm_v8[0]; dv[ko + 1] = tfm_v8[1]; dv[ko + 2] = tfm_v8[2]; dv[ko + 3] = tfm_v8[3]; }
+    { let tfm_v9 = dv_row[1]; dv[ko + 4] = tfm_v9[0]; dv[ko + 5] = tfm_v9[1]; dv[ko + 6] = tfm_v9[2]; dv[ko + 7] = tfm_v9[3]; }
+    { let tfm_v10 = dv_row[2]; dv[ko + 8] = tfm_v10[0]; dv[ko + 9] = tfm_v10[1]; dv[ko + 10] = tfm_v10[2]; dv[ko + 11] = tfm_v10[3]; }
+    { let tfm_v11 = dv_row[3]; dv[ko + 12] = tfm_v11[0]; dv[ko + 13] = tfm_v11[1]; dv[ko + 14] = tfm_v11[2]; dv[ko + 15] = tfm_v11[3]; }
+    { let tfm_v12 = dv_row[4]; dv[ko + 16] = tfm_v12[0]; dv[ko + 17] = tfm_v12[1]; dv[ko + 18] = tfm_v12[2]; dv[ko + 19] = tfm_v12[3]; }
+    { let tfm_v13 = dv_row[5]; dv[ko + 20] = tfm_v13[0]; dv[ko + 21] = tfm_v13[1]; dv[ko + 22] = tfm_v13[2]; dv[ko + 23] = tfm_v13[3]; }
+    { let tfm_v14 = dv_row[6]; dv[ko + 24] = tfm_v14[0]; dv[ko + 25] = tfm_v14[1]; dv[ko + 26] = tfm_v14[2]; dv[ko + 27] = tfm_v14[3]; }
+    { let tfm_v15 = dv_row[7]; dv[ko + 28] = tfm_v15[0]; dv[ko + 29] = tfm_v15[1]; dv[ko + 30] = tfm_v15[2]; dv[ko + 31] = tfm_v15[3]; }
   }
 }
 
-// ==== kernel matmul_cceb7483 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_cceb7483 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -2525,99 +6400,339 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_a90277c4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
+// ==== kernel matmul_a90277c4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -2628,94 +6743,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (131 / 4) * (32)) {
+  if (tfm_gid < (135 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
       let a0: f32 = a[p * 128 + i0];
       let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
       let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
       let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let a4: f32 = a[p * 128 + min(i0 + 4, 127)];
+      let a5: f32 = a[p * 128 + min(i0 + 5, 127)];
+      let a6: f32 = a[p * 128 + min(i0 + 6, 127)];
+      let a7: f32 = a[p * 128 + min(i0 + 7, 127)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -2741,13 +7096,13 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
 // From specs/t5_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> out: array<f32>;
+@group(0) @binding(4) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;
-@group(0) @binding(6) var<storage, read> dOut: array<f32>;
+@group(0) @binding(6) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
@@ -2755,11 +7110,20 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 128; o += 1) {
+  let vend0: i32 = 128 - 128 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dbias[o] = tfm_v0[0]; dbias[o + 1] = tfm_v0[1]; dbias[o + 2] = tfm_v0[2]; dbias[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 128; o += 1) {
     dbias[o] = 0f;
   }
   for (var b: i32 = 0; b < tfm_args.batch; b += 1) {
-    for (var o: i32 = 0; o < tfm_args.tgt_seq * 128; o += 1) {
+    let vend1: i32 = tfm_args.tgt_seq * 128 - tfm_args.tgt_seq * 128 % 4;
+    for (var o: i32 = 0; o < vend1; o += 4) {
+      { let tfm_v1 = vec4<f32>(0f); dk[b * (tfm_args.tgt_seq * 128) + o] = tfm_v1[0]; dk[b * (tfm_args.tgt_seq * 128) + o + 1] = tfm_v1[1]; dk[b * (tfm_args.tgt_seq * 128) + o + 2] = tfm_v1[2]; dk[b * (tfm_args.tgt_seq * 128) + o + 3] = tfm_v1[3]; }
+      { let tfm_v2 = vec4<f32>(0f); dv[b * (tfm_args.tgt_seq * 128) + o] = tfm_v2[0]; dv[b * (tfm_args.tgt_seq * 128) + o + 1] = tfm_v2[1]; dv[b * (tfm_args.tgt_seq * 128) + o + 2] = tfm_v2[2]; dv[b * (tfm_args.tgt_seq * 128) + o + 3] = tfm_v2[3]; }
+    }
+    for (var o: i32 = vend1; o < tfm_args.tgt_seq * 128; o += 1) {
       dk[b * (tfm_args.tgt_seq * 128) + o] = 0f;
       dv[b * (tfm_args.tgt_seq * 128) + o] = 0f;
     }
@@ -2768,38 +7132,89 @@ fn main() {
       for (var qi: i32 = 0; qi < tfm_args.tgt_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
         let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dq[qo + e] = 0f;
-        }
+        var rowDot: f32 = 0f;
+        var rowDot_v2: vec4<f32> = vec4<f32>(0f);
+        var rowDot_v2b: vec4<f32> = vec4<f32>(0f);
+        rowDot_v2 += dOut[(qo) / 4] * out[(qo) / 4];
+        rowDot_v2b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+        rowDot_v2 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+        rowDot_v2b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+        rowDot_v2 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+        rowDot_v2b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+        rowDot_v2 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+        rowDot_v2b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+        rowDot_v2 += rowDot_v2b;
+        rowDot += rowDot_v2[0] + rowDot_v2[1] + (rowDot_v2[2] + rowDot_v2[3]);
+        { let tfm_v3 = vec4<f32>(0f); dq[qo] = tfm_v3[0]; dq[qo + 1] = tfm_v3[1]; dq[qo + 2] = tfm_v3[2]; dq[qo + 3] = tfm_v3[3]; }
+        { let tfm_v4 = vec4<f32>(0f); dq[qo + 4] = tfm_v4[0]; dq[qo + 5] = tfm_v4[1]; dq[qo + 6] = tfm_v4[2]; dq[qo + 7] = tfm_v4[3]; }
+        { let tfm_v5 = vec4<f32>(0f); dq[qo + 8] = tfm_v5[0]; dq[qo + 9] = tfm_v5[1]; dq[qo + 10] = tfm_v5[2]; dq[qo + 11] = tfm_v5[3]; }
+        { let tfm_v6 = vec4<f32>(0f); dq[qo + 12] = tfm_v6[0]; dq[qo + 13] = tfm_v6[1]; dq[qo + 14] = tfm_v6[2]; dq[qo + 15] = tfm_v6[3]; }
+        { let tfm_v7 = vec4<f32>(0f); dq[qo + 16] = tfm_v7[0]; dq[qo + 17] = tfm_v7[1]; dq[qo + 18] = tfm_v7[2]; dq[qo + 19] = tfm_v7[3]; }
+        { let tfm_v8 = vec4<f32>(0f); dq[qo + 20] = tfm_v8[0]; dq[qo + 21] = tfm_v8[1]; dq[qo + 22] = tfm_v8[2]; dq[qo + 23] = tfm_v8[3]; }
+        { let tfm_v9 = vec4<f32>(0f); dq[qo + 24] = tfm_v9[0]; dq[qo + 25] = tfm_v9[1]; dq[qo + 26] = tfm_v9[2]; dq[qo + 27] = tfm_v9[3]; }
+        { let tfm_v10 = vec4<f32>(0f); dq[qo + 28] = tfm_v10[0]; dq[qo + 29] = tfm_v10[1]; dq[qo + 30] = tfm_v10[2]; dq[qo + 31] = tfm_v10[3]; }
         for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
           let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
+          var dot: f32 = 0f;
+          var dot_v4: vec4<f32> = vec4<f32>(0f);
+          var dot_v4b: vec4<f32> = vec4<f32>(0f);
+          dot_v4 += q[(qo) / 4] * k[(ko) / 4];
+          dot_v4b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+          dot_v4 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+          dot_v4b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+          dot_v4 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+          dot_v4b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+          dot_v4 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+          dot_v4b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+          dot_v4 += dot_v4b;
+          dot += dot_v4[0] + dot_v4[1] + (dot_v4[2] + dot_v4[3]);
           let rAbs: i32 = max(-(j - qi), 0);
           let bucket: i32 = select(min(16 + i32(floor(log(f32(rAbs) / 16f) / 2.0794415f * 16f)), 31), rAbs, rAbs < 16);
           let s: f32 = dot * 1f + bias[bucket * 4 + h];
           let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
+          var dov: f32 = 0f;
+          var dov_v5: vec4<f32> = vec4<f32>(0f);
+          var dov_v5b: vec4<f32> = vec4<f32>(0f);
+          dov_v5 += dOut[(qo) / 4] * v[(ko) / 4];
+          dov_v5b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+          dov_v5 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+          dov_v5b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+          dov_v5 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+          dov_v5b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+          dov_v5 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+          dov_v5b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+          dov_v5 += dov_v5b;
+          dov += dov_v5[0] + dov_v5[1] + (dov_v5[2] + dov_v5[3]);
           let keepj: f32 = 1f;
           let dpj: f32 = dov * keepj;
           let pk: f32 = p * keepj;
           let dsRaw: f32 = p * (dpj - rowDot);
           dbias[bucket * 4 + h] += dsRaw;
           let ds: f32 = dsRaw * 1f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+          { let tfm_v11 = vec4<f32>(pk) * dOut[(qo) / 4]; dv[ko] += tfm_v11[0]; dv[ko + 1] += tfm_v11[1]; dv[ko + 2] += tfm_v11[2]; dv[ko + 3] += tfm_v11[3]; }
+          { let tfm_v12 = vec4<f32>(ds) * k[(ko) / 4]; dq[qo] += tfm_v12[0]; dq[qo + 1] += tfm_v12[1]; dq[qo + 2] += tfm_v12[2]; dq[qo + 3] += tfm_v12[3]; }
+          { let tfm_v13 = vec4<f32>(ds) * q[(qo) / 4]; dk[ko] += tfm_v13[0]; dk[ko + 1] += tfm_v13[1]; dk[ko + 2] += tfm_v13[2]; dk[ko + 3] += tfm_v13[3]; }
+          { let tfm_v14 = vec4<f32>(pk) * dOut[(qo + 4) / 4]; dv[ko + 4] += tfm_v14[0]; dv[ko + 5] += tfm_v14[1]; dv[ko + 6] += tfm_v14[2]; dv[ko + 7] += tfm_v14[3]; }
+          { let tfm_v15 = vec4<f32>(ds) * k[(ko + 4) / 4]; dq[qo + 4] += tfm_v15[0]; dq[qo + 5] += tfm_v15[1]; dq[qo + 6] += tfm_v15[2]; dq[qo + 7] += tfm_v15[3]; }
+          { let tfm_v16 = vec4<f32>(ds) * q[(qo + 4) / 4]; dk[ko + 4] += tfm_v16[0]; dk[ko + 5] += tfm_v16[1]; dk[ko + 6] += tfm_v16[2]; dk[ko + 7] += tfm_v16[3]; }
+          { let tfm_v17 = vec4<f32>(pk) * dOut[(qo + 8) / 4]; dv[ko + 8] += tfm_v17[0]; dv[ko + 9] += tfm_v17[1]; dv[ko + 10] += tfm_v17[2]; dv[ko + 11] += tfm_v17[3]; }
+          { let tfm_v18 = vec4<f32>(ds) * k[(ko + 8) / 4]; dq[qo + 8] += tfm_v18[0]; dq[qo + 9] += tfm_v18[1]; dq[qo + 10] += tfm_v18[2]; dq[qo + 11] += tfm_v18[3]; }
+          { let tfm_v19 = vec4<f32>(ds) * q[(qo + 8) / 4]; dk[ko + 8] += tfm_v19[0]; dk[ko + 9] += tfm_v19[1]; dk[ko + 10] += tfm_v19[2]; dk[ko + 11] += tfm_v19[3]; }
+          { let tfm_v20 = vec4<f32>(pk) * dOut[(qo + 12) / 4]; dv[ko + 12] += tfm_v20[0]; dv[ko + 13] += tfm_v20[1]; dv[ko + 14] += tfm_v20[2]; dv[ko + 15] += tfm_v20[3]; }
+          { let tfm_v21 = vec4<f32>(ds) * k[(ko + 12) / 4]; dq[qo + 12] += tfm_v21[0]; dq[qo + 13] += tfm_v21[1]; dq[qo + 14] += tfm_v21[2]; dq[qo + 15] += tfm_v21[3]; }
+          { let tfm_v22 = vec4<f32>(ds) * q[(qo + 12) / 4]; dk[ko + 12] += tfm_v22[0]; dk[ko + 13] += tfm_v22[1]; dk[ko + 14] += tfm_v22[2]; dk[ko + 15] += tfm_v22[3]; }
+          { let tfm_v23 = vec4<f32>(pk) * dOut[(qo + 16) / 4]; dv[ko + 16] += tfm_v23[0]; dv[ko + 17] += tfm_v23[1]; dv[ko + 18] += tfm_v23[2]; dv[ko + 19] += tfm_v23[3]; }
+          { let tfm_v24 = vec4<f32>(ds) * k[(ko + 16) / 4]; dq[qo + 16] += tfm_v24[0]; dq[qo + 17] += tfm_v24[1]; dq[qo + 18] += tfm_v24[2]; dq[qo + 19] += tfm_v24[3]; }
+          { let tfm_v25 = vec4<f32>(ds) * q[(qo + 16) / 4]; dk[ko + 16] += tfm_v25[0]; dk[ko + 17] += tfm_v25[1]; dk[ko + 18] += tfm_v25[2]; dk[ko + 19] += tfm_v25[3]; }
+          { let tfm_v26 = vec4<f32>(pk) * dOut[(qo + 20) / 4]; dv[ko + 20] += tfm_v26[0]; dv[ko + 21] += tfm_v26[1]; dv[ko + 22] += tfm_v26[2]; dv[ko + 23] += tfm_v26[3]; }
+          { let tfm_v27 = vec4<f32>(ds) * k[(ko + 20) / 4]; dq[qo + 20] += tfm_v27[0]; dq[qo + 21] += tfm_v27[1]; dq[qo + 22] += tfm_v27[2]; dq[qo + 23] += tfm_v27[3]; }
+          { let tfm_v28 = vec4<f32>(ds) * q[(qo + 20) / 4]; dk[ko + 20] += tfm_v28[0]; dk[ko + 21] += tfm_v28[1]; dk[ko + 22] += tfm_v28[2]; dk[ko + 23] += tfm_v28[3]; }
+          { let tfm_v29 = vec4<f32>(pk) * dOut[(qo + 24) / 4]; dv[ko + 24] += tfm_v29[0]; dv[ko + 25] += tfm_v29[1]; dv[ko + 26] += tfm_v29[2]; dv[ko + 27] += tfm_v29[3]; }
+          { let tfm_v30 = vec4<f32>(ds) * k[(ko + 24) / 4]; dq[qo + 24] += tfm_v30[0]; dq[qo + 25] += tfm_v30[1]; dq[qo + 26] += tfm_v30[2]; dq[qo + 27] += tfm_v30[3]; }
+          { let tfm_v31 = vec4<f32>(ds) * q[(qo + 24) / 4]; dk[ko + 24] += tfm_v31[0]; dk[ko + 25] += tfm_v31[1]; dk[ko + 26] += tfm_v31[2]; dk[ko + 27] += tfm_v31[3]; }
+          { let tfm_v32 = vec4<f32>(pk) * dOut[(qo + 28) / 4]; dv[ko + 28] += tfm_v32[0]; dv[ko + 29] += tfm_v32[1]; dv[ko + 30] += tfm_v32[2]; dv[ko + 31] += tfm_v32[3]; }
+          { let tfm_v33 = vec4<f32>(ds) * k[(ko + 28) / 4]; dq[qo + 28] += tfm_v33[0]; dq[qo + 29] += tfm_v33[1]; dq[qo + 30] += tfm_v33[2]; dq[qo + 31] += tfm_v33[3]; }
+          { let tfm_v34 = vec4<f32>(ds) * q[(qo + 28) / 4]; dk[ko + 28] += tfm_v34[0]; dk[ko + 29] += tfm_v34[1]; dk[ko + 30] += tfm_v34[2]; dk[ko + 31] += tfm_v34[3]; }
         }
       }
     }
@@ -2826,18 +7241,26 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/t5_tiny.tfm:19:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 262144; o += 1) {
+  let vend0: i32 = 262144 - 262144 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 262144; o += 1) {
     dtable[o] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let dst: i32 = ids[r] * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      dtable[dst + k] += dy[r * 128 + k];
+    let vend1: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      { let tfm_v1 = dy[(r * 128 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
+    }
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      dtable[dst + k] += dy[(r * 128 + k) / 4][(r * 128 + k) % 4];
     }
   }
 }
@@ -2861,44 +7284,71 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // rmsnorm backward: dx, dg
 // From specs/t5_tiny.tfm:31:5.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dg: array<f32>;
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var k: i32 = 0; k < 128; k += 1) {
+  let vend0: i32 = 128 - 128 % 4;
+  for (var k: i32 = 0; k < vend0; k += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
+  }
+  for (var k: i32 = vend0; k < 128; k += 1) {
     dg[k] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let o: i32 = r * 128;
-    var ms: f32 = 0.0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      ms = ms + x[o + k] * x[o + k];
+    var ms: f32 = 0f;
+    let vend1: i32 = 128 - 128 % 4;
+    var ms_v1: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      ms_v1 += x[(o + k) / 4] * x[(o + k) / 4];
+    }
+    ms += ms_v1[0] + ms_v1[1] + (ms_v1[2] + ms_v1[3]);
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      ms += x[(o + k) / 4][(o + k) % 4] * x[(o + k) / 4][(o + k) % 4];
     }
     let rstd: f32 = 1f / sqrt(ms / 128f + 0.000001f);
     let mean: f32 = 0f;
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      let dh: f32 = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+    let vend2: i32 = 128 - 128 % 4;
+    var meanDh_v2: vec4<f32> = vec4<f32>(0f);
+    var meanDhX_v2: vec4<f32> = vec4<f32>(0f);
+    for (var k: i32 = 0; k < vend2; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      let dh_v: vec4<f32> = dy[(o + k) / 4] * g[(k) / 4];
+      { let tfm_v1 = dy[(o + k) / 4] * xh_v; dg[k] += tfm_v1[0]; dg[k + 1] += tfm_v1[1]; dg[k + 2] += tfm_v1[2]; dg[k + 3] += tfm_v1[3]; }
+      meanDh_v2 += dh_v;
+      meanDhX_v2 += dh_v * xh_v;
+    }
+    meanDh += meanDh_v2[0] + meanDh_v2[1] + (meanDh_v2[2] + meanDh_v2[3]);
+    meanDhX += meanDhX_v2[0] + meanDhX_v2[1] + (meanDhX_v2[2] + meanDhX_v2[3]);
+    for (var k: i32 = vend2; k < 128; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      let dh: f32 = dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4];
+      dg[k] += dy[(o + k) / 4][(o + k) % 4] * xh;
       meanDh += dh;
       meanDhX += dh * xh;
     }
     meanDh = meanDh / 128f;
     meanDhX = meanDhX / 128f;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      let xh: f32 = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - 0f - xh * meanDhX);
+    let vend3: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend3; k += 4) {
+      let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
+      { let tfm_v2 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(0f) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v2[0]; dx[o + k + 1] = tfm_v2[1]; dx[o + k + 2] = tfm_v2[2]; dx[o + k + 3] = tfm_v2[3]; }
+    }
+    for (var k: i32 = vend3; k < 128; k += 1) {
+      let xh: f32 = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd;
+      dx[o + k] = rstd * (dy[(o + k) / 4][(o + k) % 4] * g[(k) / 4][(k) % 4] - 0f - xh * meanDhX);
     }
   }
 }
 
-// ==== kernel matmul_dd47cef8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],64],"workgroup":64}]}
+// ==== kernel matmul_dd47cef8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -2909,99 +7359,339 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (64)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (32)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
       let a0: f32 = a[i0 * 128 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
       let b0: f32 = b[j0 * 128 + p];
       let b1: f32 = b[(j0 + 1) * 128 + p];
       let b2: f32 = b[(j0 + 2) * 128 + p];
       let b3: f32 = b[(j0 + 3) * 128 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 128 + p];
+      let b5: f32 = b[(j0 + 5) * 128 + p];
+      let b6: f32 = b[(j0 + 6) * 128 + p];
+      let b7: f32 = b[(j0 + 7) * 128 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 256 + j0] = c00;
-    c[i0 * 256 + (j0 + 1)] = c01;
-    c[i0 * 256 + (j0 + 2)] = c02;
-    c[i0 * 256 + (j0 + 3)] = c03;
+    c[i0 * 256 + j0] = c0_0;
+    c[i0 * 256 + (j0 + 1)] = c0_1;
+    c[i0 * 256 + (j0 + 2)] = c0_2;
+    c[i0 * 256 + (j0 + 3)] = c0_3;
+    c[i0 * 256 + (j0 + 4)] = c0_4;
+    c[i0 * 256 + (j0 + 5)] = c0_5;
+    c[i0 * 256 + (j0 + 6)] = c0_6;
+    c[i0 * 256 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 256 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 256 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 256 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 256 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_f44e4a40 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",259,4],32],"workgroup":64}]}
+// ==== kernel matmul_f44e4a40 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",263,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128]
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -3012,94 +7702,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (259 / 4) * (32)) {
+  if (tfm_gid < (263 / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
       let a0: f32 = a[p * 256 + i0];
       let a1: f32 = a[p * 256 + min(i0 + 1, 255)];
       let a2: f32 = a[p * 256 + min(i0 + 2, 255)];
       let a3: f32 = a[p * 256 + min(i0 + 3, 255)];
+      let a4: f32 = a[p * 256 + min(i0 + 4, 255)];
+      let a5: f32 = a[p * 256 + min(i0 + 5, 255)];
+      let a6: f32 = a[p * 256 + min(i0 + 6, 255)];
+      let a7: f32 = a[p * 256 + min(i0 + 7, 255)];
       let b0: f32 = b[p * 128 + j0];
       let b1: f32 = b[p * 128 + (j0 + 1)];
       let b2: f32 = b[p * 128 + (j0 + 2)];
       let b3: f32 = b[p * 128 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 128 + (j0 + 4)];
+      let b5: f32 = b[p * 128 + (j0 + 5)];
+      let b6: f32 = b[p * 128 + (j0 + 6)];
+      let b7: f32 = b[p * 128 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 256) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < 256) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 256) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 256) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 256) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < 256) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 256) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 256) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 256) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < 256) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 256) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 256) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 256) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 256) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 256) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 256) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -3122,7 +8052,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_745ea686 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
+// ==== kernel matmul_745ea686 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -3133,99 +8063,339 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 7) / 8) * (16)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (32);
-    tfm_rest = tfm_rest / (32);
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 256; p += 1) {
       let a0: f32 = a[i0 * 256 + p];
       let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
       let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
       let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
       let b0: f32 = b[j0 * 256 + p];
       let b1: f32 = b[(j0 + 1) * 256 + p];
       let b2: f32 = b[(j0 + 2) * 256 + p];
       let b3: f32 = b[(j0 + 3) * 256 + p];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[(j0 + 4) * 256 + p];
+      let b5: f32 = b[(j0 + 5) * 256 + p];
+      let b6: f32 = b[(j0 + 6) * 256 + p];
+      let b7: f32 = b[(j0 + 7) * 256 + p];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 128 + j0] = c00;
-    c[i0 * 128 + (j0 + 1)] = c01;
-    c[i0 * 128 + (j0 + 2)] = c02;
-    c[i0 * 128 + (j0 + 3)] = c03;
+    c[i0 * 128 + j0] = c0_0;
+    c[i0 * 128 + (j0 + 1)] = c0_1;
+    c[i0 * 128 + (j0 + 2)] = c0_2;
+    c[i0 * 128 + (j0 + 3)] = c0_3;
+    c[i0 * 128 + (j0 + 4)] = c0_4;
+    c[i0 * 128 + (j0 + 5)] = c0_5;
+    c[i0 * 128 + (j0 + 6)] = c0_6;
+    c[i0 * 128 + (j0 + 7)] = c0_7;
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + j0] = c10;
+      c[(i0 + 1) * 128 + j0] = c1_0;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + j0] = c20;
+      c[(i0 + 2) * 128 + j0] = c2_0;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + j0] = c30;
+      c[(i0 + 3) * 128 + j0] = c3_0;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
-      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + j0] = c4_0;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + j0] = c5_0;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + j0] = c6_0;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + j0] = c7_0;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
 }
 
-// ==== kernel matmul_cd442322 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],64],"workgroup":64}]}
+// ==== kernel matmul_cd442322 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256]
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -3236,94 +8406,334 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (131 / 4) * (64)) {
+  if (tfm_gid < (135 / 8) * (32)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
     let it: i32 = tfm_rest;
-    let i0: i32 = it * 4;
-    let j0: i32 = jt * 4;
-    var c00: f32 = 0f;
-    var c01: f32 = 0f;
-    var c02: f32 = 0f;
-    var c03: f32 = 0f;
-    var c10: f32 = 0f;
-    var c11: f32 = 0f;
-    var c12: f32 = 0f;
-    var c13: f32 = 0f;
-    var c20: f32 = 0f;
-    var c21: f32 = 0f;
-    var c22: f32 = 0f;
-    var c23: f32 = 0f;
-    var c30: f32 = 0f;
-    var c31: f32 = 0f;
-    var c32: f32 = 0f;
-    var c33: f32 = 0f;
+    let i0: i32 = it * 8;
+    let j0: i32 = jt * 8;
+    var c0_0: f32 = 0f;
+    var c0_1: f32 = 0f;
+    var c0_2: f32 = 0f;
+    var c0_3: f32 = 0f;
+    var c0_4: f32 = 0f;
+    var c0_5: f32 = 0f;
+    var c0_6: f32 = 0f;
+    var c0_7: f32 = 0f;
+    var c1_0: f32 = 0f;
+    var c1_1: f32 = 0f;
+    var c1_2: f32 = 0f;
+    var c1_3: f32 = 0f;
+    var c1_4: f32 = 0f;
+    var c1_5: f32 = 0f;
+    var c1_6: f32 = 0f;
+    var c1_7: f32 = 0f;
+    var c2_0: f32 = 0f;
+    var c2_1: f32 = 0f;
+    var c2_2: f32 = 0f;
+    var c2_3: f32 = 0f;
+    var c2_4: f32 = 0f;
+    var c2_5: f32 = 0f;
+    var c2_6: f32 = 0f;
+    var c2_7: f32 = 0f;
+    var c3_0: f32 = 0f;
+    var c3_1: f32 = 0f;
+    var c3_2: f32 = 0f;
+    var c3_3: f32 = 0f;
+    var c3_4: f32 = 0f;
+    var c3_5: f32 = 0f;
+    var c3_6: f32 = 0f;
+    var c3_7: f32 = 0f;
+    var c4_0: f32 = 0f;
+    var c4_1: f32 = 0f;
+    var c4_2: f32 = 0f;
+    var c4_3: f32 = 0f;
+    var c4_4: f32 = 0f;
+    var c4_5: f32 = 0f;
+    var c4_6: f32 = 0f;
+    var c4_7: f32 = 0f;
+    var c5_0: f32 = 0f;
+    var c5_1: f32 = 0f;
+    var c5_2: f32 = 0f;
+    var c5_3: f32 = 0f;
+    var c5_4: f32 = 0f;
+    var c5_5: f32 = 0f;
+    var c5_6: f32 = 0f;
+    var c5_7: f32 = 0f;
+    var c6_0: f32 = 0f;
+    var c6_1: f32 = 0f;
+    var c6_2: f32 = 0f;
+    var c6_3: f32 = 0f;
+    var c6_4: f32 = 0f;
+    var c6_5: f32 = 0f;
+    var c6_6: f32 = 0f;
+    var c6_7: f32 = 0f;
+    var c7_0: f32 = 0f;
+    var c7_1: f32 = 0f;
+    var c7_2: f32 = 0f;
+    var c7_3: f32 = 0f;
+    var c7_4: f32 = 0f;
+    var c7_5: f32 = 0f;
+    var c7_6: f32 = 0f;
+    var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
       let a0: f32 = a[p * 128 + i0];
       let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
       let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
       let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let a4: f32 = a[p * 128 + min(i0 + 4, 127)];
+      let a5: f32 = a[p * 128 + min(i0 + 5, 127)];
+      let a6: f32 = a[p * 128 + min(i0 + 6, 127)];
+      let a7: f32 = a[p * 128 + min(i0 + 7, 127)];
       let b0: f32 = b[p * 256 + j0];
       let b1: f32 = b[p * 256 + (j0 + 1)];
       let b2: f32 = b[p * 256 + (j0 + 2)];
       let b3: f32 = b[p * 256 + (j0 + 3)];
-      c00 += a0 * b0;
-      c01 += a0 * b1;
-      c02 += a0 * b2;
-      c03 += a0 * b3;
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
-      c20 += a2 * b0;
-      c21 += a2 * b1;
-      c22 += a2 * b2;
-      c23 += a2 * b3;
-      c30 += a3 * b0;
-      c31 += a3 * b1;
-      c32 += a3 * b2;
-      c33 += a3 * b3;
+      let b4: f32 = b[p * 256 + (j0 + 4)];
+      let b5: f32 = b[p * 256 + (j0 + 5)];
+      let b6: f32 = b[p * 256 + (j0 + 6)];
+      let b7: f32 = b[p * 256 + (j0 + 7)];
+      c0_0 += a0 * b0;
+      c0_1 += a0 * b1;
+      c0_2 += a0 * b2;
+      c0_3 += a0 * b3;
+      c0_4 += a0 * b4;
+      c0_5 += a0 * b5;
+      c0_6 += a0 * b6;
+      c0_7 += a0 * b7;
+      c1_0 += a1 * b0;
+      c1_1 += a1 * b1;
+      c1_2 += a1 * b2;
+      c1_3 += a1 * b3;
+      c1_4 += a1 * b4;
+      c1_5 += a1 * b5;
+      c1_6 += a1 * b6;
+      c1_7 += a1 * b7;
+      c2_0 += a2 * b0;
+      c2_1 += a2 * b1;
+      c2_2 += a2 * b2;
+      c2_3 += a2 * b3;
+      c2_4 += a2 * b4;
+      c2_5 += a2 * b5;
+      c2_6 += a2 * b6;
+      c2_7 += a2 * b7;
+      c3_0 += a3 * b0;
+      c3_1 += a3 * b1;
+      c3_2 += a3 * b2;
+      c3_3 += a3 * b3;
+      c3_4 += a3 * b4;
+      c3_5 += a3 * b5;
+      c3_6 += a3 * b6;
+      c3_7 += a3 * b7;
+      c4_0 += a4 * b0;
+      c4_1 += a4 * b1;
+      c4_2 += a4 * b2;
+      c4_3 += a4 * b3;
+      c4_4 += a4 * b4;
+      c4_5 += a4 * b5;
+      c4_6 += a4 * b6;
+      c4_7 += a4 * b7;
+      c5_0 += a5 * b0;
+      c5_1 += a5 * b1;
+      c5_2 += a5 * b2;
+      c5_3 += a5 * b3;
+      c5_4 += a5 * b4;
+      c5_5 += a5 * b5;
+      c5_6 += a5 * b6;
+      c5_7 += a5 * b7;
+      c6_0 += a6 * b0;
+      c6_1 += a6 * b1;
+      c6_2 += a6 * b2;
+      c6_3 += a6 * b3;
+      c6_4 += a6 * b4;
+      c6_5 += a6 * b5;
+      c6_6 += a6 * b6;
+      c6_7 += a6 * b7;
+      c7_0 += a7 * b0;
+      c7_1 += a7 * b1;
+      c7_2 += a7 * b2;
+      c7_3 += a7 * b3;
+      c7_4 += a7 * b4;
+      c7_5 += a7 * b5;
+      c7_6 += a7 * b6;
+      c7_7 += a7 * b7;
     }
-    c[i0 * 256 + j0] = c00;
-    c[i0 * 256 + (j0 + 1)] = c01;
-    c[i0 * 256 + (j0 + 2)] = c02;
-    c[i0 * 256 + (j0 + 3)] = c03;
+    c[i0 * 256 + j0] = c0_0;
+    c[i0 * 256 + (j0 + 1)] = c0_1;
+    c[i0 * 256 + (j0 + 2)] = c0_2;
+    c[i0 * 256 + (j0 + 3)] = c0_3;
+    c[i0 * 256 + (j0 + 4)] = c0_4;
+    c[i0 * 256 + (j0 + 5)] = c0_5;
+    c[i0 * 256 + (j0 + 6)] = c0_6;
+    c[i0 * 256 + (j0 + 7)] = c0_7;
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 256 + j0] = c10;
+      c[(i0 + 1) * 256 + j0] = c1_0;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+      c[(i0 + 1) * 256 + (j0 + 1)] = c1_1;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+      c[(i0 + 1) * 256 + (j0 + 2)] = c1_2;
     }
     if (i0 + 1 < 128) {
-      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+      c[(i0 + 1) * 256 + (j0 + 3)] = c1_3;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 4)] = c1_4;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 5)] = c1_5;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 6)] = c1_6;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 7)] = c1_7;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 256 + j0] = c20;
+      c[(i0 + 2) * 256 + j0] = c2_0;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+      c[(i0 + 2) * 256 + (j0 + 1)] = c2_1;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+      c[(i0 + 2) * 256 + (j0 + 2)] = c2_2;
     }
     if (i0 + 2 < 128) {
-      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+      c[(i0 + 2) * 256 + (j0 + 3)] = c2_3;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 4)] = c2_4;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 5)] = c2_5;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 6)] = c2_6;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 7)] = c2_7;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 256 + j0] = c30;
+      c[(i0 + 3) * 256 + j0] = c3_0;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+      c[(i0 + 3) * 256 + (j0 + 1)] = c3_1;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+      c[(i0 + 3) * 256 + (j0 + 2)] = c3_2;
     }
     if (i0 + 3 < 128) {
-      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+      c[(i0 + 3) * 256 + (j0 + 3)] = c3_3;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 4)] = c3_4;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 5)] = c3_5;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 6)] = c3_6;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 7)] = c3_7;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + j0] = c4_0;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 1)] = c4_1;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 2)] = c4_2;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 3)] = c4_3;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 4)] = c4_4;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 5)] = c4_5;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 6)] = c4_6;
+    }
+    if (i0 + 4 < 128) {
+      c[(i0 + 4) * 256 + (j0 + 7)] = c4_7;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + j0] = c5_0;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 1)] = c5_1;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 2)] = c5_2;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 3)] = c5_3;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 4)] = c5_4;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 5)] = c5_5;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 6)] = c5_6;
+    }
+    if (i0 + 5 < 128) {
+      c[(i0 + 5) * 256 + (j0 + 7)] = c5_7;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + j0] = c6_0;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 1)] = c6_1;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 2)] = c6_2;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 3)] = c6_3;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 4)] = c6_4;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 5)] = c6_5;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 6)] = c6_6;
+    }
+    if (i0 + 6 < 128) {
+      c[(i0 + 6) * 256 + (j0 + 7)] = c6_7;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + j0] = c7_0;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 1)] = c7_1;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 2)] = c7_2;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 3)] = c7_3;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 4)] = c7_4;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 5)] = c7_5;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 6)] = c7_6;
+    }
+    if (i0 + 7 < 128) {
+      c[(i0 + 7) * 256 + (j0 + 7)] = c7_7;
     }
   }
 }
@@ -3332,14 +8742,14 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
 // From specs/t5_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> keyMask: array<f32>;
-@group(0) @binding(5) var<storage, read> out: array<f32>;
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read> dOut: array<f32>;
+@group(0) @binding(7) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
@@ -3347,11 +8757,20 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(12) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 128; o += 1) {
+  let vend0: i32 = 128 - 128 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dbias[o] = tfm_v0[0]; dbias[o + 1] = tfm_v0[1]; dbias[o + 2] = tfm_v0[2]; dbias[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 128; o += 1) {
     dbias[o] = 0f;
   }
   for (var b: i32 = 0; b < tfm_args.batch; b += 1) {
-    for (var o: i32 = 0; o < tfm_args.src_seq * 128; o += 1) {
+    let vend1: i32 = tfm_args.src_seq * 128 - tfm_args.src_seq * 128 % 4;
+    for (var o: i32 = 0; o < vend1; o += 4) {
+      { let tfm_v1 = vec4<f32>(0f); dk[b * (tfm_args.src_seq * 128) + o] = tfm_v1[0]; dk[b * (tfm_args.src_seq * 128) + o + 1] = tfm_v1[1]; dk[b * (tfm_args.src_seq * 128) + o + 2] = tfm_v1[2]; dk[b * (tfm_args.src_seq * 128) + o + 3] = tfm_v1[3]; }
+      { let tfm_v2 = vec4<f32>(0f); dv[b * (tfm_args.src_seq * 128) + o] = tfm_v2[0]; dv[b * (tfm_args.src_seq * 128) + o + 1] = tfm_v2[1]; dv[b * (tfm_args.src_seq * 128) + o + 2] = tfm_v2[2]; dv[b * (tfm_args.src_seq * 128) + o + 3] = tfm_v2[3]; }
+    }
+    for (var o: i32 = vend1; o < tfm_args.src_seq * 128; o += 1) {
       dk[b * (tfm_args.src_seq * 128) + o] = 0f;
       dv[b * (tfm_args.src_seq * 128) + o] = 0f;
     }
@@ -3360,39 +8779,90 @@ fn main() {
       for (var qi: i32 = 0; qi < tfm_args.src_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.src_seq + qi) * 128 + h * 32;
         let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 4 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dq[qo + e] = 0f;
-        }
+        var rowDot: f32 = 0f;
+        var rowDot_v2: vec4<f32> = vec4<f32>(0f);
+        var rowDot_v2b: vec4<f32> = vec4<f32>(0f);
+        rowDot_v2 += dOut[(qo) / 4] * out[(qo) / 4];
+        rowDot_v2b += dOut[(qo + 4) / 4] * out[(qo + 4) / 4];
+        rowDot_v2 += dOut[(qo + 8) / 4] * out[(qo + 8) / 4];
+        rowDot_v2b += dOut[(qo + 12) / 4] * out[(qo + 12) / 4];
+        rowDot_v2 += dOut[(qo + 16) / 4] * out[(qo + 16) / 4];
+        rowDot_v2b += dOut[(qo + 20) / 4] * out[(qo + 20) / 4];
+        rowDot_v2 += dOut[(qo + 24) / 4] * out[(qo + 24) / 4];
+        rowDot_v2b += dOut[(qo + 28) / 4] * out[(qo + 28) / 4];
+        rowDot_v2 += rowDot_v2b;
+        rowDot += rowDot_v2[0] + rowDot_v2[1] + (rowDot_v2[2] + rowDot_v2[3]);
+        { let tfm_v3 = vec4<f32>(0f); dq[qo] = tfm_v3[0]; dq[qo + 1] = tfm_v3[1]; dq[qo + 2] = tfm_v3[2]; dq[qo + 3] = tfm_v3[3]; }
+        { let tfm_v4 = vec4<f32>(0f); dq[qo + 4] = tfm_v4[0]; dq[qo + 5] = tfm_v4[1]; dq[qo + 6] = tfm_v4[2]; dq[qo + 7] = tfm_v4[3]; }
+        { let tfm_v5 = vec4<f32>(0f); dq[qo + 8] = tfm_v5[0]; dq[qo + 9] = tfm_v5[1]; dq[qo + 10] = tfm_v5[2]; dq[qo + 11] = tfm_v5[3]; }
+        { let tfm_v6 = vec4<f32>(0f); dq[qo + 12] = tfm_v6[0]; dq[qo + 13] = tfm_v6[1]; dq[qo + 14] = tfm_v6[2]; dq[qo + 15] = tfm_v6[3]; }
+        { let tfm_v7 = vec4<f32>(0f); dq[qo + 16] = tfm_v7[0]; dq[qo + 17] = tfm_v7[1]; dq[qo + 18] = tfm_v7[2]; dq[qo + 19] = tfm_v7[3]; }
+        { let tfm_v8 = vec4<f32>(0f); dq[qo + 20] = tfm_v8[0]; dq[qo + 21] = tfm_v8[1]; dq[qo + 22] = tfm_v8[2]; dq[qo + 23] = tfm_v8[3]; }
+        { let tfm_v9 = vec4<f32>(0f); dq[qo + 24] = tfm_v9[0]; dq[qo + 25] = tfm_v9[1]; dq[qo + 26] = tfm_v9[2]; dq[qo + 27] = tfm_v9[3]; }
+        { let tfm_v10 = vec4<f32>(0f); dq[qo + 28] = tfm_v10[0]; dq[qo + 29] = tfm_v10[1]; dq[qo + 30] = tfm_v10[2]; dq[qo + 31] = tfm_v10[3]; }
         for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
           if (keyMask[b * tfm_args.src_seq + j] != 0f) {
             let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
+            var dot: f32 = 0f;
+            var dot_v4: vec4<f32> = vec4<f32>(0f);
+            var dot_v4b: vec4<f32> = vec4<f32>(0f);
+            dot_v4 += q[(qo) / 4] * k[(ko) / 4];
+            dot_v4b += q[(qo + 4) / 4] * k[(ko + 4) / 4];
+            dot_v4 += q[(qo + 8) / 4] * k[(ko + 8) / 4];
+            dot_v4b += q[(qo + 12) / 4] * k[(ko + 12) / 4];
+            dot_v4 += q[(qo + 16) / 4] * k[(ko + 16) / 4];
+            dot_v4b += q[(qo + 20) / 4] * k[(ko + 20) / 4];
+            dot_v4 += q[(qo + 24) / 4] * k[(ko + 24) / 4];
+            dot_v4b += q[(qo + 28) / 4] * k[(ko + 28) / 4];
+            dot_v4 += dot_v4b;
+            dot += dot_v4[0] + dot_v4[1] + (dot_v4[2] + dot_v4[3]);
             let rAbs: i32 = abs(j - qi);
             let bucket: i32 = select(0, 16, j - qi > 0) + select(min(8 + i32(floor(log(f32(rAbs) / 8f) / 2.7725887f * 8f)), 15), rAbs, rAbs < 8);
             let s: f32 = dot * 1f + bias[bucket * 4 + h];
             let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
+            var dov: f32 = 0f;
+            var dov_v5: vec4<f32> = vec4<f32>(0f);
+            var dov_v5b: vec4<f32> = vec4<f32>(0f);
+            dov_v5 += dOut[(qo) / 4] * v[(ko) / 4];
+            dov_v5b += dOut[(qo + 4) / 4] * v[(ko + 4) / 4];
+            dov_v5 += dOut[(qo + 8) / 4] * v[(ko + 8) / 4];
+            dov_v5b += dOut[(qo + 12) / 4] * v[(ko + 12) / 4];
+            dov_v5 += dOut[(qo + 16) / 4] * v[(ko + 16) / 4];
+            dov_v5b += dOut[(qo + 20) / 4] * v[(ko + 20) / 4];
+            dov_v5 += dOut[(qo + 24) / 4] * v[(ko + 24) / 4];
+            dov_v5b += dOut[(qo + 28) / 4] * v[(ko + 28) / 4];
+            dov_v5 += dov_v5b;
+            dov += dov_v5[0] + dov_v5[1] + (dov_v5[2] + dov_v5[3]);
             let keepj: f32 = 1f;
             let dpj: f32 = dov * keepj;
             let pk: f32 = p * keepj;
             let dsRaw: f32 = p * (dpj - rowDot);
             dbias[bucket * 4 + h] += dsRaw;
             let ds: f32 = dsRaw * 1f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+            { let tfm_v11 = vec4<f32>(pk) * dOut[(qo) / 4]; dv[ko] += tfm_v11[0]; dv[ko + 1] += tfm_v11[1]; dv[ko + 2] += tfm_v11[2]; dv[ko + 3] += tfm_v11[3]; }
+            { let tfm_v12 = vec4<f32>(ds) * k[(ko) / 4]; dq[qo] += tfm_v12[0]; dq[qo + 1] += tfm_v12[1]; dq[qo + 2] += tfm_v12[2]; dq[qo + 3] += tfm_v12[3]; }
+            { let tfm_v13 = vec4<f32>(ds) * q[(qo) / 4]; dk[ko] += tfm_v13[0]; dk[ko + 1] += tfm_v13[1]; dk[ko + 2] += tfm_v13[2]; dk[ko + 3] += tfm_v13[3]; }
+            { let tfm_v14 = vec4<f32>(pk) * dOut[(qo + 4) / 4]; dv[ko + 4] += tfm_v14[0]; dv[ko + 5] += tfm_v14[1]; dv[ko + 6] += tfm_v14[2]; dv[ko + 7] += tfm_v14[3]; }
+            { let tfm_v15 = vec4<f32>(ds) * k[(ko + 4) / 4]; dq[qo + 4] += tfm_v15[0]; dq[qo + 5] += tfm_v15[1]; dq[qo + 6] += tfm_v15[2]; dq[qo + 7] += tfm_v15[3]; }
+            { let tfm_v16 = vec4<f32>(ds) * q[(qo + 4) / 4]; dk[ko + 4] += tfm_v16[0]; dk[ko + 5] += tfm_v16[1]; dk[ko + 6] += tfm_v16[2]; dk[ko + 7] += tfm_v16[3]; }
+            { let tfm_v17 = vec4<f32>(pk) * dOut[(qo + 8) / 4]; dv[ko + 8] += tfm_v17[0]; dv[ko + 9] += tfm_v17[1]; dv[ko + 10] += tfm_v17[2]; dv[ko + 11] += tfm_v17[3]; }
+            { let tfm_v18 = vec4<f32>(ds) * k[(ko + 8) / 4]; dq[qo + 8] += tfm_v18[0]; dq[qo + 9] += tfm_v18[1]; dq[qo + 10] += tfm_v18[2]; dq[qo + 11] += tfm_v18[3]; }
+            { let tfm_v19 = vec4<f32>(ds) * q[(qo + 8) / 4]; dk[ko + 8] += tfm_v19[0]; dk[ko + 9] += tfm_v19[1]; dk[ko + 10] += tfm_v19[2]; dk[ko + 11] += tfm_v19[3]; }
+            { let tfm_v20 = vec4<f32>(pk) * dOut[(qo + 12) / 4]; dv[ko + 12] += tfm_v20[0]; dv[ko + 13] += tfm_v20[1]; dv[ko + 14] += tfm_v20[2]; dv[ko + 15] += tfm_v20[3]; }
+            { let tfm_v21 = vec4<f32>(ds) * k[(ko + 12) / 4]; dq[qo + 12] += tfm_v21[0]; dq[qo + 13] += tfm_v21[1]; dq[qo + 14] += tfm_v21[2]; dq[qo + 15] += tfm_v21[3]; }
+            { let tfm_v22 = vec4<f32>(ds) * q[(qo + 12) / 4]; dk[ko + 12] += tfm_v22[0]; dk[ko + 13] += tfm_v22[1]; dk[ko + 14] += tfm_v22[2]; dk[ko + 15] += tfm_v22[3]; }
+            { let tfm_v23 = vec4<f32>(pk) * dOut[(qo + 16) / 4]; dv[ko + 16] += tfm_v23[0]; dv[ko + 17] += tfm_v23[1]; dv[ko + 18] += tfm_v23[2]; dv[ko + 19] += tfm_v23[3]; }
+            { let tfm_v24 = vec4<f32>(ds) * k[(ko + 16) / 4]; dq[qo + 16] += tfm_v24[0]; dq[qo + 17] += tfm_v24[1]; dq[qo + 18] += tfm_v24[2]; dq[qo + 19] += tfm_v24[3]; }
+            { let tfm_v25 = vec4<f32>(ds) * q[(qo + 16) / 4]; dk[ko + 16] += tfm_v25[0]; dk[ko + 17] += tfm_v25[1]; dk[ko + 18] += tfm_v25[2]; dk[ko + 19] += tfm_v25[3]; }
+            { let tfm_v26 = vec4<f32>(pk) * dOut[(qo + 20) / 4]; dv[ko + 20] += tfm_v26[0]; dv[ko + 21] += tfm_v26[1]; dv[ko + 22] += tfm_v26[2]; dv[ko + 23] += tfm_v26[3]; }
+            { let tfm_v27 = vec4<f32>(ds) * k[(ko + 20) / 4]; dq[qo + 20] += tfm_v27[0]; dq[qo + 21] += tfm_v27[1]; dq[qo + 22] += tfm_v27[2]; dq[qo + 23] += tfm_v27[3]; }
+            { let tfm_v28 = vec4<f32>(ds) * q[(qo + 20) / 4]; dk[ko + 20] += tfm_v28[0]; dk[ko + 21] += tfm_v28[1]; dk[ko + 22] += tfm_v28[2]; dk[ko + 23] += tfm_v28[3]; }
+            { let tfm_v29 = vec4<f32>(pk) * dOut[(qo + 24) / 4]; dv[ko + 24] += tfm_v29[0]; dv[ko + 25] += tfm_v29[1]; dv[ko + 26] += tfm_v29[2]; dv[ko + 27] += tfm_v29[3]; }
+            { let tfm_v30 = vec4<f32>(ds) * k[(ko + 24) / 4]; dq[qo + 24] += tfm_v30[0]; dq[qo + 25] += tfm_v30[1]; dq[qo + 26] += tfm_v30[2]; dq[qo + 27] += tfm_v30[3]; }
+            { let tfm_v31 = vec4<f32>(ds) * q[(qo + 24) / 4]; dk[ko + 24] += tfm_v31[0]; dk[ko + 25] += tfm_v31[1]; dk[ko + 26] += tfm_v31[2]; dk[ko + 27] += tfm_v31[3]; }
+            { let tfm_v32 = vec4<f32>(pk) * dOut[(qo + 28) / 4]; dv[ko + 28] += tfm_v32[0]; dv[ko + 29] += tfm_v32[1]; dv[ko + 30] += tfm_v32[2]; dv[ko + 31] += tfm_v32[3]; }
+            { let tfm_v33 = vec4<f32>(ds) * k[(ko + 28) / 4]; dq[qo + 28] += tfm_v33[0]; dq[qo + 29] += tfm_v33[1]; dq[qo + 30] += tfm_v33[2]; dq[qo + 31] += tfm_v33[3]; }
+            { let tfm_v34 = vec4<f32>(ds) * q[(qo + 28) / 4]; dk[ko + 28] += tfm_v34[0]; dk[ko + 29] += tfm_v34[1]; dk[ko + 30] += tfm_v34[2]; dk[ko + 31] += tfm_v34[3]; }
           }
         }
       }
@@ -3405,18 +8875,26 @@ fn main() {
 // From specs/t5_tiny.tfm:19:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  for (var o: i32 = 0; o < 262144; o += 1) {
+  let vend0: i32 = 262144 - 262144 % 4;
+  for (var o: i32 = 0; o < vend0; o += 4) {
+    { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
+  }
+  for (var o: i32 = vend0; o < 262144; o += 1) {
     dtable[o] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let dst: i32 = ids[r] * 128;
-    for (var k: i32 = 0; k < 128; k += 1) {
-      dtable[dst + k] += dy[r * 128 + k];
+    let vend1: i32 = 128 - 128 % 4;
+    for (var k: i32 = 0; k < vend1; k += 4) {
+      { let tfm_v1 = dy[(r * 128 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
+    }
+    for (var k: i32 = vend1; k < 128; k += 1) {
+      dtable[dst + k] += dy[(r * 128 + k) / 4][(r * 128 + k) % 4];
     }
   }
 }
