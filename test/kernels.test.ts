@@ -52,6 +52,10 @@ const CASES: Case[] = [
   { name: 'relu backward', op: 'act_grad', inputs: [{ shape: [5, 13] }, { shape: [5, 13] }], attrs: { kind: 'relu' } },
   { name: 'gelu (erf)', op: 'act', inputs: [{ shape: [5, 13] }], attrs: { kind: 'gelu' } },
   { name: 'gelu backward', op: 'act_grad', inputs: [{ shape: [5, 13] }, { shape: [5, 13] }], attrs: { kind: 'gelu' } },
+  // Shapes for the GPU's vec4 tiles: bᵀ read along the contraction (aligned rows of 20),
+  // aᵀ along rows and columns (multiples of 4, with 8×8 tiles left over at both edges).
+  { name: 'matmul bᵀ, vec4 along the contraction (rows 10, cols 12, inner 20)', op: 'matmul', inputs: [{ shape: [10, 20] }, { shape: [12, 20] }], attrs: { tb: true } },
+  { name: 'matmul aᵀ, vec4 rows and columns (rows 12, cols 20, inner 7)', op: 'matmul', inputs: [{ shape: [7, 12] }, { shape: [7, 20] }], attrs: { ta: true } },
   { name: 'matmul + bias + relu epilogue (rows 9, cols 20, inner 8)', op: 'matmul_epilogue', inputs: [{ shape: [9, 8] }, { shape: [8, 20] }, { shape: [20] }], attrs: { act: 'relu' } },
   { name: 'matmul + bias + gelu epilogue (rows 9, cols 20, inner 8)', op: 'matmul_epilogue', inputs: [{ shape: [9, 8] }, { shape: [8, 20] }, { shape: [20] }], attrs: { act: 'gelu' } },
   { name: 'mean over the sequence', op: 'mean_seq', inputs: [{ shape: ['batch', 'seq', 6] }], dims: { batch: 3, seq: 5 } },

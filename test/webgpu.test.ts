@@ -142,9 +142,15 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
     // Rows of a head (32 floats) in eight vec4s: private rows, and q, k, v read four at a time.
     expect(code('attention_grad')).toMatch(/var dk_row: array<vec4<f32>, 8>;/);
     expect(code('attention')).toMatch(/var<storage, read> k: array<vec4<f32>>;/);
-    expect(code('attention')).toContain('dot_v1 += q[(qo) / 4] * k[(ko) / 4];');
-    // The matmul's 64 accumulators stay scalar (a vector loop would need 64 vec4 more).
-    expect(code('matmul')).not.toContain('vec4');
+    // The query row is read once, before the loop over keys (hoist-loads.ts), then q·k in vec4s.
+    expect(code('attention')).toMatch(/let (ld\d+): vec4<f32> = q\[\(qo\) \/ 4\];[^]*for \(var j[^]*dot_v1 \+= \1 \* k\[\(ko\) \/ 4\];/);
+    // The key row of the by-keys pass too, before its loops over queries.
+    expect(code('attention_grad')).toMatch(/let ld\d+: vec4<f32> = k\[\(ko\) \/ 4\];\s+[^]*for \(var qi/);
+    // Matmul tiles read four floats at a time: a·bᵀ along the contraction, a·b along Y's columns.
+    expect(code('matmul')).toContain('let a0: vec4<f32> = a[(i0 * 512 + p) / 4];');
+    expect(code('matmul_epilogue')).toMatch(/let b0_1: vec4<f32> = b\[\(p \* 512 \+ \(j0 \+ 4\)\) \/ 4\];/);
+    // The accumulators stay scalar (a vector loop would hold 64 vec4 more).
+    expect(code('matmul')).not.toMatch(/var c0_0: vec4/);
   });
 
   it('a lost device is a coded error (TFM7003), not a crash or a wrong number', async () => {

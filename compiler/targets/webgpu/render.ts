@@ -236,8 +236,8 @@ function treeable(k: Kernel): boolean {
 
 /** The vector loads and stores of `k` whose index is a multiple of 4 for every value of the
  *  names in it: a sum of such terms, where a product is one when a factor is, a constant when
- *  4 divides it, a local when its value is one, and a loop variable when it starts at one and
- *  steps by a multiple of 4. (Every buffer starts at a multiple of 16 bytes: the runtime binds
+ *  4 divides it, the min or max of such terms, a local when its value is one, and a loop
+ *  variable when it starts at one and steps by a multiple of 4. (Every buffer starts at a multiple of 16 bytes: the runtime binds
  *  them at the device's storage-offset alignment.) */
 export function alignedVectors(k: Kernel): { loads: Set<KExpr>; stores: Set<KStmt> } {
   const loads = new Set<KExpr>();
@@ -252,6 +252,8 @@ export function alignedVectors(k: Kernel): { loads: Set<KExpr>; stores: Set<KStm
         if (e.op === '+' || e.op === '-') return mult4(e.a, facts) && mult4(e.b, facts);
         if (e.op === '*') return mult4(e.a, facts) || mult4(e.b, facts);
         return false;
+      case 'call':
+        return (e.fn === 'min' || e.fn === 'max') && e.args.every((x) => mult4(x, facts));
       default:
         return false;
     }

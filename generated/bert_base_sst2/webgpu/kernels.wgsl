@@ -206,7 +206,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
@@ -285,86 +285,80 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: f32 = a[i0 * 768 + p];
+      let a0_1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0 * b0_0[0];
+      c0_1 += a0_0 * b0_0[1];
+      c0_2 += a0_0 * b0_0[2];
+      c0_3 += a0_0 * b0_0[3];
+      c0_4 += a0_0 * b0_1[0];
+      c0_5 += a0_0 * b0_1[1];
+      c0_6 += a0_0 * b0_1[2];
+      c0_7 += a0_0 * b0_1[3];
+      c1_0 += a0_1 * b0_0[0];
+      c1_1 += a0_1 * b0_0[1];
+      c1_2 += a0_1 * b0_0[2];
+      c1_3 += a0_1 * b0_0[3];
+      c1_4 += a0_1 * b0_1[0];
+      c1_5 += a0_1 * b0_1[1];
+      c1_6 += a0_1 * b0_1[2];
+      c1_7 += a0_1 * b0_1[3];
+      c2_0 += a0_2 * b0_0[0];
+      c2_1 += a0_2 * b0_0[1];
+      c2_2 += a0_2 * b0_0[2];
+      c2_3 += a0_2 * b0_0[3];
+      c2_4 += a0_2 * b0_1[0];
+      c2_5 += a0_2 * b0_1[1];
+      c2_6 += a0_2 * b0_1[2];
+      c2_7 += a0_2 * b0_1[3];
+      c3_0 += a0_3 * b0_0[0];
+      c3_1 += a0_3 * b0_0[1];
+      c3_2 += a0_3 * b0_0[2];
+      c3_3 += a0_3 * b0_0[3];
+      c3_4 += a0_3 * b0_1[0];
+      c3_5 += a0_3 * b0_1[1];
+      c3_6 += a0_3 * b0_1[2];
+      c3_7 += a0_3 * b0_1[3];
+      c4_0 += a0_4 * b0_0[0];
+      c4_1 += a0_4 * b0_0[1];
+      c4_2 += a0_4 * b0_0[2];
+      c4_3 += a0_4 * b0_0[3];
+      c4_4 += a0_4 * b0_1[0];
+      c4_5 += a0_4 * b0_1[1];
+      c4_6 += a0_4 * b0_1[2];
+      c4_7 += a0_4 * b0_1[3];
+      c5_0 += a0_5 * b0_0[0];
+      c5_1 += a0_5 * b0_0[1];
+      c5_2 += a0_5 * b0_0[2];
+      c5_3 += a0_5 * b0_0[3];
+      c5_4 += a0_5 * b0_1[0];
+      c5_5 += a0_5 * b0_1[1];
+      c5_6 += a0_5 * b0_1[2];
+      c5_7 += a0_5 * b0_1[3];
+      c6_0 += a0_6 * b0_0[0];
+      c6_1 += a0_6 * b0_0[1];
+      c6_2 += a0_6 * b0_0[2];
+      c6_3 += a0_6 * b0_0[3];
+      c6_4 += a0_6 * b0_1[0];
+      c6_5 += a0_6 * b0_1[1];
+      c6_6 += a0_6 * b0_1[2];
+      c6_7 += a0_6 * b0_1[3];
+      c7_0 += a0_7 * b0_0[0];
+      c7_1 += a0_7 * b0_0[1];
+      c7_2 += a0_7 * b0_0[2];
+      c7_3 += a0_7 * b0_0[3];
+      c7_4 += a0_7 * b0_1[0];
+      c7_5 += a0_7 * b0_1[1];
+      c7_6 += a0_7 * b0_1[2];
+      c7_7 += a0_7 * b0_1[3];
     }
     let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 768 + j0] = pre00;
@@ -643,6 +637,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -661,7 +656,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -771,7 +766,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read_write> post: array<f32>;
@@ -851,86 +846,80 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let b0: f32 = b[p * 3072 + j0];
-      let b1: f32 = b[p * 3072 + (j0 + 1)];
-      let b2: f32 = b[p * 3072 + (j0 + 2)];
-      let b3: f32 = b[p * 3072 + (j0 + 3)];
-      let b4: f32 = b[p * 3072 + (j0 + 4)];
-      let b5: f32 = b[p * 3072 + (j0 + 5)];
-      let b6: f32 = b[p * 3072 + (j0 + 6)];
-      let b7: f32 = b[p * 3072 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: f32 = a[i0 * 768 + p];
+      let a0_1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0_0: vec4<f32> = b[(p * 3072 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 3072 + (j0 + 4)) / 4];
+      c0_0 += a0_0 * b0_0[0];
+      c0_1 += a0_0 * b0_0[1];
+      c0_2 += a0_0 * b0_0[2];
+      c0_3 += a0_0 * b0_0[3];
+      c0_4 += a0_0 * b0_1[0];
+      c0_5 += a0_0 * b0_1[1];
+      c0_6 += a0_0 * b0_1[2];
+      c0_7 += a0_0 * b0_1[3];
+      c1_0 += a0_1 * b0_0[0];
+      c1_1 += a0_1 * b0_0[1];
+      c1_2 += a0_1 * b0_0[2];
+      c1_3 += a0_1 * b0_0[3];
+      c1_4 += a0_1 * b0_1[0];
+      c1_5 += a0_1 * b0_1[1];
+      c1_6 += a0_1 * b0_1[2];
+      c1_7 += a0_1 * b0_1[3];
+      c2_0 += a0_2 * b0_0[0];
+      c2_1 += a0_2 * b0_0[1];
+      c2_2 += a0_2 * b0_0[2];
+      c2_3 += a0_2 * b0_0[3];
+      c2_4 += a0_2 * b0_1[0];
+      c2_5 += a0_2 * b0_1[1];
+      c2_6 += a0_2 * b0_1[2];
+      c2_7 += a0_2 * b0_1[3];
+      c3_0 += a0_3 * b0_0[0];
+      c3_1 += a0_3 * b0_0[1];
+      c3_2 += a0_3 * b0_0[2];
+      c3_3 += a0_3 * b0_0[3];
+      c3_4 += a0_3 * b0_1[0];
+      c3_5 += a0_3 * b0_1[1];
+      c3_6 += a0_3 * b0_1[2];
+      c3_7 += a0_3 * b0_1[3];
+      c4_0 += a0_4 * b0_0[0];
+      c4_1 += a0_4 * b0_0[1];
+      c4_2 += a0_4 * b0_0[2];
+      c4_3 += a0_4 * b0_0[3];
+      c4_4 += a0_4 * b0_1[0];
+      c4_5 += a0_4 * b0_1[1];
+      c4_6 += a0_4 * b0_1[2];
+      c4_7 += a0_4 * b0_1[3];
+      c5_0 += a0_5 * b0_0[0];
+      c5_1 += a0_5 * b0_0[1];
+      c5_2 += a0_5 * b0_0[2];
+      c5_3 += a0_5 * b0_0[3];
+      c5_4 += a0_5 * b0_1[0];
+      c5_5 += a0_5 * b0_1[1];
+      c5_6 += a0_5 * b0_1[2];
+      c5_7 += a0_5 * b0_1[3];
+      c6_0 += a0_6 * b0_0[0];
+      c6_1 += a0_6 * b0_0[1];
+      c6_2 += a0_6 * b0_0[2];
+      c6_3 += a0_6 * b0_0[3];
+      c6_4 += a0_6 * b0_1[0];
+      c6_5 += a0_6 * b0_1[1];
+      c6_6 += a0_6 * b0_1[2];
+      c6_7 += a0_6 * b0_1[3];
+      c7_0 += a0_7 * b0_0[0];
+      c7_1 += a0_7 * b0_0[1];
+      c7_2 += a0_7 * b0_0[2];
+      c7_3 += a0_7 * b0_0[3];
+      c7_4 += a0_7 * b0_1[0];
+      c7_5 += a0_7 * b0_1[1];
+      c7_6 += a0_7 * b0_1[2];
+      c7_7 += a0_7 * b0_1[3];
     }
     let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 3072 + j0] = pre00;
@@ -1244,7 +1233,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
@@ -1323,86 +1312,80 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      let a0: f32 = a[i0 * 3072 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: f32 = a[i0 * 3072 + p];
+      let a0_1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0 * b0_0[0];
+      c0_1 += a0_0 * b0_0[1];
+      c0_2 += a0_0 * b0_0[2];
+      c0_3 += a0_0 * b0_0[3];
+      c0_4 += a0_0 * b0_1[0];
+      c0_5 += a0_0 * b0_1[1];
+      c0_6 += a0_0 * b0_1[2];
+      c0_7 += a0_0 * b0_1[3];
+      c1_0 += a0_1 * b0_0[0];
+      c1_1 += a0_1 * b0_0[1];
+      c1_2 += a0_1 * b0_0[2];
+      c1_3 += a0_1 * b0_0[3];
+      c1_4 += a0_1 * b0_1[0];
+      c1_5 += a0_1 * b0_1[1];
+      c1_6 += a0_1 * b0_1[2];
+      c1_7 += a0_1 * b0_1[3];
+      c2_0 += a0_2 * b0_0[0];
+      c2_1 += a0_2 * b0_0[1];
+      c2_2 += a0_2 * b0_0[2];
+      c2_3 += a0_2 * b0_0[3];
+      c2_4 += a0_2 * b0_1[0];
+      c2_5 += a0_2 * b0_1[1];
+      c2_6 += a0_2 * b0_1[2];
+      c2_7 += a0_2 * b0_1[3];
+      c3_0 += a0_3 * b0_0[0];
+      c3_1 += a0_3 * b0_0[1];
+      c3_2 += a0_3 * b0_0[2];
+      c3_3 += a0_3 * b0_0[3];
+      c3_4 += a0_3 * b0_1[0];
+      c3_5 += a0_3 * b0_1[1];
+      c3_6 += a0_3 * b0_1[2];
+      c3_7 += a0_3 * b0_1[3];
+      c4_0 += a0_4 * b0_0[0];
+      c4_1 += a0_4 * b0_0[1];
+      c4_2 += a0_4 * b0_0[2];
+      c4_3 += a0_4 * b0_0[3];
+      c4_4 += a0_4 * b0_1[0];
+      c4_5 += a0_4 * b0_1[1];
+      c4_6 += a0_4 * b0_1[2];
+      c4_7 += a0_4 * b0_1[3];
+      c5_0 += a0_5 * b0_0[0];
+      c5_1 += a0_5 * b0_0[1];
+      c5_2 += a0_5 * b0_0[2];
+      c5_3 += a0_5 * b0_0[3];
+      c5_4 += a0_5 * b0_1[0];
+      c5_5 += a0_5 * b0_1[1];
+      c5_6 += a0_5 * b0_1[2];
+      c5_7 += a0_5 * b0_1[3];
+      c6_0 += a0_6 * b0_0[0];
+      c6_1 += a0_6 * b0_0[1];
+      c6_2 += a0_6 * b0_0[2];
+      c6_3 += a0_6 * b0_0[3];
+      c6_4 += a0_6 * b0_1[0];
+      c6_5 += a0_6 * b0_1[1];
+      c6_6 += a0_6 * b0_1[2];
+      c6_7 += a0_6 * b0_1[3];
+      c7_0 += a0_7 * b0_0[0];
+      c7_1 += a0_7 * b0_0[1];
+      c7_2 += a0_7 * b0_0[2];
+      c7_3 += a0_7 * b0_0[3];
+      c7_4 += a0_7 * b0_1[0];
+      c7_5 += a0_7 * b0_1[1];
+      c7_6 += a0_7 * b0_1[2];
+      c7_7 += a0_7 * b0_1[3];
     }
     let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 768 + j0] = pre00;
@@ -1698,6 +1681,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1716,7 +1700,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -1814,6 +1798,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1832,7 +1817,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -1930,6 +1915,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1948,7 +1934,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2046,6 +2032,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2064,7 +2051,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2162,6 +2149,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2180,7 +2168,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2278,6 +2266,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2296,7 +2285,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2394,6 +2383,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2412,7 +2402,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2510,6 +2500,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2528,7 +2519,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2626,6 +2617,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2644,7 +2636,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2742,6 +2734,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2760,7 +2753,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2858,6 +2851,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2876,7 +2870,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let corr: f32 = exp(m - mNew);
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
-        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let vend2: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2964,7 +2958,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read_write> post: array<f32>;
@@ -3044,86 +3038,80 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch - 1) * 768 + p];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: f32 = a[i0 * 768 + p];
+      let a0_1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 768 + p];
+      let a0_2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 768 + p];
+      let a0_3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 768 + p];
+      let a0_4: f32 = a[min(i0 + 4, tfm_args.batch - 1) * 768 + p];
+      let a0_5: f32 = a[min(i0 + 5, tfm_args.batch - 1) * 768 + p];
+      let a0_6: f32 = a[min(i0 + 6, tfm_args.batch - 1) * 768 + p];
+      let a0_7: f32 = a[min(i0 + 7, tfm_args.batch - 1) * 768 + p];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0 * b0_0[0];
+      c0_1 += a0_0 * b0_0[1];
+      c0_2 += a0_0 * b0_0[2];
+      c0_3 += a0_0 * b0_0[3];
+      c0_4 += a0_0 * b0_1[0];
+      c0_5 += a0_0 * b0_1[1];
+      c0_6 += a0_0 * b0_1[2];
+      c0_7 += a0_0 * b0_1[3];
+      c1_0 += a0_1 * b0_0[0];
+      c1_1 += a0_1 * b0_0[1];
+      c1_2 += a0_1 * b0_0[2];
+      c1_3 += a0_1 * b0_0[3];
+      c1_4 += a0_1 * b0_1[0];
+      c1_5 += a0_1 * b0_1[1];
+      c1_6 += a0_1 * b0_1[2];
+      c1_7 += a0_1 * b0_1[3];
+      c2_0 += a0_2 * b0_0[0];
+      c2_1 += a0_2 * b0_0[1];
+      c2_2 += a0_2 * b0_0[2];
+      c2_3 += a0_2 * b0_0[3];
+      c2_4 += a0_2 * b0_1[0];
+      c2_5 += a0_2 * b0_1[1];
+      c2_6 += a0_2 * b0_1[2];
+      c2_7 += a0_2 * b0_1[3];
+      c3_0 += a0_3 * b0_0[0];
+      c3_1 += a0_3 * b0_0[1];
+      c3_2 += a0_3 * b0_0[2];
+      c3_3 += a0_3 * b0_0[3];
+      c3_4 += a0_3 * b0_1[0];
+      c3_5 += a0_3 * b0_1[1];
+      c3_6 += a0_3 * b0_1[2];
+      c3_7 += a0_3 * b0_1[3];
+      c4_0 += a0_4 * b0_0[0];
+      c4_1 += a0_4 * b0_0[1];
+      c4_2 += a0_4 * b0_0[2];
+      c4_3 += a0_4 * b0_0[3];
+      c4_4 += a0_4 * b0_1[0];
+      c4_5 += a0_4 * b0_1[1];
+      c4_6 += a0_4 * b0_1[2];
+      c4_7 += a0_4 * b0_1[3];
+      c5_0 += a0_5 * b0_0[0];
+      c5_1 += a0_5 * b0_0[1];
+      c5_2 += a0_5 * b0_0[2];
+      c5_3 += a0_5 * b0_0[3];
+      c5_4 += a0_5 * b0_1[0];
+      c5_5 += a0_5 * b0_1[1];
+      c5_6 += a0_5 * b0_1[2];
+      c5_7 += a0_5 * b0_1[3];
+      c6_0 += a0_6 * b0_0[0];
+      c6_1 += a0_6 * b0_0[1];
+      c6_2 += a0_6 * b0_0[2];
+      c6_3 += a0_6 * b0_0[3];
+      c6_4 += a0_6 * b0_1[0];
+      c6_5 += a0_6 * b0_1[1];
+      c6_6 += a0_6 * b0_1[2];
+      c6_7 += a0_6 * b0_1[3];
+      c7_0 += a0_7 * b0_0[0];
+      c7_1 += a0_7 * b0_0[1];
+      c7_2 += a0_7 * b0_0[2];
+      c7_3 += a0_7 * b0_0[3];
+      c7_4 += a0_7 * b0_1[0];
+      c7_5 += a0_7 * b0_1[1];
+      c7_6 += a0_7 * b0_1[2];
+      c7_7 += a0_7 * b0_1[3];
     }
     let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 768 + j0] = pre00;
@@ -3453,7 +3441,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // fused c = a @ b + bias: [rows, 768] → [rows, 2]
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
@@ -3532,15 +3520,314 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_5: f32 = 0f;
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
-    for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch - 1) * 768 + p];
+    let pEnd: i32 = 768;
+    for (var p: i32 = 0; p < pEnd; p += 4) {
+      let a0: vec4<f32> = a[(i0 * 768 + p) / 4];
+      let a1: vec4<f32> = a[(min(i0 + 1, tfm_args.batch - 1) * 768 + p) / 4];
+      let a2: vec4<f32> = a[(min(i0 + 2, tfm_args.batch - 1) * 768 + p) / 4];
+      let a3: vec4<f32> = a[(min(i0 + 3, tfm_args.batch - 1) * 768 + p) / 4];
+      let a4: vec4<f32> = a[(min(i0 + 4, tfm_args.batch - 1) * 768 + p) / 4];
+      let a5: vec4<f32> = a[(min(i0 + 5, tfm_args.batch - 1) * 768 + p) / 4];
+      let a6: vec4<f32> = a[(min(i0 + 6, tfm_args.batch - 1) * 768 + p) / 4];
+      let a7: vec4<f32> = a[(min(i0 + 7, tfm_args.batch - 1) * 768 + p) / 4];
+      let b0_0: f32 = b[p * 2 + j0];
+      let b0_1: f32 = b[p * 2 + min(j0 + 1, 1)];
+      let b0_2: f32 = b[p * 2 + min(j0 + 2, 1)];
+      let b0_3: f32 = b[p * 2 + min(j0 + 3, 1)];
+      let b0_4: f32 = b[p * 2 + min(j0 + 4, 1)];
+      let b0_5: f32 = b[p * 2 + min(j0 + 5, 1)];
+      let b0_6: f32 = b[p * 2 + min(j0 + 6, 1)];
+      let b0_7: f32 = b[p * 2 + min(j0 + 7, 1)];
+      let b1_0: f32 = b[(p + 1) * 2 + j0];
+      let b1_1: f32 = b[(p + 1) * 2 + min(j0 + 1, 1)];
+      let b1_2: f32 = b[(p + 1) * 2 + min(j0 + 2, 1)];
+      let b1_3: f32 = b[(p + 1) * 2 + min(j0 + 3, 1)];
+      let b1_4: f32 = b[(p + 1) * 2 + min(j0 + 4, 1)];
+      let b1_5: f32 = b[(p + 1) * 2 + min(j0 + 5, 1)];
+      let b1_6: f32 = b[(p + 1) * 2 + min(j0 + 6, 1)];
+      let b1_7: f32 = b[(p + 1) * 2 + min(j0 + 7, 1)];
+      let b2_0: f32 = b[(p + 2) * 2 + j0];
+      let b2_1: f32 = b[(p + 2) * 2 + min(j0 + 1, 1)];
+      let b2_2: f32 = b[(p + 2) * 2 + min(j0 + 2, 1)];
+      let b2_3: f32 = b[(p + 2) * 2 + min(j0 + 3, 1)];
+      let b2_4: f32 = b[(p + 2) * 2 + min(j0 + 4, 1)];
+      let b2_5: f32 = b[(p + 2) * 2 + min(j0 + 5, 1)];
+      let b2_6: f32 = b[(p + 2) * 2 + min(j0 + 6, 1)];
+      let b2_7: f32 = b[(p + 2) * 2 + min(j0 + 7, 1)];
+      let b3_0: f32 = b[(p + 3) * 2 + j0];
+      let b3_1: f32 = b[(p + 3) * 2 + min(j0 + 1, 1)];
+      let b3_2: f32 = b[(p + 3) * 2 + min(j0 + 2, 1)];
+      let b3_3: f32 = b[(p + 3) * 2 + min(j0 + 3, 1)];
+      let b3_4: f32 = b[(p + 3) * 2 + min(j0 + 4, 1)];
+      let b3_5: f32 = b[(p + 3) * 2 + min(j0 + 5, 1)];
+      let b3_6: f32 = b[(p + 3) * 2 + min(j0 + 6, 1)];
+      let b3_7: f32 = b[(p + 3) * 2 + min(j0 + 7, 1)];
+      c0_0 += a0[0] * b0_0;
+      c0_1 += a0[0] * b0_1;
+      c0_2 += a0[0] * b0_2;
+      c0_3 += a0[0] * b0_3;
+      c0_4 += a0[0] * b0_4;
+      c0_5 += a0[0] * b0_5;
+      c0_6 += a0[0] * b0_6;
+      c0_7 += a0[0] * b0_7;
+      c1_0 += a1[0] * b0_0;
+      c1_1 += a1[0] * b0_1;
+      c1_2 += a1[0] * b0_2;
+      c1_3 += a1[0] * b0_3;
+      c1_4 += a1[0] * b0_4;
+      c1_5 += a1[0] * b0_5;
+      c1_6 += a1[0] * b0_6;
+      c1_7 += a1[0] * b0_7;
+      c2_0 += a2[0] * b0_0;
+      c2_1 += a2[0] * b0_1;
+      c2_2 += a2[0] * b0_2;
+      c2_3 += a2[0] * b0_3;
+      c2_4 += a2[0] * b0_4;
+      c2_5 += a2[0] * b0_5;
+      c2_6 += a2[0] * b0_6;
+      c2_7 += a2[0] * b0_7;
+      c3_0 += a3[0] * b0_0;
+      c3_1 += a3[0] * b0_1;
+      c3_2 += a3[0] * b0_2;
+      c3_3 += a3[0] * b0_3;
+      c3_4 += a3[0] * b0_4;
+      c3_5 += a3[0] * b0_5;
+      c3_6 += a3[0] * b0_6;
+      c3_7 += a3[0] * b0_7;
+      c4_0 += a4[0] * b0_0;
+      c4_1 += a4[0] * b0_1;
+      c4_2 += a4[0] * b0_2;
+      c4_3 += a4[0] * b0_3;
+      c4_4 += a4[0] * b0_4;
+      c4_5 += a4[0] * b0_5;
+      c4_6 += a4[0] * b0_6;
+      c4_7 += a4[0] * b0_7;
+      c5_0 += a5[0] * b0_0;
+      c5_1 += a5[0] * b0_1;
+      c5_2 += a5[0] * b0_2;
+      c5_3 += a5[0] * b0_3;
+      c5_4 += a5[0] * b0_4;
+      c5_5 += a5[0] * b0_5;
+      c5_6 += a5[0] * b0_6;
+      c5_7 += a5[0] * b0_7;
+      c6_0 += a6[0] * b0_0;
+      c6_1 += a6[0] * b0_1;
+      c6_2 += a6[0] * b0_2;
+      c6_3 += a6[0] * b0_3;
+      c6_4 += a6[0] * b0_4;
+      c6_5 += a6[0] * b0_5;
+      c6_6 += a6[0] * b0_6;
+      c6_7 += a6[0] * b0_7;
+      c7_0 += a7[0] * b0_0;
+      c7_1 += a7[0] * b0_1;
+      c7_2 += a7[0] * b0_2;
+      c7_3 += a7[0] * b0_3;
+      c7_4 += a7[0] * b0_4;
+      c7_5 += a7[0] * b0_5;
+      c7_6 += a7[0] * b0_6;
+      c7_7 += a7[0] * b0_7;
+      c0_0 += a0[1] * b1_0;
+      c0_1 += a0[1] * b1_1;
+      c0_2 += a0[1] * b1_2;
+      c0_3 += a0[1] * b1_3;
+      c0_4 += a0[1] * b1_4;
+      c0_5 += a0[1] * b1_5;
+      c0_6 += a0[1] * b1_6;
+      c0_7 += a0[1] * b1_7;
+      c1_0 += a1[1] * b1_0;
+      c1_1 += a1[1] * b1_1;
+      c1_2 += a1[1] * b1_2;
+      c1_3 += a1[1] * b1_3;
+      c1_4 += a1[1] * b1_4;
+      c1_5 += a1[1] * b1_5;
+      c1_6 += a1[1] * b1_6;
+      c1_7 += a1[1] * b1_7;
+      c2_0 += a2[1] * b1_0;
+      c2_1 += a2[1] * b1_1;
+      c2_2 += a2[1] * b1_2;
+      c2_3 += a2[1] * b1_3;
+      c2_4 += a2[1] * b1_4;
+      c2_5 += a2[1] * b1_5;
+      c2_6 += a2[1] * b1_6;
+      c2_7 += a2[1] * b1_7;
+      c3_0 += a3[1] * b1_0;
+      c3_1 += a3[1] * b1_1;
+      c3_2 += a3[1] * b1_2;
+      c3_3 += a3[1] * b1_3;
+      c3_4 += a3[1] * b1_4;
+      c3_5 += a3[1] * b1_5;
+      c3_6 += a3[1] * b1_6;
+      c3_7 += a3[1] * b1_7;
+      c4_0 += a4[1] * b1_0;
+      c4_1 += a4[1] * b1_1;
+      c4_2 += a4[1] * b1_2;
+      c4_3 += a4[1] * b1_3;
+      c4_4 += a4[1] * b1_4;
+      c4_5 += a4[1] * b1_5;
+      c4_6 += a4[1] * b1_6;
+      c4_7 += a4[1] * b1_7;
+      c5_0 += a5[1] * b1_0;
+      c5_1 += a5[1] * b1_1;
+      c5_2 += a5[1] * b1_2;
+      c5_3 += a5[1] * b1_3;
+      c5_4 += a5[1] * b1_4;
+      c5_5 += a5[1] * b1_5;
+      c5_6 += a5[1] * b1_6;
+      c5_7 += a5[1] * b1_7;
+      c6_0 += a6[1] * b1_0;
+      c6_1 += a6[1] * b1_1;
+      c6_2 += a6[1] * b1_2;
+      c6_3 += a6[1] * b1_3;
+      c6_4 += a6[1] * b1_4;
+      c6_5 += a6[1] * b1_5;
+      c6_6 += a6[1] * b1_6;
+      c6_7 += a6[1] * b1_7;
+      c7_0 += a7[1] * b1_0;
+      c7_1 += a7[1] * b1_1;
+      c7_2 += a7[1] * b1_2;
+      c7_3 += a7[1] * b1_3;
+      c7_4 += a7[1] * b1_4;
+      c7_5 += a7[1] * b1_5;
+      c7_6 += a7[1] * b1_6;
+      c7_7 += a7[1] * b1_7;
+      c0_0 += a0[2] * b2_0;
+      c0_1 += a0[2] * b2_1;
+      c0_2 += a0[2] * b2_2;
+      c0_3 += a0[2] * b2_3;
+      c0_4 += a0[2] * b2_4;
+      c0_5 += a0[2] * b2_5;
+      c0_6 += a0[2] * b2_6;
+      c0_7 += a0[2] * b2_7;
+      c1_0 += a1[2] * b2_0;
+      c1_1 += a1[2] * b2_1;
+      c1_2 += a1[2] * b2_2;
+      c1_3 += a1[2] * b2_3;
+      c1_4 += a1[2] * b2_4;
+      c1_5 += a1[2] * b2_5;
+      c1_6 += a1[2] * b2_6;
+      c1_7 += a1[2] * b2_7;
+      c2_0 += a2[2] * b2_0;
+      c2_1 += a2[2] * b2_1;
+      c2_2 += a2[2] * b2_2;
+      c2_3 += a2[2] * b2_3;
+      c2_4 += a2[2] * b2_4;
+      c2_5 += a2[2] * b2_5;
+      c2_6 += a2[2] * b2_6;
+      c2_7 += a2[2] * b2_7;
+      c3_0 += a3[2] * b2_0;
+      c3_1 += a3[2] * b2_1;
+      c3_2 += a3[2] * b2_2;
+      c3_3 += a3[2] * b2_3;
+      c3_4 += a3[2] * b2_4;
+      c3_5 += a3[2] * b2_5;
+      c3_6 += a3[2] * b2_6;
+      c3_7 += a3[2] * b2_7;
+      c4_0 += a4[2] * b2_0;
+      c4_1 += a4[2] * b2_1;
+      c4_2 += a4[2] * b2_2;
+      c4_3 += a4[2] * b2_3;
+      c4_4 += a4[2] * b2_4;
+      c4_5 += a4[2] * b2_5;
+      c4_6 += a4[2] * b2_6;
+      c4_7 += a4[2] * b2_7;
+      c5_0 += a5[2] * b2_0;
+      c5_1 += a5[2] * b2_1;
+      c5_2 += a5[2] * b2_2;
+      c5_3 += a5[2] * b2_3;
+      c5_4 += a5[2] * b2_4;
+      c5_5 += a5[2] * b2_5;
+      c5_6 += a5[2] * b2_6;
+      c5_7 += a5[2] * b2_7;
+      c6_0 += a6[2] * b2_0;
+      c6_1 += a6[2] * b2_1;
+      c6_2 += a6[2] * b2_2;
+      c6_3 += a6[2] * b2_3;
+      c6_4 += a6[2] * b2_4;
+      c6_5 += a6[2] * b2_5;
+      c6_6 += a6[2] * b2_6;
+      c6_7 += a6[2] * b2_7;
+      c7_0 += a7[2] * b2_0;
+      c7_1 += a7[2] * b2_1;
+      c7_2 += a7[2] * b2_2;
+      c7_3 += a7[2] * b2_3;
+      c7_4 += a7[2] * b2_4;
+      c7_5 += a7[2] * b2_5;
+      c7_6 += a7[2] * b2_6;
+      c7_7 += a7[2] * b2_7;
+      c0_0 += a0[3] * b3_0;
+      c0_1 += a0[3] * b3_1;
+      c0_2 += a0[3] * b3_2;
+      c0_3 += a0[3] * b3_3;
+      c0_4 += a0[3] * b3_4;
+      c0_5 += a0[3] * b3_5;
+      c0_6 += a0[3] * b3_6;
+      c0_7 += a0[3] * b3_7;
+      c1_0 += a1[3] * b3_0;
+      c1_1 += a1[3] * b3_1;
+      c1_2 += a1[3] * b3_2;
+      c1_3 += a1[3] * b3_3;
+      c1_4 += a1[3] * b3_4;
+      c1_5 += a1[3] * b3_5;
+      c1_6 += a1[3] * b3_6;
+      c1_7 += a1[3] * b3_7;
+      c2_0 += a2[3] * b3_0;
+      c2_1 += a2[3] * b3_1;
+      c2_2 += a2[3] * b3_2;
+      c2_3 += a2[3] * b3_3;
+      c2_4 += a2[3] * b3_4;
+      c2_5 += a2[3] * b3_5;
+      c2_6 += a2[3] * b3_6;
+      c2_7 += a2[3] * b3_7;
+      c3_0 += a3[3] * b3_0;
+      c3_1 += a3[3] * b3_1;
+      c3_2 += a3[3] * b3_2;
+      c3_3 += a3[3] * b3_3;
+      c3_4 += a3[3] * b3_4;
+      c3_5 += a3[3] * b3_5;
+      c3_6 += a3[3] * b3_6;
+      c3_7 += a3[3] * b3_7;
+      c4_0 += a4[3] * b3_0;
+      c4_1 += a4[3] * b3_1;
+      c4_2 += a4[3] * b3_2;
+      c4_3 += a4[3] * b3_3;
+      c4_4 += a4[3] * b3_4;
+      c4_5 += a4[3] * b3_5;
+      c4_6 += a4[3] * b3_6;
+      c4_7 += a4[3] * b3_7;
+      c5_0 += a5[3] * b3_0;
+      c5_1 += a5[3] * b3_1;
+      c5_2 += a5[3] * b3_2;
+      c5_3 += a5[3] * b3_3;
+      c5_4 += a5[3] * b3_4;
+      c5_5 += a5[3] * b3_5;
+      c5_6 += a5[3] * b3_6;
+      c5_7 += a5[3] * b3_7;
+      c6_0 += a6[3] * b3_0;
+      c6_1 += a6[3] * b3_1;
+      c6_2 += a6[3] * b3_2;
+      c6_3 += a6[3] * b3_3;
+      c6_4 += a6[3] * b3_4;
+      c6_5 += a6[3] * b3_5;
+      c6_6 += a6[3] * b3_6;
+      c6_7 += a6[3] * b3_7;
+      c7_0 += a7[3] * b3_0;
+      c7_1 += a7[3] * b3_1;
+      c7_2 += a7[3] * b3_2;
+      c7_3 += a7[3] * b3_3;
+      c7_4 += a7[3] * b3_4;
+      c7_5 += a7[3] * b3_5;
+      c7_6 += a7[3] * b3_6;
+      c7_7 += a7[3] * b3_7;
+    }
+    for (var p: i32 = pEnd; p < 768; p += 1) {
+      let a0: f32 = a[(i0 * 768 + p) / 4][(i0 * 768 + p) % 4];
+      let a1: f32 = a[(min(i0 + 1, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 1, tfm_args.batch - 1) * 768 + p) % 4];
+      let a2: f32 = a[(min(i0 + 2, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 2, tfm_args.batch - 1) * 768 + p) % 4];
+      let a3: f32 = a[(min(i0 + 3, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 3, tfm_args.batch - 1) * 768 + p) % 4];
+      let a4: f32 = a[(min(i0 + 4, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 4, tfm_args.batch - 1) * 768 + p) % 4];
+      let a5: f32 = a[(min(i0 + 5, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 5, tfm_args.batch - 1) * 768 + p) % 4];
+      let a6: f32 = a[(min(i0 + 6, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 6, tfm_args.batch - 1) * 768 + p) % 4];
+      let a7: f32 = a[(min(i0 + 7, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 7, tfm_args.batch - 1) * 768 + p) % 4];
       let b0: f32 = b[p * 2 + j0];
       let b1: f32 = b[p * 2 + min(j0 + 1, 1)];
       let b2: f32 = b[p * 2 + min(j0 + 2, 1)];
@@ -4017,8 +4304,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = a @ bᵀ: [rows, 2] @ [768, 2]ᵀ
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -4095,23 +4382,298 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_5: f32 = 0f;
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
-    for (var p: i32 = 0; p < 2; p += 1) {
-      let a0: f32 = a[i0 * 2 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 2 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 2 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 2 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch - 1) * 2 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch - 1) * 2 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch - 1) * 2 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch - 1) * 2 + p];
-      let b0: f32 = b[j0 * 2 + p];
-      let b1: f32 = b[(j0 + 1) * 2 + p];
-      let b2: f32 = b[(j0 + 2) * 2 + p];
-      let b3: f32 = b[(j0 + 3) * 2 + p];
-      let b4: f32 = b[(j0 + 4) * 2 + p];
-      let b5: f32 = b[(j0 + 5) * 2 + p];
-      let b6: f32 = b[(j0 + 6) * 2 + p];
-      let b7: f32 = b[(j0 + 7) * 2 + p];
+    let pEnd: i32 = 0;
+    for (var p: i32 = 0; p < pEnd; p += 4) {
+      let a0: vec4<f32> = a[(i0 * 2 + p) / 4];
+      let a1: vec4<f32> = vec4<f32>(a[(min(i0 + 1, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 1, tfm_args.batch - 1) * 2 + p) % 4], a[(min(i0 + 1, tfm_args.batch - 1) * 2 + p + 1) / 4][(min(i0 + 1, tfm_args.batch - 1) * 2 + p + 1) % 4], a[(min(i0 + 1, tfm_args.batch - 1) * 2 + p + 2) / 4][(min(i0 + 1, tfm_args.batch - 1) * 2 + p + 2) % 4], a[(min(i0 + 1, tfm_args.batch - 1) * 2 + p + 3) / 4][(min(i0 + 1, tfm_args.batch - 1) * 2 + p + 3) % 4]);
+      let a2: vec4<f32> = vec4<f32>(a[(min(i0 + 2, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 2, tfm_args.batch - 1) * 2 + p) % 4], a[(min(i0 + 2, tfm_args.batch - 1) * 2 + p + 1) / 4][(min(i0 + 2, tfm_args.batch - 1) * 2 + p + 1) % 4], a[(min(i0 + 2, tfm_args.batch - 1) * 2 + p + 2) / 4][(min(i0 + 2, tfm_args.batch - 1) * 2 + p + 2) % 4], a[(min(i0 + 2, tfm_args.batch - 1) * 2 + p + 3) / 4][(min(i0 + 2, tfm_args.batch - 1) * 2 + p + 3) % 4]);
+      let a3: vec4<f32> = vec4<f32>(a[(min(i0 + 3, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 3, tfm_args.batch - 1) * 2 + p) % 4], a[(min(i0 + 3, tfm_args.batch - 1) * 2 + p + 1) / 4][(min(i0 + 3, tfm_args.batch - 1) * 2 + p + 1) % 4], a[(min(i0 + 3, tfm_args.batch - 1) * 2 + p + 2) / 4][(min(i0 + 3, tfm_args.batch - 1) * 2 + p + 2) % 4], a[(min(i0 + 3, tfm_args.batch - 1) * 2 + p + 3) / 4][(min(i0 + 3, tfm_args.batch - 1) * 2 + p + 3) % 4]);
+      let a4: vec4<f32> = vec4<f32>(a[(min(i0 + 4, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 4, tfm_args.batch - 1) * 2 + p) % 4], a[(min(i0 + 4, tfm_args.batch - 1) * 2 + p + 1) / 4][(min(i0 + 4, tfm_args.batch - 1) * 2 + p + 1) % 4], a[(min(i0 + 4, tfm_args.batch - 1) * 2 + p + 2) / 4][(min(i0 + 4, tfm_args.batch - 1) * 2 + p + 2) % 4], a[(min(i0 + 4, tfm_args.batch - 1) * 2 + p + 3) / 4][(min(i0 + 4, tfm_args.batch - 1) * 2 + p + 3) % 4]);
+      let a5: vec4<f32> = vec4<f32>(a[(min(i0 + 5, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 5, tfm_args.batch - 1) * 2 + p) % 4], a[(min(i0 + 5, tfm_args.batch - 1) * 2 + p + 1) / 4][(min(i0 + 5, tfm_args.batch - 1) * 2 + p + 1) % 4], a[(min(i0 + 5, tfm_args.batch - 1) * 2 + p + 2) / 4][(min(i0 + 5, tfm_args.batch - 1) * 2 + p + 2) % 4], a[(min(i0 + 5, tfm_args.batch - 1) * 2 + p + 3) / 4][(min(i0 + 5, tfm_args.batch - 1) * 2 + p + 3) % 4]);
+      let a6: vec4<f32> = vec4<f32>(a[(min(i0 + 6, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 6, tfm_args.batch - 1) * 2 + p) % 4], a[(min(i0 + 6, tfm_args.batch - 1) * 2 + p + 1) / 4][(min(i0 + 6, tfm_args.batch - 1) * 2 + p + 1) % 4], a[(min(i0 + 6, tfm_args.batch - 1) * 2 + p + 2) / 4][(min(i0 + 6, tfm_args.batch - 1) * 2 + p + 2) % 4], a[(min(i0 + 6, tfm_args.batch - 1) * 2 + p + 3) / 4][(min(i0 + 6, tfm_args.batch - 1) * 2 + p + 3) % 4]);
+      let a7: vec4<f32> = vec4<f32>(a[(min(i0 + 7, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 7, tfm_args.batch - 1) * 2 + p) % 4], a[(min(i0 + 7, tfm_args.batch - 1) * 2 + p + 1) / 4][(min(i0 + 7, tfm_args.batch - 1) * 2 + p + 1) % 4], a[(min(i0 + 7, tfm_args.batch - 1) * 2 + p + 2) / 4][(min(i0 + 7, tfm_args.batch - 1) * 2 + p + 2) % 4], a[(min(i0 + 7, tfm_args.batch - 1) * 2 + p + 3) / 4][(min(i0 + 7, tfm_args.batch - 1) * 2 + p + 3) % 4]);
+      let b0: vec4<f32> = b[(j0 * 2 + p) / 4];
+      let b1: vec4<f32> = vec4<f32>(b[((j0 + 1) * 2 + p) / 4][((j0 + 1) * 2 + p) % 4], b[((j0 + 1) * 2 + p + 1) / 4][((j0 + 1) * 2 + p + 1) % 4], b[((j0 + 1) * 2 + p + 2) / 4][((j0 + 1) * 2 + p + 2) % 4], b[((j0 + 1) * 2 + p + 3) / 4][((j0 + 1) * 2 + p + 3) % 4]);
+      let b2: vec4<f32> = vec4<f32>(b[((j0 + 2) * 2 + p) / 4][((j0 + 2) * 2 + p) % 4], b[((j0 + 2) * 2 + p + 1) / 4][((j0 + 2) * 2 + p + 1) % 4], b[((j0 + 2) * 2 + p + 2) / 4][((j0 + 2) * 2 + p + 2) % 4], b[((j0 + 2) * 2 + p + 3) / 4][((j0 + 2) * 2 + p + 3) % 4]);
+      let b3: vec4<f32> = vec4<f32>(b[((j0 + 3) * 2 + p) / 4][((j0 + 3) * 2 + p) % 4], b[((j0 + 3) * 2 + p + 1) / 4][((j0 + 3) * 2 + p + 1) % 4], b[((j0 + 3) * 2 + p + 2) / 4][((j0 + 3) * 2 + p + 2) % 4], b[((j0 + 3) * 2 + p + 3) / 4][((j0 + 3) * 2 + p + 3) % 4]);
+      let b4: vec4<f32> = b[((j0 + 4) * 2 + p) / 4];
+      let b5: vec4<f32> = vec4<f32>(b[((j0 + 5) * 2 + p) / 4][((j0 + 5) * 2 + p) % 4], b[((j0 + 5) * 2 + p + 1) / 4][((j0 + 5) * 2 + p + 1) % 4], b[((j0 + 5) * 2 + p + 2) / 4][((j0 + 5) * 2 + p + 2) % 4], b[((j0 + 5) * 2 + p + 3) / 4][((j0 + 5) * 2 + p + 3) % 4]);
+      let b6: vec4<f32> = vec4<f32>(b[((j0 + 6) * 2 + p) / 4][((j0 + 6) * 2 + p) % 4], b[((j0 + 6) * 2 + p + 1) / 4][((j0 + 6) * 2 + p + 1) % 4], b[((j0 + 6) * 2 + p + 2) / 4][((j0 + 6) * 2 + p + 2) % 4], b[((j0 + 6) * 2 + p + 3) / 4][((j0 + 6) * 2 + p + 3) % 4]);
+      let b7: vec4<f32> = vec4<f32>(b[((j0 + 7) * 2 + p) / 4][((j0 + 7) * 2 + p) % 4], b[((j0 + 7) * 2 + p + 1) / 4][((j0 + 7) * 2 + p + 1) % 4], b[((j0 + 7) * 2 + p + 2) / 4][((j0 + 7) * 2 + p + 2) % 4], b[((j0 + 7) * 2 + p + 3) / 4][((j0 + 7) * 2 + p + 3) % 4]);
+      c0_0 += a0[0] * b0[0];
+      c0_1 += a0[0] * b1[0];
+      c0_2 += a0[0] * b2[0];
+      c0_3 += a0[0] * b3[0];
+      c0_4 += a0[0] * b4[0];
+      c0_5 += a0[0] * b5[0];
+      c0_6 += a0[0] * b6[0];
+      c0_7 += a0[0] * b7[0];
+      c1_0 += a1[0] * b0[0];
+      c1_1 += a1[0] * b1[0];
+      c1_2 += a1[0] * b2[0];
+      c1_3 += a1[0] * b3[0];
+      c1_4 += a1[0] * b4[0];
+      c1_5 += a1[0] * b5[0];
+      c1_6 += a1[0] * b6[0];
+      c1_7 += a1[0] * b7[0];
+      c2_0 += a2[0] * b0[0];
+      c2_1 += a2[0] * b1[0];
+      c2_2 += a2[0] * b2[0];
+      c2_3 += a2[0] * b3[0];
+      c2_4 += a2[0] * b4[0];
+      c2_5 += a2[0] * b5[0];
+      c2_6 += a2[0] * b6[0];
+      c2_7 += a2[0] * b7[0];
+      c3_0 += a3[0] * b0[0];
+      c3_1 += a3[0] * b1[0];
+      c3_2 += a3[0] * b2[0];
+      c3_3 += a3[0] * b3[0];
+      c3_4 += a3[0] * b4[0];
+      c3_5 += a3[0] * b5[0];
+      c3_6 += a3[0] * b6[0];
+      c3_7 += a3[0] * b7[0];
+      c4_0 += a4[0] * b0[0];
+      c4_1 += a4[0] * b1[0];
+      c4_2 += a4[0] * b2[0];
+      c4_3 += a4[0] * b3[0];
+      c4_4 += a4[0] * b4[0];
+      c4_5 += a4[0] * b5[0];
+      c4_6 += a4[0] * b6[0];
+      c4_7 += a4[0] * b7[0];
+      c5_0 += a5[0] * b0[0];
+      c5_1 += a5[0] * b1[0];
+      c5_2 += a5[0] * b2[0];
+      c5_3 += a5[0] * b3[0];
+      c5_4 += a5[0] * b4[0];
+      c5_5 += a5[0] * b5[0];
+      c5_6 += a5[0] * b6[0];
+      c5_7 += a5[0] * b7[0];
+      c6_0 += a6[0] * b0[0];
+      c6_1 += a6[0] * b1[0];
+      c6_2 += a6[0] * b2[0];
+      c6_3 += a6[0] * b3[0];
+      c6_4 += a6[0] * b4[0];
+      c6_5 += a6[0] * b5[0];
+      c6_6 += a6[0] * b6[0];
+      c6_7 += a6[0] * b7[0];
+      c7_0 += a7[0] * b0[0];
+      c7_1 += a7[0] * b1[0];
+      c7_2 += a7[0] * b2[0];
+      c7_3 += a7[0] * b3[0];
+      c7_4 += a7[0] * b4[0];
+      c7_5 += a7[0] * b5[0];
+      c7_6 += a7[0] * b6[0];
+      c7_7 += a7[0] * b7[0];
+      c0_0 += a0[1] * b0[1];
+      c0_1 += a0[1] * b1[1];
+      c0_2 += a0[1] * b2[1];
+      c0_3 += a0[1] * b3[1];
+      c0_4 += a0[1] * b4[1];
+      c0_5 += a0[1] * b5[1];
+      c0_6 += a0[1] * b6[1];
+      c0_7 += a0[1] * b7[1];
+      c1_0 += a1[1] * b0[1];
+      c1_1 += a1[1] * b1[1];
+      c1_2 += a1[1] * b2[1];
+      c1_3 += a1[1] * b3[1];
+      c1_4 += a1[1] * b4[1];
+      c1_5 += a1[1] * b5[1];
+      c1_6 += a1[1] * b6[1];
+      c1_7 += a1[1] * b7[1];
+      c2_0 += a2[1] * b0[1];
+      c2_1 += a2[1] * b1[1];
+      c2_2 += a2[1] * b2[1];
+      c2_3 += a2[1] * b3[1];
+      c2_4 += a2[1] * b4[1];
+      c2_5 += a2[1] * b5[1];
+      c2_6 += a2[1] * b6[1];
+      c2_7 += a2[1] * b7[1];
+      c3_0 += a3[1] * b0[1];
+      c3_1 += a3[1] * b1[1];
+      c3_2 += a3[1] * b2[1];
+      c3_3 += a3[1] * b3[1];
+      c3_4 += a3[1] * b4[1];
+      c3_5 += a3[1] * b5[1];
+      c3_6 += a3[1] * b6[1];
+      c3_7 += a3[1] * b7[1];
+      c4_0 += a4[1] * b0[1];
+      c4_1 += a4[1] * b1[1];
+      c4_2 += a4[1] * b2[1];
+      c4_3 += a4[1] * b3[1];
+      c4_4 += a4[1] * b4[1];
+      c4_5 += a4[1] * b5[1];
+      c4_6 += a4[1] * b6[1];
+      c4_7 += a4[1] * b7[1];
+      c5_0 += a5[1] * b0[1];
+      c5_1 += a5[1] * b1[1];
+      c5_2 += a5[1] * b2[1];
+      c5_3 += a5[1] * b3[1];
+      c5_4 += a5[1] * b4[1];
+      c5_5 += a5[1] * b5[1];
+      c5_6 += a5[1] * b6[1];
+      c5_7 += a5[1] * b7[1];
+      c6_0 += a6[1] * b0[1];
+      c6_1 += a6[1] * b1[1];
+      c6_2 += a6[1] * b2[1];
+      c6_3 += a6[1] * b3[1];
+      c6_4 += a6[1] * b4[1];
+      c6_5 += a6[1] * b5[1];
+      c6_6 += a6[1] * b6[1];
+      c6_7 += a6[1] * b7[1];
+      c7_0 += a7[1] * b0[1];
+      c7_1 += a7[1] * b1[1];
+      c7_2 += a7[1] * b2[1];
+      c7_3 += a7[1] * b3[1];
+      c7_4 += a7[1] * b4[1];
+      c7_5 += a7[1] * b5[1];
+      c7_6 += a7[1] * b6[1];
+      c7_7 += a7[1] * b7[1];
+      c0_0 += a0[2] * b0[2];
+      c0_1 += a0[2] * b1[2];
+      c0_2 += a0[2] * b2[2];
+      c0_3 += a0[2] * b3[2];
+      c0_4 += a0[2] * b4[2];
+      c0_5 += a0[2] * b5[2];
+      c0_6 += a0[2] * b6[2];
+      c0_7 += a0[2] * b7[2];
+      c1_0 += a1[2] * b0[2];
+      c1_1 += a1[2] * b1[2];
+      c1_2 += a1[2] * b2[2];
+      c1_3 += a1[2] * b3[2];
+      c1_4 += a1[2] * b4[2];
+      c1_5 += a1[2] * b5[2];
+      c1_6 += a1[2] * b6[2];
+      c1_7 += a1[2] * b7[2];
+      c2_0 += a2[2] * b0[2];
+      c2_1 += a2[2] * b1[2];
+      c2_2 += a2[2] * b2[2];
+      c2_3 += a2[2] * b3[2];
+      c2_4 += a2[2] * b4[2];
+      c2_5 += a2[2] * b5[2];
+      c2_6 += a2[2] * b6[2];
+      c2_7 += a2[2] * b7[2];
+      c3_0 += a3[2] * b0[2];
+      c3_1 += a3[2] * b1[2];
+      c3_2 += a3[2] * b2[2];
+      c3_3 += a3[2] * b3[2];
+      c3_4 += a3[2] * b4[2];
+      c3_5 += a3[2] * b5[2];
+      c3_6 += a3[2] * b6[2];
+      c3_7 += a3[2] * b7[2];
+      c4_0 += a4[2] * b0[2];
+      c4_1 += a4[2] * b1[2];
+      c4_2 += a4[2] * b2[2];
+      c4_3 += a4[2] * b3[2];
+      c4_4 += a4[2] * b4[2];
+      c4_5 += a4[2] * b5[2];
+      c4_6 += a4[2] * b6[2];
+      c4_7 += a4[2] * b7[2];
+      c5_0 += a5[2] * b0[2];
+      c5_1 += a5[2] * b1[2];
+      c5_2 += a5[2] * b2[2];
+      c5_3 += a5[2] * b3[2];
+      c5_4 += a5[2] * b4[2];
+      c5_5 += a5[2] * b5[2];
+      c5_6 += a5[2] * b6[2];
+      c5_7 += a5[2] * b7[2];
+      c6_0 += a6[2] * b0[2];
+      c6_1 += a6[2] * b1[2];
+      c6_2 += a6[2] * b2[2];
+      c6_3 += a6[2] * b3[2];
+      c6_4 += a6[2] * b4[2];
+      c6_5 += a6[2] * b5[2];
+      c6_6 += a6[2] * b6[2];
+      c6_7 += a6[2] * b7[2];
+      c7_0 += a7[2] * b0[2];
+      c7_1 += a7[2] * b1[2];
+      c7_2 += a7[2] * b2[2];
+      c7_3 += a7[2] * b3[2];
+      c7_4 += a7[2] * b4[2];
+      c7_5 += a7[2] * b5[2];
+      c7_6 += a7[2] * b6[2];
+      c7_7 += a7[2] * b7[2];
+      c0_0 += a0[3] * b0[3];
+      c0_1 += a0[3] * b1[3];
+      c0_2 += a0[3] * b2[3];
+      c0_3 += a0[3] * b3[3];
+      c0_4 += a0[3] * b4[3];
+      c0_5 += a0[3] * b5[3];
+      c0_6 += a0[3] * b6[3];
+      c0_7 += a0[3] * b7[3];
+      c1_0 += a1[3] * b0[3];
+      c1_1 += a1[3] * b1[3];
+      c1_2 += a1[3] * b2[3];
+      c1_3 += a1[3] * b3[3];
+      c1_4 += a1[3] * b4[3];
+      c1_5 += a1[3] * b5[3];
+      c1_6 += a1[3] * b6[3];
+      c1_7 += a1[3] * b7[3];
+      c2_0 += a2[3] * b0[3];
+      c2_1 += a2[3] * b1[3];
+      c2_2 += a2[3] * b2[3];
+      c2_3 += a2[3] * b3[3];
+      c2_4 += a2[3] * b4[3];
+      c2_5 += a2[3] * b5[3];
+      c2_6 += a2[3] * b6[3];
+      c2_7 += a2[3] * b7[3];
+      c3_0 += a3[3] * b0[3];
+      c3_1 += a3[3] * b1[3];
+      c3_2 += a3[3] * b2[3];
+      c3_3 += a3[3] * b3[3];
+      c3_4 += a3[3] * b4[3];
+      c3_5 += a3[3] * b5[3];
+      c3_6 += a3[3] * b6[3];
+      c3_7 += a3[3] * b7[3];
+      c4_0 += a4[3] * b0[3];
+      c4_1 += a4[3] * b1[3];
+      c4_2 += a4[3] * b2[3];
+      c4_3 += a4[3] * b3[3];
+      c4_4 += a4[3] * b4[3];
+      c4_5 += a4[3] * b5[3];
+      c4_6 += a4[3] * b6[3];
+      c4_7 += a4[3] * b7[3];
+      c5_0 += a5[3] * b0[3];
+      c5_1 += a5[3] * b1[3];
+      c5_2 += a5[3] * b2[3];
+      c5_3 += a5[3] * b3[3];
+      c5_4 += a5[3] * b4[3];
+      c5_5 += a5[3] * b5[3];
+      c5_6 += a5[3] * b6[3];
+      c5_7 += a5[3] * b7[3];
+      c6_0 += a6[3] * b0[3];
+      c6_1 += a6[3] * b1[3];
+      c6_2 += a6[3] * b2[3];
+      c6_3 += a6[3] * b3[3];
+      c6_4 += a6[3] * b4[3];
+      c6_5 += a6[3] * b5[3];
+      c6_6 += a6[3] * b6[3];
+      c6_7 += a6[3] * b7[3];
+      c7_0 += a7[3] * b0[3];
+      c7_1 += a7[3] * b1[3];
+      c7_2 += a7[3] * b2[3];
+      c7_3 += a7[3] * b3[3];
+      c7_4 += a7[3] * b4[3];
+      c7_5 += a7[3] * b5[3];
+      c7_6 += a7[3] * b6[3];
+      c7_7 += a7[3] * b7[3];
+    }
+    for (var p: i32 = pEnd; p < 2; p += 1) {
+      let a0: f32 = a[(i0 * 2 + p) / 4][(i0 * 2 + p) % 4];
+      let a1: f32 = a[(min(i0 + 1, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 1, tfm_args.batch - 1) * 2 + p) % 4];
+      let a2: f32 = a[(min(i0 + 2, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 2, tfm_args.batch - 1) * 2 + p) % 4];
+      let a3: f32 = a[(min(i0 + 3, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 3, tfm_args.batch - 1) * 2 + p) % 4];
+      let a4: f32 = a[(min(i0 + 4, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 4, tfm_args.batch - 1) * 2 + p) % 4];
+      let a5: f32 = a[(min(i0 + 5, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 5, tfm_args.batch - 1) * 2 + p) % 4];
+      let a6: f32 = a[(min(i0 + 6, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 6, tfm_args.batch - 1) * 2 + p) % 4];
+      let a7: f32 = a[(min(i0 + 7, tfm_args.batch - 1) * 2 + p) / 4][(min(i0 + 7, tfm_args.batch - 1) * 2 + p) % 4];
+      let b0: f32 = b[(j0 * 2 + p) / 4][(j0 * 2 + p) % 4];
+      let b1: f32 = b[((j0 + 1) * 2 + p) / 4][((j0 + 1) * 2 + p) % 4];
+      let b2: f32 = b[((j0 + 2) * 2 + p) / 4][((j0 + 2) * 2 + p) % 4];
+      let b3: f32 = b[((j0 + 3) * 2 + p) / 4][((j0 + 3) * 2 + p) % 4];
+      let b4: f32 = b[((j0 + 4) * 2 + p) / 4][((j0 + 4) * 2 + p) % 4];
+      let b5: f32 = b[((j0 + 5) * 2 + p) / 4][((j0 + 5) * 2 + p) % 4];
+      let b6: f32 = b[((j0 + 6) * 2 + p) / 4][((j0 + 6) * 2 + p) % 4];
+      let b7: f32 = b[((j0 + 7) * 2 + p) / 4][((j0 + 7) * 2 + p) % 4];
       c0_0 += a0 * b0;
       c0_1 += a0 * b1;
       c0_2 += a0 * b2;
@@ -4360,7 +4922,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 2]
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
@@ -4439,86 +5001,80 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch; p += 1) {
-      let a0: f32 = a[p * 768 + i0];
-      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
-      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
-      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
-      let a4: f32 = a[p * 768 + min(i0 + 4, 767)];
-      let a5: f32 = a[p * 768 + min(i0 + 5, 767)];
-      let a6: f32 = a[p * 768 + min(i0 + 6, 767)];
-      let a7: f32 = a[p * 768 + min(i0 + 7, 767)];
-      let b0: f32 = b[p * 2 + j0];
-      let b1: f32 = b[p * 2 + min(j0 + 1, 1)];
-      let b2: f32 = b[p * 2 + min(j0 + 2, 1)];
-      let b3: f32 = b[p * 2 + min(j0 + 3, 1)];
-      let b4: f32 = b[p * 2 + min(j0 + 4, 1)];
-      let b5: f32 = b[p * 2 + min(j0 + 5, 1)];
-      let b6: f32 = b[p * 2 + min(j0 + 6, 1)];
-      let b7: f32 = b[p * 2 + min(j0 + 7, 1)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: vec4<f32> = a[(p * 768 + i0) / 4];
+      let a0_1: vec4<f32> = a[(p * 768 + min(i0 + 4, 764)) / 4];
+      let b0_0: f32 = b[p * 2 + j0];
+      let b0_1: f32 = b[p * 2 + min(j0 + 1, 1)];
+      let b0_2: f32 = b[p * 2 + min(j0 + 2, 1)];
+      let b0_3: f32 = b[p * 2 + min(j0 + 3, 1)];
+      let b0_4: f32 = b[p * 2 + min(j0 + 4, 1)];
+      let b0_5: f32 = b[p * 2 + min(j0 + 5, 1)];
+      let b0_6: f32 = b[p * 2 + min(j0 + 6, 1)];
+      let b0_7: f32 = b[p * 2 + min(j0 + 7, 1)];
+      c0_0 += a0_0[0] * b0_0;
+      c0_1 += a0_0[0] * b0_1;
+      c0_2 += a0_0[0] * b0_2;
+      c0_3 += a0_0[0] * b0_3;
+      c0_4 += a0_0[0] * b0_4;
+      c0_5 += a0_0[0] * b0_5;
+      c0_6 += a0_0[0] * b0_6;
+      c0_7 += a0_0[0] * b0_7;
+      c1_0 += a0_0[1] * b0_0;
+      c1_1 += a0_0[1] * b0_1;
+      c1_2 += a0_0[1] * b0_2;
+      c1_3 += a0_0[1] * b0_3;
+      c1_4 += a0_0[1] * b0_4;
+      c1_5 += a0_0[1] * b0_5;
+      c1_6 += a0_0[1] * b0_6;
+      c1_7 += a0_0[1] * b0_7;
+      c2_0 += a0_0[2] * b0_0;
+      c2_1 += a0_0[2] * b0_1;
+      c2_2 += a0_0[2] * b0_2;
+      c2_3 += a0_0[2] * b0_3;
+      c2_4 += a0_0[2] * b0_4;
+      c2_5 += a0_0[2] * b0_5;
+      c2_6 += a0_0[2] * b0_6;
+      c2_7 += a0_0[2] * b0_7;
+      c3_0 += a0_0[3] * b0_0;
+      c3_1 += a0_0[3] * b0_1;
+      c3_2 += a0_0[3] * b0_2;
+      c3_3 += a0_0[3] * b0_3;
+      c3_4 += a0_0[3] * b0_4;
+      c3_5 += a0_0[3] * b0_5;
+      c3_6 += a0_0[3] * b0_6;
+      c3_7 += a0_0[3] * b0_7;
+      c4_0 += a0_1[0] * b0_0;
+      c4_1 += a0_1[0] * b0_1;
+      c4_2 += a0_1[0] * b0_2;
+      c4_3 += a0_1[0] * b0_3;
+      c4_4 += a0_1[0] * b0_4;
+      c4_5 += a0_1[0] * b0_5;
+      c4_6 += a0_1[0] * b0_6;
+      c4_7 += a0_1[0] * b0_7;
+      c5_0 += a0_1[1] * b0_0;
+      c5_1 += a0_1[1] * b0_1;
+      c5_2 += a0_1[1] * b0_2;
+      c5_3 += a0_1[1] * b0_3;
+      c5_4 += a0_1[1] * b0_4;
+      c5_5 += a0_1[1] * b0_5;
+      c5_6 += a0_1[1] * b0_6;
+      c5_7 += a0_1[1] * b0_7;
+      c6_0 += a0_1[2] * b0_0;
+      c6_1 += a0_1[2] * b0_1;
+      c6_2 += a0_1[2] * b0_2;
+      c6_3 += a0_1[2] * b0_3;
+      c6_4 += a0_1[2] * b0_4;
+      c6_5 += a0_1[2] * b0_5;
+      c6_6 += a0_1[2] * b0_6;
+      c6_7 += a0_1[2] * b0_7;
+      c7_0 += a0_1[3] * b0_0;
+      c7_1 += a0_1[3] * b0_1;
+      c7_2 += a0_1[3] * b0_2;
+      c7_3 += a0_1[3] * b0_3;
+      c7_4 += a0_1[3] * b0_4;
+      c7_5 += a0_1[3] * b0_5;
+      c7_6 += a0_1[3] * b0_6;
+      c7_7 += a0_1[3] * b0_7;
     }
     c[i0 * 2 + j0] = c0_0;
     if (j0 + 1 < 2) {
@@ -4756,8 +5312,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -4834,23 +5390,298 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_5: f32 = 0f;
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
-    for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch - 1) * 768 + p];
-      let b0: f32 = b[j0 * 768 + p];
-      let b1: f32 = b[(j0 + 1) * 768 + p];
-      let b2: f32 = b[(j0 + 2) * 768 + p];
-      let b3: f32 = b[(j0 + 3) * 768 + p];
-      let b4: f32 = b[(j0 + 4) * 768 + p];
-      let b5: f32 = b[(j0 + 5) * 768 + p];
-      let b6: f32 = b[(j0 + 6) * 768 + p];
-      let b7: f32 = b[(j0 + 7) * 768 + p];
+    let pEnd: i32 = 768;
+    for (var p: i32 = 0; p < pEnd; p += 4) {
+      let a0: vec4<f32> = a[(i0 * 768 + p) / 4];
+      let a1: vec4<f32> = a[(min(i0 + 1, tfm_args.batch - 1) * 768 + p) / 4];
+      let a2: vec4<f32> = a[(min(i0 + 2, tfm_args.batch - 1) * 768 + p) / 4];
+      let a3: vec4<f32> = a[(min(i0 + 3, tfm_args.batch - 1) * 768 + p) / 4];
+      let a4: vec4<f32> = a[(min(i0 + 4, tfm_args.batch - 1) * 768 + p) / 4];
+      let a5: vec4<f32> = a[(min(i0 + 5, tfm_args.batch - 1) * 768 + p) / 4];
+      let a6: vec4<f32> = a[(min(i0 + 6, tfm_args.batch - 1) * 768 + p) / 4];
+      let a7: vec4<f32> = a[(min(i0 + 7, tfm_args.batch - 1) * 768 + p) / 4];
+      let b0: vec4<f32> = b[(j0 * 768 + p) / 4];
+      let b1: vec4<f32> = b[((j0 + 1) * 768 + p) / 4];
+      let b2: vec4<f32> = b[((j0 + 2) * 768 + p) / 4];
+      let b3: vec4<f32> = b[((j0 + 3) * 768 + p) / 4];
+      let b4: vec4<f32> = b[((j0 + 4) * 768 + p) / 4];
+      let b5: vec4<f32> = b[((j0 + 5) * 768 + p) / 4];
+      let b6: vec4<f32> = b[((j0 + 6) * 768 + p) / 4];
+      let b7: vec4<f32> = b[((j0 + 7) * 768 + p) / 4];
+      c0_0 += a0[0] * b0[0];
+      c0_1 += a0[0] * b1[0];
+      c0_2 += a0[0] * b2[0];
+      c0_3 += a0[0] * b3[0];
+      c0_4 += a0[0] * b4[0];
+      c0_5 += a0[0] * b5[0];
+      c0_6 += a0[0] * b6[0];
+      c0_7 += a0[0] * b7[0];
+      c1_0 += a1[0] * b0[0];
+      c1_1 += a1[0] * b1[0];
+      c1_2 += a1[0] * b2[0];
+      c1_3 += a1[0] * b3[0];
+      c1_4 += a1[0] * b4[0];
+      c1_5 += a1[0] * b5[0];
+      c1_6 += a1[0] * b6[0];
+      c1_7 += a1[0] * b7[0];
+      c2_0 += a2[0] * b0[0];
+      c2_1 += a2[0] * b1[0];
+      c2_2 += a2[0] * b2[0];
+      c2_3 += a2[0] * b3[0];
+      c2_4 += a2[0] * b4[0];
+      c2_5 += a2[0] * b5[0];
+      c2_6 += a2[0] * b6[0];
+      c2_7 += a2[0] * b7[0];
+      c3_0 += a3[0] * b0[0];
+      c3_1 += a3[0] * b1[0];
+      c3_2 += a3[0] * b2[0];
+      c3_3 += a3[0] * b3[0];
+      c3_4 += a3[0] * b4[0];
+      c3_5 += a3[0] * b5[0];
+      c3_6 += a3[0] * b6[0];
+      c3_7 += a3[0] * b7[0];
+      c4_0 += a4[0] * b0[0];
+      c4_1 += a4[0] * b1[0];
+      c4_2 += a4[0] * b2[0];
+      c4_3 += a4[0] * b3[0];
+      c4_4 += a4[0] * b4[0];
+      c4_5 += a4[0] * b5[0];
+      c4_6 += a4[0] * b6[0];
+      c4_7 += a4[0] * b7[0];
+      c5_0 += a5[0] * b0[0];
+      c5_1 += a5[0] * b1[0];
+      c5_2 += a5[0] * b2[0];
+      c5_3 += a5[0] * b3[0];
+      c5_4 += a5[0] * b4[0];
+      c5_5 += a5[0] * b5[0];
+      c5_6 += a5[0] * b6[0];
+      c5_7 += a5[0] * b7[0];
+      c6_0 += a6[0] * b0[0];
+      c6_1 += a6[0] * b1[0];
+      c6_2 += a6[0] * b2[0];
+      c6_3 += a6[0] * b3[0];
+      c6_4 += a6[0] * b4[0];
+      c6_5 += a6[0] * b5[0];
+      c6_6 += a6[0] * b6[0];
+      c6_7 += a6[0] * b7[0];
+      c7_0 += a7[0] * b0[0];
+      c7_1 += a7[0] * b1[0];
+      c7_2 += a7[0] * b2[0];
+      c7_3 += a7[0] * b3[0];
+      c7_4 += a7[0] * b4[0];
+      c7_5 += a7[0] * b5[0];
+      c7_6 += a7[0] * b6[0];
+      c7_7 += a7[0] * b7[0];
+      c0_0 += a0[1] * b0[1];
+      c0_1 += a0[1] * b1[1];
+      c0_2 += a0[1] * b2[1];
+      c0_3 += a0[1] * b3[1];
+      c0_4 += a0[1] * b4[1];
+      c0_5 += a0[1] * b5[1];
+      c0_6 += a0[1] * b6[1];
+      c0_7 += a0[1] * b7[1];
+      c1_0 += a1[1] * b0[1];
+      c1_1 += a1[1] * b1[1];
+      c1_2 += a1[1] * b2[1];
+      c1_3 += a1[1] * b3[1];
+      c1_4 += a1[1] * b4[1];
+      c1_5 += a1[1] * b5[1];
+      c1_6 += a1[1] * b6[1];
+      c1_7 += a1[1] * b7[1];
+      c2_0 += a2[1] * b0[1];
+      c2_1 += a2[1] * b1[1];
+      c2_2 += a2[1] * b2[1];
+      c2_3 += a2[1] * b3[1];
+      c2_4 += a2[1] * b4[1];
+      c2_5 += a2[1] * b5[1];
+      c2_6 += a2[1] * b6[1];
+      c2_7 += a2[1] * b7[1];
+      c3_0 += a3[1] * b0[1];
+      c3_1 += a3[1] * b1[1];
+      c3_2 += a3[1] * b2[1];
+      c3_3 += a3[1] * b3[1];
+      c3_4 += a3[1] * b4[1];
+      c3_5 += a3[1] * b5[1];
+      c3_6 += a3[1] * b6[1];
+      c3_7 += a3[1] * b7[1];
+      c4_0 += a4[1] * b0[1];
+      c4_1 += a4[1] * b1[1];
+      c4_2 += a4[1] * b2[1];
+      c4_3 += a4[1] * b3[1];
+      c4_4 += a4[1] * b4[1];
+      c4_5 += a4[1] * b5[1];
+      c4_6 += a4[1] * b6[1];
+      c4_7 += a4[1] * b7[1];
+      c5_0 += a5[1] * b0[1];
+      c5_1 += a5[1] * b1[1];
+      c5_2 += a5[1] * b2[1];
+      c5_3 += a5[1] * b3[1];
+      c5_4 += a5[1] * b4[1];
+      c5_5 += a5[1] * b5[1];
+      c5_6 += a5[1] * b6[1];
+      c5_7 += a5[1] * b7[1];
+      c6_0 += a6[1] * b0[1];
+      c6_1 += a6[1] * b1[1];
+      c6_2 += a6[1] * b2[1];
+      c6_3 += a6[1] * b3[1];
+      c6_4 += a6[1] * b4[1];
+      c6_5 += a6[1] * b5[1];
+      c6_6 += a6[1] * b6[1];
+      c6_7 += a6[1] * b7[1];
+      c7_0 += a7[1] * b0[1];
+      c7_1 += a7[1] * b1[1];
+      c7_2 += a7[1] * b2[1];
+      c7_3 += a7[1] * b3[1];
+      c7_4 += a7[1] * b4[1];
+      c7_5 += a7[1] * b5[1];
+      c7_6 += a7[1] * b6[1];
+      c7_7 += a7[1] * b7[1];
+      c0_0 += a0[2] * b0[2];
+      c0_1 += a0[2] * b1[2];
+      c0_2 += a0[2] * b2[2];
+      c0_3 += a0[2] * b3[2];
+      c0_4 += a0[2] * b4[2];
+      c0_5 += a0[2] * b5[2];
+      c0_6 += a0[2] * b6[2];
+      c0_7 += a0[2] * b7[2];
+      c1_0 += a1[2] * b0[2];
+      c1_1 += a1[2] * b1[2];
+      c1_2 += a1[2] * b2[2];
+      c1_3 += a1[2] * b3[2];
+      c1_4 += a1[2] * b4[2];
+      c1_5 += a1[2] * b5[2];
+      c1_6 += a1[2] * b6[2];
+      c1_7 += a1[2] * b7[2];
+      c2_0 += a2[2] * b0[2];
+      c2_1 += a2[2] * b1[2];
+      c2_2 += a2[2] * b2[2];
+      c2_3 += a2[2] * b3[2];
+      c2_4 += a2[2] * b4[2];
+      c2_5 += a2[2] * b5[2];
+      c2_6 += a2[2] * b6[2];
+      c2_7 += a2[2] * b7[2];
+      c3_0 += a3[2] * b0[2];
+      c3_1 += a3[2] * b1[2];
+      c3_2 += a3[2] * b2[2];
+      c3_3 += a3[2] * b3[2];
+      c3_4 += a3[2] * b4[2];
+      c3_5 += a3[2] * b5[2];
+      c3_6 += a3[2] * b6[2];
+      c3_7 += a3[2] * b7[2];
+      c4_0 += a4[2] * b0[2];
+      c4_1 += a4[2] * b1[2];
+      c4_2 += a4[2] * b2[2];
+      c4_3 += a4[2] * b3[2];
+      c4_4 += a4[2] * b4[2];
+      c4_5 += a4[2] * b5[2];
+      c4_6 += a4[2] * b6[2];
+      c4_7 += a4[2] * b7[2];
+      c5_0 += a5[2] * b0[2];
+      c5_1 += a5[2] * b1[2];
+      c5_2 += a5[2] * b2[2];
+      c5_3 += a5[2] * b3[2];
+      c5_4 += a5[2] * b4[2];
+      c5_5 += a5[2] * b5[2];
+      c5_6 += a5[2] * b6[2];
+      c5_7 += a5[2] * b7[2];
+      c6_0 += a6[2] * b0[2];
+      c6_1 += a6[2] * b1[2];
+      c6_2 += a6[2] * b2[2];
+      c6_3 += a6[2] * b3[2];
+      c6_4 += a6[2] * b4[2];
+      c6_5 += a6[2] * b5[2];
+      c6_6 += a6[2] * b6[2];
+      c6_7 += a6[2] * b7[2];
+      c7_0 += a7[2] * b0[2];
+      c7_1 += a7[2] * b1[2];
+      c7_2 += a7[2] * b2[2];
+      c7_3 += a7[2] * b3[2];
+      c7_4 += a7[2] * b4[2];
+      c7_5 += a7[2] * b5[2];
+      c7_6 += a7[2] * b6[2];
+      c7_7 += a7[2] * b7[2];
+      c0_0 += a0[3] * b0[3];
+      c0_1 += a0[3] * b1[3];
+      c0_2 += a0[3] * b2[3];
+      c0_3 += a0[3] * b3[3];
+      c0_4 += a0[3] * b4[3];
+      c0_5 += a0[3] * b5[3];
+      c0_6 += a0[3] * b6[3];
+      c0_7 += a0[3] * b7[3];
+      c1_0 += a1[3] * b0[3];
+      c1_1 += a1[3] * b1[3];
+      c1_2 += a1[3] * b2[3];
+      c1_3 += a1[3] * b3[3];
+      c1_4 += a1[3] * b4[3];
+      c1_5 += a1[3] * b5[3];
+      c1_6 += a1[3] * b6[3];
+      c1_7 += a1[3] * b7[3];
+      c2_0 += a2[3] * b0[3];
+      c2_1 += a2[3] * b1[3];
+      c2_2 += a2[3] * b2[3];
+      c2_3 += a2[3] * b3[3];
+      c2_4 += a2[3] * b4[3];
+      c2_5 += a2[3] * b5[3];
+      c2_6 += a2[3] * b6[3];
+      c2_7 += a2[3] * b7[3];
+      c3_0 += a3[3] * b0[3];
+      c3_1 += a3[3] * b1[3];
+      c3_2 += a3[3] * b2[3];
+      c3_3 += a3[3] * b3[3];
+      c3_4 += a3[3] * b4[3];
+      c3_5 += a3[3] * b5[3];
+      c3_6 += a3[3] * b6[3];
+      c3_7 += a3[3] * b7[3];
+      c4_0 += a4[3] * b0[3];
+      c4_1 += a4[3] * b1[3];
+      c4_2 += a4[3] * b2[3];
+      c4_3 += a4[3] * b3[3];
+      c4_4 += a4[3] * b4[3];
+      c4_5 += a4[3] * b5[3];
+      c4_6 += a4[3] * b6[3];
+      c4_7 += a4[3] * b7[3];
+      c5_0 += a5[3] * b0[3];
+      c5_1 += a5[3] * b1[3];
+      c5_2 += a5[3] * b2[3];
+      c5_3 += a5[3] * b3[3];
+      c5_4 += a5[3] * b4[3];
+      c5_5 += a5[3] * b5[3];
+      c5_6 += a5[3] * b6[3];
+      c5_7 += a5[3] * b7[3];
+      c6_0 += a6[3] * b0[3];
+      c6_1 += a6[3] * b1[3];
+      c6_2 += a6[3] * b2[3];
+      c6_3 += a6[3] * b3[3];
+      c6_4 += a6[3] * b4[3];
+      c6_5 += a6[3] * b5[3];
+      c6_6 += a6[3] * b6[3];
+      c6_7 += a6[3] * b7[3];
+      c7_0 += a7[3] * b0[3];
+      c7_1 += a7[3] * b1[3];
+      c7_2 += a7[3] * b2[3];
+      c7_3 += a7[3] * b3[3];
+      c7_4 += a7[3] * b4[3];
+      c7_5 += a7[3] * b5[3];
+      c7_6 += a7[3] * b6[3];
+      c7_7 += a7[3] * b7[3];
+    }
+    for (var p: i32 = pEnd; p < 768; p += 1) {
+      let a0: f32 = a[(i0 * 768 + p) / 4][(i0 * 768 + p) % 4];
+      let a1: f32 = a[(min(i0 + 1, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 1, tfm_args.batch - 1) * 768 + p) % 4];
+      let a2: f32 = a[(min(i0 + 2, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 2, tfm_args.batch - 1) * 768 + p) % 4];
+      let a3: f32 = a[(min(i0 + 3, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 3, tfm_args.batch - 1) * 768 + p) % 4];
+      let a4: f32 = a[(min(i0 + 4, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 4, tfm_args.batch - 1) * 768 + p) % 4];
+      let a5: f32 = a[(min(i0 + 5, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 5, tfm_args.batch - 1) * 768 + p) % 4];
+      let a6: f32 = a[(min(i0 + 6, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 6, tfm_args.batch - 1) * 768 + p) % 4];
+      let a7: f32 = a[(min(i0 + 7, tfm_args.batch - 1) * 768 + p) / 4][(min(i0 + 7, tfm_args.batch - 1) * 768 + p) % 4];
+      let b0: f32 = b[(j0 * 768 + p) / 4][(j0 * 768 + p) % 4];
+      let b1: f32 = b[((j0 + 1) * 768 + p) / 4][((j0 + 1) * 768 + p) % 4];
+      let b2: f32 = b[((j0 + 2) * 768 + p) / 4][((j0 + 2) * 768 + p) % 4];
+      let b3: f32 = b[((j0 + 3) * 768 + p) / 4][((j0 + 3) * 768 + p) % 4];
+      let b4: f32 = b[((j0 + 4) * 768 + p) / 4][((j0 + 4) * 768 + p) % 4];
+      let b5: f32 = b[((j0 + 5) * 768 + p) / 4][((j0 + 5) * 768 + p) % 4];
+      let b6: f32 = b[((j0 + 6) * 768 + p) / 4][((j0 + 6) * 768 + p) % 4];
+      let b7: f32 = b[((j0 + 7) * 768 + p) / 4][((j0 + 7) * 768 + p) % 4];
       c0_0 += a0 * b0;
       c0_1 += a0 * b1;
       c0_2 += a0 * b2;
@@ -5099,8 +5930,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -5178,86 +6009,74 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch; p += 1) {
-      let a0: f32 = a[p * 768 + i0];
-      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
-      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
-      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
-      let a4: f32 = a[p * 768 + min(i0 + 4, 767)];
-      let a5: f32 = a[p * 768 + min(i0 + 5, 767)];
-      let a6: f32 = a[p * 768 + min(i0 + 6, 767)];
-      let a7: f32 = a[p * 768 + min(i0 + 7, 767)];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: vec4<f32> = a[(p * 768 + i0) / 4];
+      let a0_1: vec4<f32> = a[(p * 768 + min(i0 + 4, 764)) / 4];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0[0] * b0_0[0];
+      c0_1 += a0_0[0] * b0_0[1];
+      c0_2 += a0_0[0] * b0_0[2];
+      c0_3 += a0_0[0] * b0_0[3];
+      c0_4 += a0_0[0] * b0_1[0];
+      c0_5 += a0_0[0] * b0_1[1];
+      c0_6 += a0_0[0] * b0_1[2];
+      c0_7 += a0_0[0] * b0_1[3];
+      c1_0 += a0_0[1] * b0_0[0];
+      c1_1 += a0_0[1] * b0_0[1];
+      c1_2 += a0_0[1] * b0_0[2];
+      c1_3 += a0_0[1] * b0_0[3];
+      c1_4 += a0_0[1] * b0_1[0];
+      c1_5 += a0_0[1] * b0_1[1];
+      c1_6 += a0_0[1] * b0_1[2];
+      c1_7 += a0_0[1] * b0_1[3];
+      c2_0 += a0_0[2] * b0_0[0];
+      c2_1 += a0_0[2] * b0_0[1];
+      c2_2 += a0_0[2] * b0_0[2];
+      c2_3 += a0_0[2] * b0_0[3];
+      c2_4 += a0_0[2] * b0_1[0];
+      c2_5 += a0_0[2] * b0_1[1];
+      c2_6 += a0_0[2] * b0_1[2];
+      c2_7 += a0_0[2] * b0_1[3];
+      c3_0 += a0_0[3] * b0_0[0];
+      c3_1 += a0_0[3] * b0_0[1];
+      c3_2 += a0_0[3] * b0_0[2];
+      c3_3 += a0_0[3] * b0_0[3];
+      c3_4 += a0_0[3] * b0_1[0];
+      c3_5 += a0_0[3] * b0_1[1];
+      c3_6 += a0_0[3] * b0_1[2];
+      c3_7 += a0_0[3] * b0_1[3];
+      c4_0 += a0_1[0] * b0_0[0];
+      c4_1 += a0_1[0] * b0_0[1];
+      c4_2 += a0_1[0] * b0_0[2];
+      c4_3 += a0_1[0] * b0_0[3];
+      c4_4 += a0_1[0] * b0_1[0];
+      c4_5 += a0_1[0] * b0_1[1];
+      c4_6 += a0_1[0] * b0_1[2];
+      c4_7 += a0_1[0] * b0_1[3];
+      c5_0 += a0_1[1] * b0_0[0];
+      c5_1 += a0_1[1] * b0_0[1];
+      c5_2 += a0_1[1] * b0_0[2];
+      c5_3 += a0_1[1] * b0_0[3];
+      c5_4 += a0_1[1] * b0_1[0];
+      c5_5 += a0_1[1] * b0_1[1];
+      c5_6 += a0_1[1] * b0_1[2];
+      c5_7 += a0_1[1] * b0_1[3];
+      c6_0 += a0_1[2] * b0_0[0];
+      c6_1 += a0_1[2] * b0_0[1];
+      c6_2 += a0_1[2] * b0_0[2];
+      c6_3 += a0_1[2] * b0_0[3];
+      c6_4 += a0_1[2] * b0_1[0];
+      c6_5 += a0_1[2] * b0_1[1];
+      c6_6 += a0_1[2] * b0_1[2];
+      c6_7 += a0_1[2] * b0_1[3];
+      c7_0 += a0_1[3] * b0_0[0];
+      c7_1 += a0_1[3] * b0_0[1];
+      c7_2 += a0_1[3] * b0_0[2];
+      c7_3 += a0_1[3] * b0_0[3];
+      c7_4 += a0_1[3] * b0_1[0];
+      c7_5 += a0_1[3] * b0_1[1];
+      c7_6 += a0_1[3] * b0_1[2];
+      c7_7 += a0_1[3] * b0_1[3];
     }
     c[i0 * 768 + j0] = c0_0;
     c[i0 * 768 + (j0 + 1)] = c0_1;
@@ -5574,8 +6393,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -5652,23 +6471,298 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_5: f32 = 0f;
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
-    for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let b0: f32 = b[j0 * 768 + p];
-      let b1: f32 = b[(j0 + 1) * 768 + p];
-      let b2: f32 = b[(j0 + 2) * 768 + p];
-      let b3: f32 = b[(j0 + 3) * 768 + p];
-      let b4: f32 = b[(j0 + 4) * 768 + p];
-      let b5: f32 = b[(j0 + 5) * 768 + p];
-      let b6: f32 = b[(j0 + 6) * 768 + p];
-      let b7: f32 = b[(j0 + 7) * 768 + p];
+    let pEnd: i32 = 768;
+    for (var p: i32 = 0; p < pEnd; p += 4) {
+      let a0: vec4<f32> = a[(i0 * 768 + p) / 4];
+      let a1: vec4<f32> = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a2: vec4<f32> = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a3: vec4<f32> = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a4: vec4<f32> = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a5: vec4<f32> = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a6: vec4<f32> = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a7: vec4<f32> = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let b0: vec4<f32> = b[(j0 * 768 + p) / 4];
+      let b1: vec4<f32> = b[((j0 + 1) * 768 + p) / 4];
+      let b2: vec4<f32> = b[((j0 + 2) * 768 + p) / 4];
+      let b3: vec4<f32> = b[((j0 + 3) * 768 + p) / 4];
+      let b4: vec4<f32> = b[((j0 + 4) * 768 + p) / 4];
+      let b5: vec4<f32> = b[((j0 + 5) * 768 + p) / 4];
+      let b6: vec4<f32> = b[((j0 + 6) * 768 + p) / 4];
+      let b7: vec4<f32> = b[((j0 + 7) * 768 + p) / 4];
+      c0_0 += a0[0] * b0[0];
+      c0_1 += a0[0] * b1[0];
+      c0_2 += a0[0] * b2[0];
+      c0_3 += a0[0] * b3[0];
+      c0_4 += a0[0] * b4[0];
+      c0_5 += a0[0] * b5[0];
+      c0_6 += a0[0] * b6[0];
+      c0_7 += a0[0] * b7[0];
+      c1_0 += a1[0] * b0[0];
+      c1_1 += a1[0] * b1[0];
+      c1_2 += a1[0] * b2[0];
+      c1_3 += a1[0] * b3[0];
+      c1_4 += a1[0] * b4[0];
+      c1_5 += a1[0] * b5[0];
+      c1_6 += a1[0] * b6[0];
+      c1_7 += a1[0] * b7[0];
+      c2_0 += a2[0] * b0[0];
+      c2_1 += a2[0] * b1[0];
+      c2_2 += a2[0] * b2[0];
+      c2_3 += a2[0] * b3[0];
+      c2_4 += a2[0] * b4[0];
+      c2_5 += a2[0] * b5[0];
+      c2_6 += a2[0] * b6[0];
+      c2_7 += a2[0] * b7[0];
+      c3_0 += a3[0] * b0[0];
+      c3_1 += a3[0] * b1[0];
+      c3_2 += a3[0] * b2[0];
+      c3_3 += a3[0] * b3[0];
+      c3_4 += a3[0] * b4[0];
+      c3_5 += a3[0] * b5[0];
+      c3_6 += a3[0] * b6[0];
+      c3_7 += a3[0] * b7[0];
+      c4_0 += a4[0] * b0[0];
+      c4_1 += a4[0] * b1[0];
+      c4_2 += a4[0] * b2[0];
+      c4_3 += a4[0] * b3[0];
+      c4_4 += a4[0] * b4[0];
+      c4_5 += a4[0] * b5[0];
+      c4_6 += a4[0] * b6[0];
+      c4_7 += a4[0] * b7[0];
+      c5_0 += a5[0] * b0[0];
+      c5_1 += a5[0] * b1[0];
+      c5_2 += a5[0] * b2[0];
+      c5_3 += a5[0] * b3[0];
+      c5_4 += a5[0] * b4[0];
+      c5_5 += a5[0] * b5[0];
+      c5_6 += a5[0] * b6[0];
+      c5_7 += a5[0] * b7[0];
+      c6_0 += a6[0] * b0[0];
+      c6_1 += a6[0] * b1[0];
+      c6_2 += a6[0] * b2[0];
+      c6_3 += a6[0] * b3[0];
+      c6_4 += a6[0] * b4[0];
+      c6_5 += a6[0] * b5[0];
+      c6_6 += a6[0] * b6[0];
+      c6_7 += a6[0] * b7[0];
+      c7_0 += a7[0] * b0[0];
+      c7_1 += a7[0] * b1[0];
+      c7_2 += a7[0] * b2[0];
+      c7_3 += a7[0] * b3[0];
+      c7_4 += a7[0] * b4[0];
+      c7_5 += a7[0] * b5[0];
+      c7_6 += a7[0] * b6[0];
+      c7_7 += a7[0] * b7[0];
+      c0_0 += a0[1] * b0[1];
+      c0_1 += a0[1] * b1[1];
+      c0_2 += a0[1] * b2[1];
+      c0_3 += a0[1] * b3[1];
+      c0_4 += a0[1] * b4[1];
+      c0_5 += a0[1] * b5[1];
+      c0_6 += a0[1] * b6[1];
+      c0_7 += a0[1] * b7[1];
+      c1_0 += a1[1] * b0[1];
+      c1_1 += a1[1] * b1[1];
+      c1_2 += a1[1] * b2[1];
+      c1_3 += a1[1] * b3[1];
+      c1_4 += a1[1] * b4[1];
+      c1_5 += a1[1] * b5[1];
+      c1_6 += a1[1] * b6[1];
+      c1_7 += a1[1] * b7[1];
+      c2_0 += a2[1] * b0[1];
+      c2_1 += a2[1] * b1[1];
+      c2_2 += a2[1] * b2[1];
+      c2_3 += a2[1] * b3[1];
+      c2_4 += a2[1] * b4[1];
+      c2_5 += a2[1] * b5[1];
+      c2_6 += a2[1] * b6[1];
+      c2_7 += a2[1] * b7[1];
+      c3_0 += a3[1] * b0[1];
+      c3_1 += a3[1] * b1[1];
+      c3_2 += a3[1] * b2[1];
+      c3_3 += a3[1] * b3[1];
+      c3_4 += a3[1] * b4[1];
+      c3_5 += a3[1] * b5[1];
+      c3_6 += a3[1] * b6[1];
+      c3_7 += a3[1] * b7[1];
+      c4_0 += a4[1] * b0[1];
+      c4_1 += a4[1] * b1[1];
+      c4_2 += a4[1] * b2[1];
+      c4_3 += a4[1] * b3[1];
+      c4_4 += a4[1] * b4[1];
+      c4_5 += a4[1] * b5[1];
+      c4_6 += a4[1] * b6[1];
+      c4_7 += a4[1] * b7[1];
+      c5_0 += a5[1] * b0[1];
+      c5_1 += a5[1] * b1[1];
+      c5_2 += a5[1] * b2[1];
+      c5_3 += a5[1] * b3[1];
+      c5_4 += a5[1] * b4[1];
+      c5_5 += a5[1] * b5[1];
+      c5_6 += a5[1] * b6[1];
+      c5_7 += a5[1] * b7[1];
+      c6_0 += a6[1] * b0[1];
+      c6_1 += a6[1] * b1[1];
+      c6_2 += a6[1] * b2[1];
+      c6_3 += a6[1] * b3[1];
+      c6_4 += a6[1] * b4[1];
+      c6_5 += a6[1] * b5[1];
+      c6_6 += a6[1] * b6[1];
+      c6_7 += a6[1] * b7[1];
+      c7_0 += a7[1] * b0[1];
+      c7_1 += a7[1] * b1[1];
+      c7_2 += a7[1] * b2[1];
+      c7_3 += a7[1] * b3[1];
+      c7_4 += a7[1] * b4[1];
+      c7_5 += a7[1] * b5[1];
+      c7_6 += a7[1] * b6[1];
+      c7_7 += a7[1] * b7[1];
+      c0_0 += a0[2] * b0[2];
+      c0_1 += a0[2] * b1[2];
+      c0_2 += a0[2] * b2[2];
+      c0_3 += a0[2] * b3[2];
+      c0_4 += a0[2] * b4[2];
+      c0_5 += a0[2] * b5[2];
+      c0_6 += a0[2] * b6[2];
+      c0_7 += a0[2] * b7[2];
+      c1_0 += a1[2] * b0[2];
+      c1_1 += a1[2] * b1[2];
+      c1_2 += a1[2] * b2[2];
+      c1_3 += a1[2] * b3[2];
+      c1_4 += a1[2] * b4[2];
+      c1_5 += a1[2] * b5[2];
+      c1_6 += a1[2] * b6[2];
+      c1_7 += a1[2] * b7[2];
+      c2_0 += a2[2] * b0[2];
+      c2_1 += a2[2] * b1[2];
+      c2_2 += a2[2] * b2[2];
+      c2_3 += a2[2] * b3[2];
+      c2_4 += a2[2] * b4[2];
+      c2_5 += a2[2] * b5[2];
+      c2_6 += a2[2] * b6[2];
+      c2_7 += a2[2] * b7[2];
+      c3_0 += a3[2] * b0[2];
+      c3_1 += a3[2] * b1[2];
+      c3_2 += a3[2] * b2[2];
+      c3_3 += a3[2] * b3[2];
+      c3_4 += a3[2] * b4[2];
+      c3_5 += a3[2] * b5[2];
+      c3_6 += a3[2] * b6[2];
+      c3_7 += a3[2] * b7[2];
+      c4_0 += a4[2] * b0[2];
+      c4_1 += a4[2] * b1[2];
+      c4_2 += a4[2] * b2[2];
+      c4_3 += a4[2] * b3[2];
+      c4_4 += a4[2] * b4[2];
+      c4_5 += a4[2] * b5[2];
+      c4_6 += a4[2] * b6[2];
+      c4_7 += a4[2] * b7[2];
+      c5_0 += a5[2] * b0[2];
+      c5_1 += a5[2] * b1[2];
+      c5_2 += a5[2] * b2[2];
+      c5_3 += a5[2] * b3[2];
+      c5_4 += a5[2] * b4[2];
+      c5_5 += a5[2] * b5[2];
+      c5_6 += a5[2] * b6[2];
+      c5_7 += a5[2] * b7[2];
+      c6_0 += a6[2] * b0[2];
+      c6_1 += a6[2] * b1[2];
+      c6_2 += a6[2] * b2[2];
+      c6_3 += a6[2] * b3[2];
+      c6_4 += a6[2] * b4[2];
+      c6_5 += a6[2] * b5[2];
+      c6_6 += a6[2] * b6[2];
+      c6_7 += a6[2] * b7[2];
+      c7_0 += a7[2] * b0[2];
+      c7_1 += a7[2] * b1[2];
+      c7_2 += a7[2] * b2[2];
+      c7_3 += a7[2] * b3[2];
+      c7_4 += a7[2] * b4[2];
+      c7_5 += a7[2] * b5[2];
+      c7_6 += a7[2] * b6[2];
+      c7_7 += a7[2] * b7[2];
+      c0_0 += a0[3] * b0[3];
+      c0_1 += a0[3] * b1[3];
+      c0_2 += a0[3] * b2[3];
+      c0_3 += a0[3] * b3[3];
+      c0_4 += a0[3] * b4[3];
+      c0_5 += a0[3] * b5[3];
+      c0_6 += a0[3] * b6[3];
+      c0_7 += a0[3] * b7[3];
+      c1_0 += a1[3] * b0[3];
+      c1_1 += a1[3] * b1[3];
+      c1_2 += a1[3] * b2[3];
+      c1_3 += a1[3] * b3[3];
+      c1_4 += a1[3] * b4[3];
+      c1_5 += a1[3] * b5[3];
+      c1_6 += a1[3] * b6[3];
+      c1_7 += a1[3] * b7[3];
+      c2_0 += a2[3] * b0[3];
+      c2_1 += a2[3] * b1[3];
+      c2_2 += a2[3] * b2[3];
+      c2_3 += a2[3] * b3[3];
+      c2_4 += a2[3] * b4[3];
+      c2_5 += a2[3] * b5[3];
+      c2_6 += a2[3] * b6[3];
+      c2_7 += a2[3] * b7[3];
+      c3_0 += a3[3] * b0[3];
+      c3_1 += a3[3] * b1[3];
+      c3_2 += a3[3] * b2[3];
+      c3_3 += a3[3] * b3[3];
+      c3_4 += a3[3] * b4[3];
+      c3_5 += a3[3] * b5[3];
+      c3_6 += a3[3] * b6[3];
+      c3_7 += a3[3] * b7[3];
+      c4_0 += a4[3] * b0[3];
+      c4_1 += a4[3] * b1[3];
+      c4_2 += a4[3] * b2[3];
+      c4_3 += a4[3] * b3[3];
+      c4_4 += a4[3] * b4[3];
+      c4_5 += a4[3] * b5[3];
+      c4_6 += a4[3] * b6[3];
+      c4_7 += a4[3] * b7[3];
+      c5_0 += a5[3] * b0[3];
+      c5_1 += a5[3] * b1[3];
+      c5_2 += a5[3] * b2[3];
+      c5_3 += a5[3] * b3[3];
+      c5_4 += a5[3] * b4[3];
+      c5_5 += a5[3] * b5[3];
+      c5_6 += a5[3] * b6[3];
+      c5_7 += a5[3] * b7[3];
+      c6_0 += a6[3] * b0[3];
+      c6_1 += a6[3] * b1[3];
+      c6_2 += a6[3] * b2[3];
+      c6_3 += a6[3] * b3[3];
+      c6_4 += a6[3] * b4[3];
+      c6_5 += a6[3] * b5[3];
+      c6_6 += a6[3] * b6[3];
+      c6_7 += a6[3] * b7[3];
+      c7_0 += a7[3] * b0[3];
+      c7_1 += a7[3] * b1[3];
+      c7_2 += a7[3] * b2[3];
+      c7_3 += a7[3] * b3[3];
+      c7_4 += a7[3] * b4[3];
+      c7_5 += a7[3] * b5[3];
+      c7_6 += a7[3] * b6[3];
+      c7_7 += a7[3] * b7[3];
+    }
+    for (var p: i32 = pEnd; p < 768; p += 1) {
+      let a0: f32 = a[(i0 * 768 + p) / 4][(i0 * 768 + p) % 4];
+      let a1: f32 = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a2: f32 = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a3: f32 = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a4: f32 = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a5: f32 = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a6: f32 = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a7: f32 = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let b0: f32 = b[(j0 * 768 + p) / 4][(j0 * 768 + p) % 4];
+      let b1: f32 = b[((j0 + 1) * 768 + p) / 4][((j0 + 1) * 768 + p) % 4];
+      let b2: f32 = b[((j0 + 2) * 768 + p) / 4][((j0 + 2) * 768 + p) % 4];
+      let b3: f32 = b[((j0 + 3) * 768 + p) / 4][((j0 + 3) * 768 + p) % 4];
+      let b4: f32 = b[((j0 + 4) * 768 + p) / 4][((j0 + 4) * 768 + p) % 4];
+      let b5: f32 = b[((j0 + 5) * 768 + p) / 4][((j0 + 5) * 768 + p) % 4];
+      let b6: f32 = b[((j0 + 6) * 768 + p) / 4][((j0 + 6) * 768 + p) % 4];
+      let b7: f32 = b[((j0 + 7) * 768 + p) / 4][((j0 + 7) * 768 + p) % 4];
       c0_0 += a0 * b0;
       c0_1 += a0 * b1;
       c0_2 += a0 * b2;
@@ -5917,8 +7011,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -5996,86 +7090,74 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      let a0: f32 = a[p * 3072 + i0];
-      let a1: f32 = a[p * 3072 + min(i0 + 1, 3071)];
-      let a2: f32 = a[p * 3072 + min(i0 + 2, 3071)];
-      let a3: f32 = a[p * 3072 + min(i0 + 3, 3071)];
-      let a4: f32 = a[p * 3072 + min(i0 + 4, 3071)];
-      let a5: f32 = a[p * 3072 + min(i0 + 5, 3071)];
-      let a6: f32 = a[p * 3072 + min(i0 + 6, 3071)];
-      let a7: f32 = a[p * 3072 + min(i0 + 7, 3071)];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: vec4<f32> = a[(p * 3072 + i0) / 4];
+      let a0_1: vec4<f32> = a[(p * 3072 + min(i0 + 4, 3068)) / 4];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0[0] * b0_0[0];
+      c0_1 += a0_0[0] * b0_0[1];
+      c0_2 += a0_0[0] * b0_0[2];
+      c0_3 += a0_0[0] * b0_0[3];
+      c0_4 += a0_0[0] * b0_1[0];
+      c0_5 += a0_0[0] * b0_1[1];
+      c0_6 += a0_0[0] * b0_1[2];
+      c0_7 += a0_0[0] * b0_1[3];
+      c1_0 += a0_0[1] * b0_0[0];
+      c1_1 += a0_0[1] * b0_0[1];
+      c1_2 += a0_0[1] * b0_0[2];
+      c1_3 += a0_0[1] * b0_0[3];
+      c1_4 += a0_0[1] * b0_1[0];
+      c1_5 += a0_0[1] * b0_1[1];
+      c1_6 += a0_0[1] * b0_1[2];
+      c1_7 += a0_0[1] * b0_1[3];
+      c2_0 += a0_0[2] * b0_0[0];
+      c2_1 += a0_0[2] * b0_0[1];
+      c2_2 += a0_0[2] * b0_0[2];
+      c2_3 += a0_0[2] * b0_0[3];
+      c2_4 += a0_0[2] * b0_1[0];
+      c2_5 += a0_0[2] * b0_1[1];
+      c2_6 += a0_0[2] * b0_1[2];
+      c2_7 += a0_0[2] * b0_1[3];
+      c3_0 += a0_0[3] * b0_0[0];
+      c3_1 += a0_0[3] * b0_0[1];
+      c3_2 += a0_0[3] * b0_0[2];
+      c3_3 += a0_0[3] * b0_0[3];
+      c3_4 += a0_0[3] * b0_1[0];
+      c3_5 += a0_0[3] * b0_1[1];
+      c3_6 += a0_0[3] * b0_1[2];
+      c3_7 += a0_0[3] * b0_1[3];
+      c4_0 += a0_1[0] * b0_0[0];
+      c4_1 += a0_1[0] * b0_0[1];
+      c4_2 += a0_1[0] * b0_0[2];
+      c4_3 += a0_1[0] * b0_0[3];
+      c4_4 += a0_1[0] * b0_1[0];
+      c4_5 += a0_1[0] * b0_1[1];
+      c4_6 += a0_1[0] * b0_1[2];
+      c4_7 += a0_1[0] * b0_1[3];
+      c5_0 += a0_1[1] * b0_0[0];
+      c5_1 += a0_1[1] * b0_0[1];
+      c5_2 += a0_1[1] * b0_0[2];
+      c5_3 += a0_1[1] * b0_0[3];
+      c5_4 += a0_1[1] * b0_1[0];
+      c5_5 += a0_1[1] * b0_1[1];
+      c5_6 += a0_1[1] * b0_1[2];
+      c5_7 += a0_1[1] * b0_1[3];
+      c6_0 += a0_1[2] * b0_0[0];
+      c6_1 += a0_1[2] * b0_0[1];
+      c6_2 += a0_1[2] * b0_0[2];
+      c6_3 += a0_1[2] * b0_0[3];
+      c6_4 += a0_1[2] * b0_1[0];
+      c6_5 += a0_1[2] * b0_1[1];
+      c6_6 += a0_1[2] * b0_1[2];
+      c6_7 += a0_1[2] * b0_1[3];
+      c7_0 += a0_1[3] * b0_0[0];
+      c7_1 += a0_1[3] * b0_0[1];
+      c7_2 += a0_1[3] * b0_0[2];
+      c7_3 += a0_1[3] * b0_0[3];
+      c7_4 += a0_1[3] * b0_1[0];
+      c7_5 += a0_1[3] * b0_1[1];
+      c7_6 += a0_1[3] * b0_1[2];
+      c7_7 += a0_1[3] * b0_1[3];
     }
     c[i0 * 768 + j0] = c0_0;
     c[i0 * 768 + (j0 + 1)] = c0_1;
@@ -6298,8 +7380,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -6376,23 +7458,298 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_5: f32 = 0f;
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
-    for (var p: i32 = 0; p < 3072; p += 1) {
-      let a0: f32 = a[i0 * 3072 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let b0: f32 = b[j0 * 3072 + p];
-      let b1: f32 = b[(j0 + 1) * 3072 + p];
-      let b2: f32 = b[(j0 + 2) * 3072 + p];
-      let b3: f32 = b[(j0 + 3) * 3072 + p];
-      let b4: f32 = b[(j0 + 4) * 3072 + p];
-      let b5: f32 = b[(j0 + 5) * 3072 + p];
-      let b6: f32 = b[(j0 + 6) * 3072 + p];
-      let b7: f32 = b[(j0 + 7) * 3072 + p];
+    let pEnd: i32 = 3072;
+    for (var p: i32 = 0; p < pEnd; p += 4) {
+      let a0: vec4<f32> = a[(i0 * 3072 + p) / 4];
+      let a1: vec4<f32> = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a2: vec4<f32> = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a3: vec4<f32> = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a4: vec4<f32> = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a5: vec4<f32> = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a6: vec4<f32> = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a7: vec4<f32> = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let b0: vec4<f32> = b[(j0 * 3072 + p) / 4];
+      let b1: vec4<f32> = b[((j0 + 1) * 3072 + p) / 4];
+      let b2: vec4<f32> = b[((j0 + 2) * 3072 + p) / 4];
+      let b3: vec4<f32> = b[((j0 + 3) * 3072 + p) / 4];
+      let b4: vec4<f32> = b[((j0 + 4) * 3072 + p) / 4];
+      let b5: vec4<f32> = b[((j0 + 5) * 3072 + p) / 4];
+      let b6: vec4<f32> = b[((j0 + 6) * 3072 + p) / 4];
+      let b7: vec4<f32> = b[((j0 + 7) * 3072 + p) / 4];
+      c0_0 += a0[0] * b0[0];
+      c0_1 += a0[0] * b1[0];
+      c0_2 += a0[0] * b2[0];
+      c0_3 += a0[0] * b3[0];
+      c0_4 += a0[0] * b4[0];
+      c0_5 += a0[0] * b5[0];
+      c0_6 += a0[0] * b6[0];
+      c0_7 += a0[0] * b7[0];
+      c1_0 += a1[0] * b0[0];
+      c1_1 += a1[0] * b1[0];
+      c1_2 += a1[0] * b2[0];
+      c1_3 += a1[0] * b3[0];
+      c1_4 += a1[0] * b4[0];
+      c1_5 += a1[0] * b5[0];
+      c1_6 += a1[0] * b6[0];
+      c1_7 += a1[0] * b7[0];
+      c2_0 += a2[0] * b0[0];
+      c2_1 += a2[0] * b1[0];
+      c2_2 += a2[0] * b2[0];
+      c2_3 += a2[0] * b3[0];
+      c2_4 += a2[0] * b4[0];
+      c2_5 += a2[0] * b5[0];
+      c2_6 += a2[0] * b6[0];
+      c2_7 += a2[0] * b7[0];
+      c3_0 += a3[0] * b0[0];
+      c3_1 += a3[0] * b1[0];
+      c3_2 += a3[0] * b2[0];
+      c3_3 += a3[0] * b3[0];
+      c3_4 += a3[0] * b4[0];
+      c3_5 += a3[0] * b5[0];
+      c3_6 += a3[0] * b6[0];
+      c3_7 += a3[0] * b7[0];
+      c4_0 += a4[0] * b0[0];
+      c4_1 += a4[0] * b1[0];
+      c4_2 += a4[0] * b2[0];
+      c4_3 += a4[0] * b3[0];
+      c4_4 += a4[0] * b4[0];
+      c4_5 += a4[0] * b5[0];
+      c4_6 += a4[0] * b6[0];
+      c4_7 += a4[0] * b7[0];
+      c5_0 += a5[0] * b0[0];
+      c5_1 += a5[0] * b1[0];
+      c5_2 += a5[0] * b2[0];
+      c5_3 += a5[0] * b3[0];
+      c5_4 += a5[0] * b4[0];
+      c5_5 += a5[0] * b5[0];
+      c5_6 += a5[0] * b6[0];
+      c5_7 += a5[0] * b7[0];
+      c6_0 += a6[0] * b0[0];
+      c6_1 += a6[0] * b1[0];
+      c6_2 += a6[0] * b2[0];
+      c6_3 += a6[0] * b3[0];
+      c6_4 += a6[0] * b4[0];
+      c6_5 += a6[0] * b5[0];
+      c6_6 += a6[0] * b6[0];
+      c6_7 += a6[0] * b7[0];
+      c7_0 += a7[0] * b0[0];
+      c7_1 += a7[0] * b1[0];
+      c7_2 += a7[0] * b2[0];
+      c7_3 += a7[0] * b3[0];
+      c7_4 += a7[0] * b4[0];
+      c7_5 += a7[0] * b5[0];
+      c7_6 += a7[0] * b6[0];
+      c7_7 += a7[0] * b7[0];
+      c0_0 += a0[1] * b0[1];
+      c0_1 += a0[1] * b1[1];
+      c0_2 += a0[1] * b2[1];
+      c0_3 += a0[1] * b3[1];
+      c0_4 += a0[1] * b4[1];
+      c0_5 += a0[1] * b5[1];
+      c0_6 += a0[1] * b6[1];
+      c0_7 += a0[1] * b7[1];
+      c1_0 += a1[1] * b0[1];
+      c1_1 += a1[1] * b1[1];
+      c1_2 += a1[1] * b2[1];
+      c1_3 += a1[1] * b3[1];
+      c1_4 += a1[1] * b4[1];
+      c1_5 += a1[1] * b5[1];
+      c1_6 += a1[1] * b6[1];
+      c1_7 += a1[1] * b7[1];
+      c2_0 += a2[1] * b0[1];
+      c2_1 += a2[1] * b1[1];
+      c2_2 += a2[1] * b2[1];
+      c2_3 += a2[1] * b3[1];
+      c2_4 += a2[1] * b4[1];
+      c2_5 += a2[1] * b5[1];
+      c2_6 += a2[1] * b6[1];
+      c2_7 += a2[1] * b7[1];
+      c3_0 += a3[1] * b0[1];
+      c3_1 += a3[1] * b1[1];
+      c3_2 += a3[1] * b2[1];
+      c3_3 += a3[1] * b3[1];
+      c3_4 += a3[1] * b4[1];
+      c3_5 += a3[1] * b5[1];
+      c3_6 += a3[1] * b6[1];
+      c3_7 += a3[1] * b7[1];
+      c4_0 += a4[1] * b0[1];
+      c4_1 += a4[1] * b1[1];
+      c4_2 += a4[1] * b2[1];
+      c4_3 += a4[1] * b3[1];
+      c4_4 += a4[1] * b4[1];
+      c4_5 += a4[1] * b5[1];
+      c4_6 += a4[1] * b6[1];
+      c4_7 += a4[1] * b7[1];
+      c5_0 += a5[1] * b0[1];
+      c5_1 += a5[1] * b1[1];
+      c5_2 += a5[1] * b2[1];
+      c5_3 += a5[1] * b3[1];
+      c5_4 += a5[1] * b4[1];
+      c5_5 += a5[1] * b5[1];
+      c5_6 += a5[1] * b6[1];
+      c5_7 += a5[1] * b7[1];
+      c6_0 += a6[1] * b0[1];
+      c6_1 += a6[1] * b1[1];
+      c6_2 += a6[1] * b2[1];
+      c6_3 += a6[1] * b3[1];
+      c6_4 += a6[1] * b4[1];
+      c6_5 += a6[1] * b5[1];
+      c6_6 += a6[1] * b6[1];
+      c6_7 += a6[1] * b7[1];
+      c7_0 += a7[1] * b0[1];
+      c7_1 += a7[1] * b1[1];
+      c7_2 += a7[1] * b2[1];
+      c7_3 += a7[1] * b3[1];
+      c7_4 += a7[1] * b4[1];
+      c7_5 += a7[1] * b5[1];
+      c7_6 += a7[1] * b6[1];
+      c7_7 += a7[1] * b7[1];
+      c0_0 += a0[2] * b0[2];
+      c0_1 += a0[2] * b1[2];
+      c0_2 += a0[2] * b2[2];
+      c0_3 += a0[2] * b3[2];
+      c0_4 += a0[2] * b4[2];
+      c0_5 += a0[2] * b5[2];
+      c0_6 += a0[2] * b6[2];
+      c0_7 += a0[2] * b7[2];
+      c1_0 += a1[2] * b0[2];
+      c1_1 += a1[2] * b1[2];
+      c1_2 += a1[2] * b2[2];
+      c1_3 += a1[2] * b3[2];
+      c1_4 += a1[2] * b4[2];
+      c1_5 += a1[2] * b5[2];
+      c1_6 += a1[2] * b6[2];
+      c1_7 += a1[2] * b7[2];
+      c2_0 += a2[2] * b0[2];
+      c2_1 += a2[2] * b1[2];
+      c2_2 += a2[2] * b2[2];
+      c2_3 += a2[2] * b3[2];
+      c2_4 += a2[2] * b4[2];
+      c2_5 += a2[2] * b5[2];
+      c2_6 += a2[2] * b6[2];
+      c2_7 += a2[2] * b7[2];
+      c3_0 += a3[2] * b0[2];
+      c3_1 += a3[2] * b1[2];
+      c3_2 += a3[2] * b2[2];
+      c3_3 += a3[2] * b3[2];
+      c3_4 += a3[2] * b4[2];
+      c3_5 += a3[2] * b5[2];
+      c3_6 += a3[2] * b6[2];
+      c3_7 += a3[2] * b7[2];
+      c4_0 += a4[2] * b0[2];
+      c4_1 += a4[2] * b1[2];
+      c4_2 += a4[2] * b2[2];
+      c4_3 += a4[2] * b3[2];
+      c4_4 += a4[2] * b4[2];
+      c4_5 += a4[2] * b5[2];
+      c4_6 += a4[2] * b6[2];
+      c4_7 += a4[2] * b7[2];
+      c5_0 += a5[2] * b0[2];
+      c5_1 += a5[2] * b1[2];
+      c5_2 += a5[2] * b2[2];
+      c5_3 += a5[2] * b3[2];
+      c5_4 += a5[2] * b4[2];
+      c5_5 += a5[2] * b5[2];
+      c5_6 += a5[2] * b6[2];
+      c5_7 += a5[2] * b7[2];
+      c6_0 += a6[2] * b0[2];
+      c6_1 += a6[2] * b1[2];
+      c6_2 += a6[2] * b2[2];
+      c6_3 += a6[2] * b3[2];
+      c6_4 += a6[2] * b4[2];
+      c6_5 += a6[2] * b5[2];
+      c6_6 += a6[2] * b6[2];
+      c6_7 += a6[2] * b7[2];
+      c7_0 += a7[2] * b0[2];
+      c7_1 += a7[2] * b1[2];
+      c7_2 += a7[2] * b2[2];
+      c7_3 += a7[2] * b3[2];
+      c7_4 += a7[2] * b4[2];
+      c7_5 += a7[2] * b5[2];
+      c7_6 += a7[2] * b6[2];
+      c7_7 += a7[2] * b7[2];
+      c0_0 += a0[3] * b0[3];
+      c0_1 += a0[3] * b1[3];
+      c0_2 += a0[3] * b2[3];
+      c0_3 += a0[3] * b3[3];
+      c0_4 += a0[3] * b4[3];
+      c0_5 += a0[3] * b5[3];
+      c0_6 += a0[3] * b6[3];
+      c0_7 += a0[3] * b7[3];
+      c1_0 += a1[3] * b0[3];
+      c1_1 += a1[3] * b1[3];
+      c1_2 += a1[3] * b2[3];
+      c1_3 += a1[3] * b3[3];
+      c1_4 += a1[3] * b4[3];
+      c1_5 += a1[3] * b5[3];
+      c1_6 += a1[3] * b6[3];
+      c1_7 += a1[3] * b7[3];
+      c2_0 += a2[3] * b0[3];
+      c2_1 += a2[3] * b1[3];
+      c2_2 += a2[3] * b2[3];
+      c2_3 += a2[3] * b3[3];
+      c2_4 += a2[3] * b4[3];
+      c2_5 += a2[3] * b5[3];
+      c2_6 += a2[3] * b6[3];
+      c2_7 += a2[3] * b7[3];
+      c3_0 += a3[3] * b0[3];
+      c3_1 += a3[3] * b1[3];
+      c3_2 += a3[3] * b2[3];
+      c3_3 += a3[3] * b3[3];
+      c3_4 += a3[3] * b4[3];
+      c3_5 += a3[3] * b5[3];
+      c3_6 += a3[3] * b6[3];
+      c3_7 += a3[3] * b7[3];
+      c4_0 += a4[3] * b0[3];
+      c4_1 += a4[3] * b1[3];
+      c4_2 += a4[3] * b2[3];
+      c4_3 += a4[3] * b3[3];
+      c4_4 += a4[3] * b4[3];
+      c4_5 += a4[3] * b5[3];
+      c4_6 += a4[3] * b6[3];
+      c4_7 += a4[3] * b7[3];
+      c5_0 += a5[3] * b0[3];
+      c5_1 += a5[3] * b1[3];
+      c5_2 += a5[3] * b2[3];
+      c5_3 += a5[3] * b3[3];
+      c5_4 += a5[3] * b4[3];
+      c5_5 += a5[3] * b5[3];
+      c5_6 += a5[3] * b6[3];
+      c5_7 += a5[3] * b7[3];
+      c6_0 += a6[3] * b0[3];
+      c6_1 += a6[3] * b1[3];
+      c6_2 += a6[3] * b2[3];
+      c6_3 += a6[3] * b3[3];
+      c6_4 += a6[3] * b4[3];
+      c6_5 += a6[3] * b5[3];
+      c6_6 += a6[3] * b6[3];
+      c6_7 += a6[3] * b7[3];
+      c7_0 += a7[3] * b0[3];
+      c7_1 += a7[3] * b1[3];
+      c7_2 += a7[3] * b2[3];
+      c7_3 += a7[3] * b3[3];
+      c7_4 += a7[3] * b4[3];
+      c7_5 += a7[3] * b5[3];
+      c7_6 += a7[3] * b6[3];
+      c7_7 += a7[3] * b7[3];
+    }
+    for (var p: i32 = pEnd; p < 3072; p += 1) {
+      let a0: f32 = a[(i0 * 3072 + p) / 4][(i0 * 3072 + p) % 4];
+      let a1: f32 = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a2: f32 = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a3: f32 = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a4: f32 = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a5: f32 = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a6: f32 = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a7: f32 = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let b0: f32 = b[(j0 * 3072 + p) / 4][(j0 * 3072 + p) % 4];
+      let b1: f32 = b[((j0 + 1) * 3072 + p) / 4][((j0 + 1) * 3072 + p) % 4];
+      let b2: f32 = b[((j0 + 2) * 3072 + p) / 4][((j0 + 2) * 3072 + p) % 4];
+      let b3: f32 = b[((j0 + 3) * 3072 + p) / 4][((j0 + 3) * 3072 + p) % 4];
+      let b4: f32 = b[((j0 + 4) * 3072 + p) / 4][((j0 + 4) * 3072 + p) % 4];
+      let b5: f32 = b[((j0 + 5) * 3072 + p) / 4][((j0 + 5) * 3072 + p) % 4];
+      let b6: f32 = b[((j0 + 6) * 3072 + p) / 4][((j0 + 6) * 3072 + p) % 4];
+      let b7: f32 = b[((j0 + 7) * 3072 + p) / 4][((j0 + 7) * 3072 + p) % 4];
       c0_0 += a0 * b0;
       c0_1 += a0 * b1;
       c0_2 += a0 * b2;
@@ -6641,8 +7998,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -6720,86 +8077,74 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      let a0: f32 = a[p * 768 + i0];
-      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
-      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
-      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
-      let a4: f32 = a[p * 768 + min(i0 + 4, 767)];
-      let a5: f32 = a[p * 768 + min(i0 + 5, 767)];
-      let a6: f32 = a[p * 768 + min(i0 + 6, 767)];
-      let a7: f32 = a[p * 768 + min(i0 + 7, 767)];
-      let b0: f32 = b[p * 3072 + j0];
-      let b1: f32 = b[p * 3072 + (j0 + 1)];
-      let b2: f32 = b[p * 3072 + (j0 + 2)];
-      let b3: f32 = b[p * 3072 + (j0 + 3)];
-      let b4: f32 = b[p * 3072 + (j0 + 4)];
-      let b5: f32 = b[p * 3072 + (j0 + 5)];
-      let b6: f32 = b[p * 3072 + (j0 + 6)];
-      let b7: f32 = b[p * 3072 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: vec4<f32> = a[(p * 768 + i0) / 4];
+      let a0_1: vec4<f32> = a[(p * 768 + min(i0 + 4, 764)) / 4];
+      let b0_0: vec4<f32> = b[(p * 3072 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 3072 + (j0 + 4)) / 4];
+      c0_0 += a0_0[0] * b0_0[0];
+      c0_1 += a0_0[0] * b0_0[1];
+      c0_2 += a0_0[0] * b0_0[2];
+      c0_3 += a0_0[0] * b0_0[3];
+      c0_4 += a0_0[0] * b0_1[0];
+      c0_5 += a0_0[0] * b0_1[1];
+      c0_6 += a0_0[0] * b0_1[2];
+      c0_7 += a0_0[0] * b0_1[3];
+      c1_0 += a0_0[1] * b0_0[0];
+      c1_1 += a0_0[1] * b0_0[1];
+      c1_2 += a0_0[1] * b0_0[2];
+      c1_3 += a0_0[1] * b0_0[3];
+      c1_4 += a0_0[1] * b0_1[0];
+      c1_5 += a0_0[1] * b0_1[1];
+      c1_6 += a0_0[1] * b0_1[2];
+      c1_7 += a0_0[1] * b0_1[3];
+      c2_0 += a0_0[2] * b0_0[0];
+      c2_1 += a0_0[2] * b0_0[1];
+      c2_2 += a0_0[2] * b0_0[2];
+      c2_3 += a0_0[2] * b0_0[3];
+      c2_4 += a0_0[2] * b0_1[0];
+      c2_5 += a0_0[2] * b0_1[1];
+      c2_6 += a0_0[2] * b0_1[2];
+      c2_7 += a0_0[2] * b0_1[3];
+      c3_0 += a0_0[3] * b0_0[0];
+      c3_1 += a0_0[3] * b0_0[1];
+      c3_2 += a0_0[3] * b0_0[2];
+      c3_3 += a0_0[3] * b0_0[3];
+      c3_4 += a0_0[3] * b0_1[0];
+      c3_5 += a0_0[3] * b0_1[1];
+      c3_6 += a0_0[3] * b0_1[2];
+      c3_7 += a0_0[3] * b0_1[3];
+      c4_0 += a0_1[0] * b0_0[0];
+      c4_1 += a0_1[0] * b0_0[1];
+      c4_2 += a0_1[0] * b0_0[2];
+      c4_3 += a0_1[0] * b0_0[3];
+      c4_4 += a0_1[0] * b0_1[0];
+      c4_5 += a0_1[0] * b0_1[1];
+      c4_6 += a0_1[0] * b0_1[2];
+      c4_7 += a0_1[0] * b0_1[3];
+      c5_0 += a0_1[1] * b0_0[0];
+      c5_1 += a0_1[1] * b0_0[1];
+      c5_2 += a0_1[1] * b0_0[2];
+      c5_3 += a0_1[1] * b0_0[3];
+      c5_4 += a0_1[1] * b0_1[0];
+      c5_5 += a0_1[1] * b0_1[1];
+      c5_6 += a0_1[1] * b0_1[2];
+      c5_7 += a0_1[1] * b0_1[3];
+      c6_0 += a0_1[2] * b0_0[0];
+      c6_1 += a0_1[2] * b0_0[1];
+      c6_2 += a0_1[2] * b0_0[2];
+      c6_3 += a0_1[2] * b0_0[3];
+      c6_4 += a0_1[2] * b0_1[0];
+      c6_5 += a0_1[2] * b0_1[1];
+      c6_6 += a0_1[2] * b0_1[2];
+      c6_7 += a0_1[2] * b0_1[3];
+      c7_0 += a0_1[3] * b0_0[0];
+      c7_1 += a0_1[3] * b0_0[1];
+      c7_2 += a0_1[3] * b0_0[2];
+      c7_3 += a0_1[3] * b0_0[3];
+      c7_4 += a0_1[3] * b0_1[0];
+      c7_5 += a0_1[3] * b0_1[1];
+      c7_6 += a0_1[3] * b0_1[2];
+      c7_7 += a0_1[3] * b0_1[3];
     }
     c[i0 * 3072 + j0] = c0_0;
     c[i0 * 3072 + (j0 + 1)] = c0_1;
@@ -6984,8 +8329,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -7062,23 +8407,298 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_5: f32 = 0f;
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
-    for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let b0: f32 = b[j0 * 768 + p];
-      let b1: f32 = b[(j0 + 1) * 768 + p];
-      let b2: f32 = b[(j0 + 2) * 768 + p];
-      let b3: f32 = b[(j0 + 3) * 768 + p];
-      let b4: f32 = b[(j0 + 4) * 768 + p];
-      let b5: f32 = b[(j0 + 5) * 768 + p];
-      let b6: f32 = b[(j0 + 6) * 768 + p];
-      let b7: f32 = b[(j0 + 7) * 768 + p];
+    let pEnd: i32 = 768;
+    for (var p: i32 = 0; p < pEnd; p += 4) {
+      let a0: vec4<f32> = a[(i0 * 768 + p) / 4];
+      let a1: vec4<f32> = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a2: vec4<f32> = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a3: vec4<f32> = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a4: vec4<f32> = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a5: vec4<f32> = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a6: vec4<f32> = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a7: vec4<f32> = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let b0: vec4<f32> = b[(j0 * 768 + p) / 4];
+      let b1: vec4<f32> = b[((j0 + 1) * 768 + p) / 4];
+      let b2: vec4<f32> = b[((j0 + 2) * 768 + p) / 4];
+      let b3: vec4<f32> = b[((j0 + 3) * 768 + p) / 4];
+      let b4: vec4<f32> = b[((j0 + 4) * 768 + p) / 4];
+      let b5: vec4<f32> = b[((j0 + 5) * 768 + p) / 4];
+      let b6: vec4<f32> = b[((j0 + 6) * 768 + p) / 4];
+      let b7: vec4<f32> = b[((j0 + 7) * 768 + p) / 4];
+      c0_0 += a0[0] * b0[0];
+      c0_1 += a0[0] * b1[0];
+      c0_2 += a0[0] * b2[0];
+      c0_3 += a0[0] * b3[0];
+      c0_4 += a0[0] * b4[0];
+      c0_5 += a0[0] * b5[0];
+      c0_6 += a0[0] * b6[0];
+      c0_7 += a0[0] * b7[0];
+      c1_0 += a1[0] * b0[0];
+      c1_1 += a1[0] * b1[0];
+      c1_2 += a1[0] * b2[0];
+      c1_3 += a1[0] * b3[0];
+      c1_4 += a1[0] * b4[0];
+      c1_5 += a1[0] * b5[0];
+      c1_6 += a1[0] * b6[0];
+      c1_7 += a1[0] * b7[0];
+      c2_0 += a2[0] * b0[0];
+      c2_1 += a2[0] * b1[0];
+      c2_2 += a2[0] * b2[0];
+      c2_3 += a2[0] * b3[0];
+      c2_4 += a2[0] * b4[0];
+      c2_5 += a2[0] * b5[0];
+      c2_6 += a2[0] * b6[0];
+      c2_7 += a2[0] * b7[0];
+      c3_0 += a3[0] * b0[0];
+      c3_1 += a3[0] * b1[0];
+      c3_2 += a3[0] * b2[0];
+      c3_3 += a3[0] * b3[0];
+      c3_4 += a3[0] * b4[0];
+      c3_5 += a3[0] * b5[0];
+      c3_6 += a3[0] * b6[0];
+      c3_7 += a3[0] * b7[0];
+      c4_0 += a4[0] * b0[0];
+      c4_1 += a4[0] * b1[0];
+      c4_2 += a4[0] * b2[0];
+      c4_3 += a4[0] * b3[0];
+      c4_4 += a4[0] * b4[0];
+      c4_5 += a4[0] * b5[0];
+      c4_6 += a4[0] * b6[0];
+      c4_7 += a4[0] * b7[0];
+      c5_0 += a5[0] * b0[0];
+      c5_1 += a5[0] * b1[0];
+      c5_2 += a5[0] * b2[0];
+      c5_3 += a5[0] * b3[0];
+      c5_4 += a5[0] * b4[0];
+      c5_5 += a5[0] * b5[0];
+      c5_6 += a5[0] * b6[0];
+      c5_7 += a5[0] * b7[0];
+      c6_0 += a6[0] * b0[0];
+      c6_1 += a6[0] * b1[0];
+      c6_2 += a6[0] * b2[0];
+      c6_3 += a6[0] * b3[0];
+      c6_4 += a6[0] * b4[0];
+      c6_5 += a6[0] * b5[0];
+      c6_6 += a6[0] * b6[0];
+      c6_7 += a6[0] * b7[0];
+      c7_0 += a7[0] * b0[0];
+      c7_1 += a7[0] * b1[0];
+      c7_2 += a7[0] * b2[0];
+      c7_3 += a7[0] * b3[0];
+      c7_4 += a7[0] * b4[0];
+      c7_5 += a7[0] * b5[0];
+      c7_6 += a7[0] * b6[0];
+      c7_7 += a7[0] * b7[0];
+      c0_0 += a0[1] * b0[1];
+      c0_1 += a0[1] * b1[1];
+      c0_2 += a0[1] * b2[1];
+      c0_3 += a0[1] * b3[1];
+      c0_4 += a0[1] * b4[1];
+      c0_5 += a0[1] * b5[1];
+      c0_6 += a0[1] * b6[1];
+      c0_7 += a0[1] * b7[1];
+      c1_0 += a1[1] * b0[1];
+      c1_1 += a1[1] * b1[1];
+      c1_2 += a1[1] * b2[1];
+      c1_3 += a1[1] * b3[1];
+      c1_4 += a1[1] * b4[1];
+      c1_5 += a1[1] * b5[1];
+      c1_6 += a1[1] * b6[1];
+      c1_7 += a1[1] * b7[1];
+      c2_0 += a2[1] * b0[1];
+      c2_1 += a2[1] * b1[1];
+      c2_2 += a2[1] * b2[1];
+      c2_3 += a2[1] * b3[1];
+      c2_4 += a2[1] * b4[1];
+      c2_5 += a2[1] * b5[1];
+      c2_6 += a2[1] * b6[1];
+      c2_7 += a2[1] * b7[1];
+      c3_0 += a3[1] * b0[1];
+      c3_1 += a3[1] * b1[1];
+      c3_2 += a3[1] * b2[1];
+      c3_3 += a3[1] * b3[1];
+      c3_4 += a3[1] * b4[1];
+      c3_5 += a3[1] * b5[1];
+      c3_6 += a3[1] * b6[1];
+      c3_7 += a3[1] * b7[1];
+      c4_0 += a4[1] * b0[1];
+      c4_1 += a4[1] * b1[1];
+      c4_2 += a4[1] * b2[1];
+      c4_3 += a4[1] * b3[1];
+      c4_4 += a4[1] * b4[1];
+      c4_5 += a4[1] * b5[1];
+      c4_6 += a4[1] * b6[1];
+      c4_7 += a4[1] * b7[1];
+      c5_0 += a5[1] * b0[1];
+      c5_1 += a5[1] * b1[1];
+      c5_2 += a5[1] * b2[1];
+      c5_3 += a5[1] * b3[1];
+      c5_4 += a5[1] * b4[1];
+      c5_5 += a5[1] * b5[1];
+      c5_6 += a5[1] * b6[1];
+      c5_7 += a5[1] * b7[1];
+      c6_0 += a6[1] * b0[1];
+      c6_1 += a6[1] * b1[1];
+      c6_2 += a6[1] * b2[1];
+      c6_3 += a6[1] * b3[1];
+      c6_4 += a6[1] * b4[1];
+      c6_5 += a6[1] * b5[1];
+      c6_6 += a6[1] * b6[1];
+      c6_7 += a6[1] * b7[1];
+      c7_0 += a7[1] * b0[1];
+      c7_1 += a7[1] * b1[1];
+      c7_2 += a7[1] * b2[1];
+      c7_3 += a7[1] * b3[1];
+      c7_4 += a7[1] * b4[1];
+      c7_5 += a7[1] * b5[1];
+      c7_6 += a7[1] * b6[1];
+      c7_7 += a7[1] * b7[1];
+      c0_0 += a0[2] * b0[2];
+      c0_1 += a0[2] * b1[2];
+      c0_2 += a0[2] * b2[2];
+      c0_3 += a0[2] * b3[2];
+      c0_4 += a0[2] * b4[2];
+      c0_5 += a0[2] * b5[2];
+      c0_6 += a0[2] * b6[2];
+      c0_7 += a0[2] * b7[2];
+      c1_0 += a1[2] * b0[2];
+      c1_1 += a1[2] * b1[2];
+      c1_2 += a1[2] * b2[2];
+      c1_3 += a1[2] * b3[2];
+      c1_4 += a1[2] * b4[2];
+      c1_5 += a1[2] * b5[2];
+      c1_6 += a1[2] * b6[2];
+      c1_7 += a1[2] * b7[2];
+      c2_0 += a2[2] * b0[2];
+      c2_1 += a2[2] * b1[2];
+      c2_2 += a2[2] * b2[2];
+      c2_3 += a2[2] * b3[2];
+      c2_4 += a2[2] * b4[2];
+      c2_5 += a2[2] * b5[2];
+      c2_6 += a2[2] * b6[2];
+      c2_7 += a2[2] * b7[2];
+      c3_0 += a3[2] * b0[2];
+      c3_1 += a3[2] * b1[2];
+      c3_2 += a3[2] * b2[2];
+      c3_3 += a3[2] * b3[2];
+      c3_4 += a3[2] * b4[2];
+      c3_5 += a3[2] * b5[2];
+      c3_6 += a3[2] * b6[2];
+      c3_7 += a3[2] * b7[2];
+      c4_0 += a4[2] * b0[2];
+      c4_1 += a4[2] * b1[2];
+      c4_2 += a4[2] * b2[2];
+      c4_3 += a4[2] * b3[2];
+      c4_4 += a4[2] * b4[2];
+      c4_5 += a4[2] * b5[2];
+      c4_6 += a4[2] * b6[2];
+      c4_7 += a4[2] * b7[2];
+      c5_0 += a5[2] * b0[2];
+      c5_1 += a5[2] * b1[2];
+      c5_2 += a5[2] * b2[2];
+      c5_3 += a5[2] * b3[2];
+      c5_4 += a5[2] * b4[2];
+      c5_5 += a5[2] * b5[2];
+      c5_6 += a5[2] * b6[2];
+      c5_7 += a5[2] * b7[2];
+      c6_0 += a6[2] * b0[2];
+      c6_1 += a6[2] * b1[2];
+      c6_2 += a6[2] * b2[2];
+      c6_3 += a6[2] * b3[2];
+      c6_4 += a6[2] * b4[2];
+      c6_5 += a6[2] * b5[2];
+      c6_6 += a6[2] * b6[2];
+      c6_7 += a6[2] * b7[2];
+      c7_0 += a7[2] * b0[2];
+      c7_1 += a7[2] * b1[2];
+      c7_2 += a7[2] * b2[2];
+      c7_3 += a7[2] * b3[2];
+      c7_4 += a7[2] * b4[2];
+      c7_5 += a7[2] * b5[2];
+      c7_6 += a7[2] * b6[2];
+      c7_7 += a7[2] * b7[2];
+      c0_0 += a0[3] * b0[3];
+      c0_1 += a0[3] * b1[3];
+      c0_2 += a0[3] * b2[3];
+      c0_3 += a0[3] * b3[3];
+      c0_4 += a0[3] * b4[3];
+      c0_5 += a0[3] * b5[3];
+      c0_6 += a0[3] * b6[3];
+      c0_7 += a0[3] * b7[3];
+      c1_0 += a1[3] * b0[3];
+      c1_1 += a1[3] * b1[3];
+      c1_2 += a1[3] * b2[3];
+      c1_3 += a1[3] * b3[3];
+      c1_4 += a1[3] * b4[3];
+      c1_5 += a1[3] * b5[3];
+      c1_6 += a1[3] * b6[3];
+      c1_7 += a1[3] * b7[3];
+      c2_0 += a2[3] * b0[3];
+      c2_1 += a2[3] * b1[3];
+      c2_2 += a2[3] * b2[3];
+      c2_3 += a2[3] * b3[3];
+      c2_4 += a2[3] * b4[3];
+      c2_5 += a2[3] * b5[3];
+      c2_6 += a2[3] * b6[3];
+      c2_7 += a2[3] * b7[3];
+      c3_0 += a3[3] * b0[3];
+      c3_1 += a3[3] * b1[3];
+      c3_2 += a3[3] * b2[3];
+      c3_3 += a3[3] * b3[3];
+      c3_4 += a3[3] * b4[3];
+      c3_5 += a3[3] * b5[3];
+      c3_6 += a3[3] * b6[3];
+      c3_7 += a3[3] * b7[3];
+      c4_0 += a4[3] * b0[3];
+      c4_1 += a4[3] * b1[3];
+      c4_2 += a4[3] * b2[3];
+      c4_3 += a4[3] * b3[3];
+      c4_4 += a4[3] * b4[3];
+      c4_5 += a4[3] * b5[3];
+      c4_6 += a4[3] * b6[3];
+      c4_7 += a4[3] * b7[3];
+      c5_0 += a5[3] * b0[3];
+      c5_1 += a5[3] * b1[3];
+      c5_2 += a5[3] * b2[3];
+      c5_3 += a5[3] * b3[3];
+      c5_4 += a5[3] * b4[3];
+      c5_5 += a5[3] * b5[3];
+      c5_6 += a5[3] * b6[3];
+      c5_7 += a5[3] * b7[3];
+      c6_0 += a6[3] * b0[3];
+      c6_1 += a6[3] * b1[3];
+      c6_2 += a6[3] * b2[3];
+      c6_3 += a6[3] * b3[3];
+      c6_4 += a6[3] * b4[3];
+      c6_5 += a6[3] * b5[3];
+      c6_6 += a6[3] * b6[3];
+      c6_7 += a6[3] * b7[3];
+      c7_0 += a7[3] * b0[3];
+      c7_1 += a7[3] * b1[3];
+      c7_2 += a7[3] * b2[3];
+      c7_3 += a7[3] * b3[3];
+      c7_4 += a7[3] * b4[3];
+      c7_5 += a7[3] * b5[3];
+      c7_6 += a7[3] * b6[3];
+      c7_7 += a7[3] * b7[3];
+    }
+    for (var p: i32 = pEnd; p < 768; p += 1) {
+      let a0: f32 = a[(i0 * 768 + p) / 4][(i0 * 768 + p) % 4];
+      let a1: f32 = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a2: f32 = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a3: f32 = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a4: f32 = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a5: f32 = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a6: f32 = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a7: f32 = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let b0: f32 = b[(j0 * 768 + p) / 4][(j0 * 768 + p) % 4];
+      let b1: f32 = b[((j0 + 1) * 768 + p) / 4][((j0 + 1) * 768 + p) % 4];
+      let b2: f32 = b[((j0 + 2) * 768 + p) / 4][((j0 + 2) * 768 + p) % 4];
+      let b3: f32 = b[((j0 + 3) * 768 + p) / 4][((j0 + 3) * 768 + p) % 4];
+      let b4: f32 = b[((j0 + 4) * 768 + p) / 4][((j0 + 4) * 768 + p) % 4];
+      let b5: f32 = b[((j0 + 5) * 768 + p) / 4][((j0 + 5) * 768 + p) % 4];
+      let b6: f32 = b[((j0 + 6) * 768 + p) / 4][((j0 + 6) * 768 + p) % 4];
+      let b7: f32 = b[((j0 + 7) * 768 + p) / 4][((j0 + 7) * 768 + p) % 4];
       c0_0 += a0 * b0;
       c0_1 += a0 * b1;
       c0_2 += a0 * b2;
@@ -7327,8 +8947,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -7406,86 +9026,74 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      let a0: f32 = a[p * 768 + i0];
-      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
-      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
-      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
-      let a4: f32 = a[p * 768 + min(i0 + 4, 767)];
-      let a5: f32 = a[p * 768 + min(i0 + 5, 767)];
-      let a6: f32 = a[p * 768 + min(i0 + 6, 767)];
-      let a7: f32 = a[p * 768 + min(i0 + 7, 767)];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: vec4<f32> = a[(p * 768 + i0) / 4];
+      let a0_1: vec4<f32> = a[(p * 768 + min(i0 + 4, 764)) / 4];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0[0] * b0_0[0];
+      c0_1 += a0_0[0] * b0_0[1];
+      c0_2 += a0_0[0] * b0_0[2];
+      c0_3 += a0_0[0] * b0_0[3];
+      c0_4 += a0_0[0] * b0_1[0];
+      c0_5 += a0_0[0] * b0_1[1];
+      c0_6 += a0_0[0] * b0_1[2];
+      c0_7 += a0_0[0] * b0_1[3];
+      c1_0 += a0_0[1] * b0_0[0];
+      c1_1 += a0_0[1] * b0_0[1];
+      c1_2 += a0_0[1] * b0_0[2];
+      c1_3 += a0_0[1] * b0_0[3];
+      c1_4 += a0_0[1] * b0_1[0];
+      c1_5 += a0_0[1] * b0_1[1];
+      c1_6 += a0_0[1] * b0_1[2];
+      c1_7 += a0_0[1] * b0_1[3];
+      c2_0 += a0_0[2] * b0_0[0];
+      c2_1 += a0_0[2] * b0_0[1];
+      c2_2 += a0_0[2] * b0_0[2];
+      c2_3 += a0_0[2] * b0_0[3];
+      c2_4 += a0_0[2] * b0_1[0];
+      c2_5 += a0_0[2] * b0_1[1];
+      c2_6 += a0_0[2] * b0_1[2];
+      c2_7 += a0_0[2] * b0_1[3];
+      c3_0 += a0_0[3] * b0_0[0];
+      c3_1 += a0_0[3] * b0_0[1];
+      c3_2 += a0_0[3] * b0_0[2];
+      c3_3 += a0_0[3] * b0_0[3];
+      c3_4 += a0_0[3] * b0_1[0];
+      c3_5 += a0_0[3] * b0_1[1];
+      c3_6 += a0_0[3] * b0_1[2];
+      c3_7 += a0_0[3] * b0_1[3];
+      c4_0 += a0_1[0] * b0_0[0];
+      c4_1 += a0_1[0] * b0_0[1];
+      c4_2 += a0_1[0] * b0_0[2];
+      c4_3 += a0_1[0] * b0_0[3];
+      c4_4 += a0_1[0] * b0_1[0];
+      c4_5 += a0_1[0] * b0_1[1];
+      c4_6 += a0_1[0] * b0_1[2];
+      c4_7 += a0_1[0] * b0_1[3];
+      c5_0 += a0_1[1] * b0_0[0];
+      c5_1 += a0_1[1] * b0_0[1];
+      c5_2 += a0_1[1] * b0_0[2];
+      c5_3 += a0_1[1] * b0_0[3];
+      c5_4 += a0_1[1] * b0_1[0];
+      c5_5 += a0_1[1] * b0_1[1];
+      c5_6 += a0_1[1] * b0_1[2];
+      c5_7 += a0_1[1] * b0_1[3];
+      c6_0 += a0_1[2] * b0_0[0];
+      c6_1 += a0_1[2] * b0_0[1];
+      c6_2 += a0_1[2] * b0_0[2];
+      c6_3 += a0_1[2] * b0_0[3];
+      c6_4 += a0_1[2] * b0_1[0];
+      c6_5 += a0_1[2] * b0_1[1];
+      c6_6 += a0_1[2] * b0_1[2];
+      c6_7 += a0_1[2] * b0_1[3];
+      c7_0 += a0_1[3] * b0_0[0];
+      c7_1 += a0_1[3] * b0_0[1];
+      c7_2 += a0_1[3] * b0_0[2];
+      c7_3 += a0_1[3] * b0_0[3];
+      c7_4 += a0_1[3] * b0_1[0];
+      c7_5 += a0_1[3] * b0_1[1];
+      c7_6 += a0_1[3] * b0_1[2];
+      c7_7 += a0_1[3] * b0_1[3];
     }
     c[i0 * 768 + j0] = c0_0;
     c[i0 * 768 + (j0 + 1)] = c0_1;
@@ -7716,6 +9324,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -7741,7 +9350,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -7784,11 +9393,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -7822,7 +9435,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {
@@ -7903,6 +9516,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -7928,7 +9542,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -7971,11 +9585,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -8009,7 +9627,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {
@@ -8090,6 +9708,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -8115,7 +9734,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -8158,11 +9777,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -8196,7 +9819,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {
@@ -8277,6 +9900,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -8302,7 +9926,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -8345,11 +9969,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -8383,7 +10011,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {
@@ -8464,6 +10092,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -8489,7 +10118,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -8532,11 +10161,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -8570,7 +10203,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {
@@ -8651,6 +10284,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -8676,7 +10310,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -8719,11 +10353,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -8757,7 +10395,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {
@@ -8838,6 +10476,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -8863,7 +10502,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -8906,11 +10545,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -8944,7 +10587,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {
@@ -9025,6 +10668,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -9050,7 +10694,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -9093,11 +10737,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -9131,7 +10779,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {
@@ -9212,6 +10860,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -9237,7 +10886,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -9280,11 +10929,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -9318,7 +10971,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {
@@ -9399,6 +11052,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -9424,7 +11078,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -9467,11 +11121,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -9505,7 +11163,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {
@@ -9586,6 +11244,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -9611,7 +11270,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -9654,11 +11313,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -9692,7 +11355,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {
@@ -9773,6 +11436,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -9798,7 +11462,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend3; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend4: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend4; e += 4) {
@@ -9841,11 +11505,15 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld3: f32 = keyMask[b * tfm_args.seq + j];
+    let ld4: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: f32 = ld3;
+      let ld2: i32 = ld4;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        if (keyMask[b * tfm_args.seq + j] != 0f) {
+        if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
           let vend7: i32 = 64 - 64 % 4;
@@ -9879,7 +11547,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = vend9; e < 64; e += 1) {
             dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
           }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           let vend10: i32 = 64 - 64 % 4;
           for (var e: i32 = 0; e < vend10; e += 4) {

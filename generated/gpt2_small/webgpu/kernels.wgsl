@@ -165,7 +165,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/gpt2_small.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
@@ -244,86 +244,80 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: f32 = a[i0 * 768 + p];
+      let a0_1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0 * b0_0[0];
+      c0_1 += a0_0 * b0_0[1];
+      c0_2 += a0_0 * b0_0[2];
+      c0_3 += a0_0 * b0_0[3];
+      c0_4 += a0_0 * b0_1[0];
+      c0_5 += a0_0 * b0_1[1];
+      c0_6 += a0_0 * b0_1[2];
+      c0_7 += a0_0 * b0_1[3];
+      c1_0 += a0_1 * b0_0[0];
+      c1_1 += a0_1 * b0_0[1];
+      c1_2 += a0_1 * b0_0[2];
+      c1_3 += a0_1 * b0_0[3];
+      c1_4 += a0_1 * b0_1[0];
+      c1_5 += a0_1 * b0_1[1];
+      c1_6 += a0_1 * b0_1[2];
+      c1_7 += a0_1 * b0_1[3];
+      c2_0 += a0_2 * b0_0[0];
+      c2_1 += a0_2 * b0_0[1];
+      c2_2 += a0_2 * b0_0[2];
+      c2_3 += a0_2 * b0_0[3];
+      c2_4 += a0_2 * b0_1[0];
+      c2_5 += a0_2 * b0_1[1];
+      c2_6 += a0_2 * b0_1[2];
+      c2_7 += a0_2 * b0_1[3];
+      c3_0 += a0_3 * b0_0[0];
+      c3_1 += a0_3 * b0_0[1];
+      c3_2 += a0_3 * b0_0[2];
+      c3_3 += a0_3 * b0_0[3];
+      c3_4 += a0_3 * b0_1[0];
+      c3_5 += a0_3 * b0_1[1];
+      c3_6 += a0_3 * b0_1[2];
+      c3_7 += a0_3 * b0_1[3];
+      c4_0 += a0_4 * b0_0[0];
+      c4_1 += a0_4 * b0_0[1];
+      c4_2 += a0_4 * b0_0[2];
+      c4_3 += a0_4 * b0_0[3];
+      c4_4 += a0_4 * b0_1[0];
+      c4_5 += a0_4 * b0_1[1];
+      c4_6 += a0_4 * b0_1[2];
+      c4_7 += a0_4 * b0_1[3];
+      c5_0 += a0_5 * b0_0[0];
+      c5_1 += a0_5 * b0_0[1];
+      c5_2 += a0_5 * b0_0[2];
+      c5_3 += a0_5 * b0_0[3];
+      c5_4 += a0_5 * b0_1[0];
+      c5_5 += a0_5 * b0_1[1];
+      c5_6 += a0_5 * b0_1[2];
+      c5_7 += a0_5 * b0_1[3];
+      c6_0 += a0_6 * b0_0[0];
+      c6_1 += a0_6 * b0_0[1];
+      c6_2 += a0_6 * b0_0[2];
+      c6_3 += a0_6 * b0_0[3];
+      c6_4 += a0_6 * b0_1[0];
+      c6_5 += a0_6 * b0_1[1];
+      c6_6 += a0_6 * b0_1[2];
+      c6_7 += a0_6 * b0_1[3];
+      c7_0 += a0_7 * b0_0[0];
+      c7_1 += a0_7 * b0_0[1];
+      c7_2 += a0_7 * b0_0[2];
+      c7_3 += a0_7 * b0_0[3];
+      c7_4 += a0_7 * b0_1[0];
+      c7_5 += a0_7 * b0_1[1];
+      c7_6 += a0_7 * b0_1[2];
+      c7_7 += a0_7 * b0_1[3];
     }
     let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 768 + j0] = pre00;
@@ -601,6 +595,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -618,7 +613,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -727,7 +722,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/gpt2_small.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read_write> post: array<f32>;
@@ -807,86 +802,80 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let b0: f32 = b[p * 3072 + j0];
-      let b1: f32 = b[p * 3072 + (j0 + 1)];
-      let b2: f32 = b[p * 3072 + (j0 + 2)];
-      let b3: f32 = b[p * 3072 + (j0 + 3)];
-      let b4: f32 = b[p * 3072 + (j0 + 4)];
-      let b5: f32 = b[p * 3072 + (j0 + 5)];
-      let b6: f32 = b[p * 3072 + (j0 + 6)];
-      let b7: f32 = b[p * 3072 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: f32 = a[i0 * 768 + p];
+      let a0_1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a0_7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0_0: vec4<f32> = b[(p * 3072 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 3072 + (j0 + 4)) / 4];
+      c0_0 += a0_0 * b0_0[0];
+      c0_1 += a0_0 * b0_0[1];
+      c0_2 += a0_0 * b0_0[2];
+      c0_3 += a0_0 * b0_0[3];
+      c0_4 += a0_0 * b0_1[0];
+      c0_5 += a0_0 * b0_1[1];
+      c0_6 += a0_0 * b0_1[2];
+      c0_7 += a0_0 * b0_1[3];
+      c1_0 += a0_1 * b0_0[0];
+      c1_1 += a0_1 * b0_0[1];
+      c1_2 += a0_1 * b0_0[2];
+      c1_3 += a0_1 * b0_0[3];
+      c1_4 += a0_1 * b0_1[0];
+      c1_5 += a0_1 * b0_1[1];
+      c1_6 += a0_1 * b0_1[2];
+      c1_7 += a0_1 * b0_1[3];
+      c2_0 += a0_2 * b0_0[0];
+      c2_1 += a0_2 * b0_0[1];
+      c2_2 += a0_2 * b0_0[2];
+      c2_3 += a0_2 * b0_0[3];
+      c2_4 += a0_2 * b0_1[0];
+      c2_5 += a0_2 * b0_1[1];
+      c2_6 += a0_2 * b0_1[2];
+      c2_7 += a0_2 * b0_1[3];
+      c3_0 += a0_3 * b0_0[0];
+      c3_1 += a0_3 * b0_0[1];
+      c3_2 += a0_3 * b0_0[2];
+      c3_3 += a0_3 * b0_0[3];
+      c3_4 += a0_3 * b0_1[0];
+      c3_5 += a0_3 * b0_1[1];
+      c3_6 += a0_3 * b0_1[2];
+      c3_7 += a0_3 * b0_1[3];
+      c4_0 += a0_4 * b0_0[0];
+      c4_1 += a0_4 * b0_0[1];
+      c4_2 += a0_4 * b0_0[2];
+      c4_3 += a0_4 * b0_0[3];
+      c4_4 += a0_4 * b0_1[0];
+      c4_5 += a0_4 * b0_1[1];
+      c4_6 += a0_4 * b0_1[2];
+      c4_7 += a0_4 * b0_1[3];
+      c5_0 += a0_5 * b0_0[0];
+      c5_1 += a0_5 * b0_0[1];
+      c5_2 += a0_5 * b0_0[2];
+      c5_3 += a0_5 * b0_0[3];
+      c5_4 += a0_5 * b0_1[0];
+      c5_5 += a0_5 * b0_1[1];
+      c5_6 += a0_5 * b0_1[2];
+      c5_7 += a0_5 * b0_1[3];
+      c6_0 += a0_6 * b0_0[0];
+      c6_1 += a0_6 * b0_0[1];
+      c6_2 += a0_6 * b0_0[2];
+      c6_3 += a0_6 * b0_0[3];
+      c6_4 += a0_6 * b0_1[0];
+      c6_5 += a0_6 * b0_1[1];
+      c6_6 += a0_6 * b0_1[2];
+      c6_7 += a0_6 * b0_1[3];
+      c7_0 += a0_7 * b0_0[0];
+      c7_1 += a0_7 * b0_0[1];
+      c7_2 += a0_7 * b0_0[2];
+      c7_3 += a0_7 * b0_0[3];
+      c7_4 += a0_7 * b0_1[0];
+      c7_5 += a0_7 * b0_1[1];
+      c7_6 += a0_7 * b0_1[2];
+      c7_7 += a0_7 * b0_1[3];
     }
     let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 3072 + j0] = pre00;
@@ -1200,7 +1189,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/gpt2_small.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
@@ -1279,86 +1268,80 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      let a0: f32 = a[i0 * 3072 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: f32 = a[i0 * 3072 + p];
+      let a0_1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a0_7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0 * b0_0[0];
+      c0_1 += a0_0 * b0_0[1];
+      c0_2 += a0_0 * b0_0[2];
+      c0_3 += a0_0 * b0_0[3];
+      c0_4 += a0_0 * b0_1[0];
+      c0_5 += a0_0 * b0_1[1];
+      c0_6 += a0_0 * b0_1[2];
+      c0_7 += a0_0 * b0_1[3];
+      c1_0 += a0_1 * b0_0[0];
+      c1_1 += a0_1 * b0_0[1];
+      c1_2 += a0_1 * b0_0[2];
+      c1_3 += a0_1 * b0_0[3];
+      c1_4 += a0_1 * b0_1[0];
+      c1_5 += a0_1 * b0_1[1];
+      c1_6 += a0_1 * b0_1[2];
+      c1_7 += a0_1 * b0_1[3];
+      c2_0 += a0_2 * b0_0[0];
+      c2_1 += a0_2 * b0_0[1];
+      c2_2 += a0_2 * b0_0[2];
+      c2_3 += a0_2 * b0_0[3];
+      c2_4 += a0_2 * b0_1[0];
+      c2_5 += a0_2 * b0_1[1];
+      c2_6 += a0_2 * b0_1[2];
+      c2_7 += a0_2 * b0_1[3];
+      c3_0 += a0_3 * b0_0[0];
+      c3_1 += a0_3 * b0_0[1];
+      c3_2 += a0_3 * b0_0[2];
+      c3_3 += a0_3 * b0_0[3];
+      c3_4 += a0_3 * b0_1[0];
+      c3_5 += a0_3 * b0_1[1];
+      c3_6 += a0_3 * b0_1[2];
+      c3_7 += a0_3 * b0_1[3];
+      c4_0 += a0_4 * b0_0[0];
+      c4_1 += a0_4 * b0_0[1];
+      c4_2 += a0_4 * b0_0[2];
+      c4_3 += a0_4 * b0_0[3];
+      c4_4 += a0_4 * b0_1[0];
+      c4_5 += a0_4 * b0_1[1];
+      c4_6 += a0_4 * b0_1[2];
+      c4_7 += a0_4 * b0_1[3];
+      c5_0 += a0_5 * b0_0[0];
+      c5_1 += a0_5 * b0_0[1];
+      c5_2 += a0_5 * b0_0[2];
+      c5_3 += a0_5 * b0_0[3];
+      c5_4 += a0_5 * b0_1[0];
+      c5_5 += a0_5 * b0_1[1];
+      c5_6 += a0_5 * b0_1[2];
+      c5_7 += a0_5 * b0_1[3];
+      c6_0 += a0_6 * b0_0[0];
+      c6_1 += a0_6 * b0_0[1];
+      c6_2 += a0_6 * b0_0[2];
+      c6_3 += a0_6 * b0_0[3];
+      c6_4 += a0_6 * b0_1[0];
+      c6_5 += a0_6 * b0_1[1];
+      c6_6 += a0_6 * b0_1[2];
+      c6_7 += a0_6 * b0_1[3];
+      c7_0 += a0_7 * b0_0[0];
+      c7_1 += a0_7 * b0_0[1];
+      c7_2 += a0_7 * b0_0[2];
+      c7_3 += a0_7 * b0_0[3];
+      c7_4 += a0_7 * b0_1[0];
+      c7_5 += a0_7 * b0_1[1];
+      c7_6 += a0_7 * b0_1[2];
+      c7_7 += a0_7 * b0_1[3];
     }
     let pre00: f32 = c0_0 + bias[j0];
     c[i0 * 768 + j0] = pre00;
@@ -1653,6 +1636,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -1670,7 +1654,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -1766,6 +1750,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -1783,7 +1768,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -1879,6 +1864,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -1896,7 +1882,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -1992,6 +1978,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -2009,7 +1996,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2105,6 +2092,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -2122,7 +2110,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2218,6 +2206,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -2235,7 +2224,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2331,6 +2320,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -2348,7 +2338,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2444,6 +2434,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -2461,7 +2452,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2557,6 +2548,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -2574,7 +2566,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2670,6 +2662,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -2687,7 +2680,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2783,6 +2776,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var e: i32 = vend0; e < 64; e += 1) {
       out_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -2800,7 +2794,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let corr: f32 = exp(m - mNew);
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
-      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let vend2: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
@@ -2867,8 +2861,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = a @ bᵀ: [rows, 768] @ [50257, 768]ᵀ
 // From specs/gpt2_small.tfm:28:3.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -2945,23 +2939,298 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_5: f32 = 0f;
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
-    for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let b0: f32 = b[j0 * 768 + p];
-      let b1: f32 = b[min(j0 + 1, 50256) * 768 + p];
-      let b2: f32 = b[min(j0 + 2, 50256) * 768 + p];
-      let b3: f32 = b[min(j0 + 3, 50256) * 768 + p];
-      let b4: f32 = b[min(j0 + 4, 50256) * 768 + p];
-      let b5: f32 = b[min(j0 + 5, 50256) * 768 + p];
-      let b6: f32 = b[min(j0 + 6, 50256) * 768 + p];
-      let b7: f32 = b[min(j0 + 7, 50256) * 768 + p];
+    let pEnd: i32 = 768;
+    for (var p: i32 = 0; p < pEnd; p += 4) {
+      let a0: vec4<f32> = a[(i0 * 768 + p) / 4];
+      let a1: vec4<f32> = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a2: vec4<f32> = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a3: vec4<f32> = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a4: vec4<f32> = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a5: vec4<f32> = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a6: vec4<f32> = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a7: vec4<f32> = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let b0: vec4<f32> = b[(j0 * 768 + p) / 4];
+      let b1: vec4<f32> = b[(min(j0 + 1, 50256) * 768 + p) / 4];
+      let b2: vec4<f32> = b[(min(j0 + 2, 50256) * 768 + p) / 4];
+      let b3: vec4<f32> = b[(min(j0 + 3, 50256) * 768 + p) / 4];
+      let b4: vec4<f32> = b[(min(j0 + 4, 50256) * 768 + p) / 4];
+      let b5: vec4<f32> = b[(min(j0 + 5, 50256) * 768 + p) / 4];
+      let b6: vec4<f32> = b[(min(j0 + 6, 50256) * 768 + p) / 4];
+      let b7: vec4<f32> = b[(min(j0 + 7, 50256) * 768 + p) / 4];
+      c0_0 += a0[0] * b0[0];
+      c0_1 += a0[0] * b1[0];
+      c0_2 += a0[0] * b2[0];
+      c0_3 += a0[0] * b3[0];
+      c0_4 += a0[0] * b4[0];
+      c0_5 += a0[0] * b5[0];
+      c0_6 += a0[0] * b6[0];
+      c0_7 += a0[0] * b7[0];
+      c1_0 += a1[0] * b0[0];
+      c1_1 += a1[0] * b1[0];
+      c1_2 += a1[0] * b2[0];
+      c1_3 += a1[0] * b3[0];
+      c1_4 += a1[0] * b4[0];
+      c1_5 += a1[0] * b5[0];
+      c1_6 += a1[0] * b6[0];
+      c1_7 += a1[0] * b7[0];
+      c2_0 += a2[0] * b0[0];
+      c2_1 += a2[0] * b1[0];
+      c2_2 += a2[0] * b2[0];
+      c2_3 += a2[0] * b3[0];
+      c2_4 += a2[0] * b4[0];
+      c2_5 += a2[0] * b5[0];
+      c2_6 += a2[0] * b6[0];
+      c2_7 += a2[0] * b7[0];
+      c3_0 += a3[0] * b0[0];
+      c3_1 += a3[0] * b1[0];
+      c3_2 += a3[0] * b2[0];
+      c3_3 += a3[0] * b3[0];
+      c3_4 += a3[0] * b4[0];
+      c3_5 += a3[0] * b5[0];
+      c3_6 += a3[0] * b6[0];
+      c3_7 += a3[0] * b7[0];
+      c4_0 += a4[0] * b0[0];
+      c4_1 += a4[0] * b1[0];
+      c4_2 += a4[0] * b2[0];
+      c4_3 += a4[0] * b3[0];
+      c4_4 += a4[0] * b4[0];
+      c4_5 += a4[0] * b5[0];
+      c4_6 += a4[0] * b6[0];
+      c4_7 += a4[0] * b7[0];
+      c5_0 += a5[0] * b0[0];
+      c5_1 += a5[0] * b1[0];
+      c5_2 += a5[0] * b2[0];
+      c5_3 += a5[0] * b3[0];
+      c5_4 += a5[0] * b4[0];
+      c5_5 += a5[0] * b5[0];
+      c5_6 += a5[0] * b6[0];
+      c5_7 += a5[0] * b7[0];
+      c6_0 += a6[0] * b0[0];
+      c6_1 += a6[0] * b1[0];
+      c6_2 += a6[0] * b2[0];
+      c6_3 += a6[0] * b3[0];
+      c6_4 += a6[0] * b4[0];
+      c6_5 += a6[0] * b5[0];
+      c6_6 += a6[0] * b6[0];
+      c6_7 += a6[0] * b7[0];
+      c7_0 += a7[0] * b0[0];
+      c7_1 += a7[0] * b1[0];
+      c7_2 += a7[0] * b2[0];
+      c7_3 += a7[0] * b3[0];
+      c7_4 += a7[0] * b4[0];
+      c7_5 += a7[0] * b5[0];
+      c7_6 += a7[0] * b6[0];
+      c7_7 += a7[0] * b7[0];
+      c0_0 += a0[1] * b0[1];
+      c0_1 += a0[1] * b1[1];
+      c0_2 += a0[1] * b2[1];
+      c0_3 += a0[1] * b3[1];
+      c0_4 += a0[1] * b4[1];
+      c0_5 += a0[1] * b5[1];
+      c0_6 += a0[1] * b6[1];
+      c0_7 += a0[1] * b7[1];
+      c1_0 += a1[1] * b0[1];
+      c1_1 += a1[1] * b1[1];
+      c1_2 += a1[1] * b2[1];
+      c1_3 += a1[1] * b3[1];
+      c1_4 += a1[1] * b4[1];
+      c1_5 += a1[1] * b5[1];
+      c1_6 += a1[1] * b6[1];
+      c1_7 += a1[1] * b7[1];
+      c2_0 += a2[1] * b0[1];
+      c2_1 += a2[1] * b1[1];
+      c2_2 += a2[1] * b2[1];
+      c2_3 += a2[1] * b3[1];
+      c2_4 += a2[1] * b4[1];
+      c2_5 += a2[1] * b5[1];
+      c2_6 += a2[1] * b6[1];
+      c2_7 += a2[1] * b7[1];
+      c3_0 += a3[1] * b0[1];
+      c3_1 += a3[1] * b1[1];
+      c3_2 += a3[1] * b2[1];
+      c3_3 += a3[1] * b3[1];
+      c3_4 += a3[1] * b4[1];
+      c3_5 += a3[1] * b5[1];
+      c3_6 += a3[1] * b6[1];
+      c3_7 += a3[1] * b7[1];
+      c4_0 += a4[1] * b0[1];
+      c4_1 += a4[1] * b1[1];
+      c4_2 += a4[1] * b2[1];
+      c4_3 += a4[1] * b3[1];
+      c4_4 += a4[1] * b4[1];
+      c4_5 += a4[1] * b5[1];
+      c4_6 += a4[1] * b6[1];
+      c4_7 += a4[1] * b7[1];
+      c5_0 += a5[1] * b0[1];
+      c5_1 += a5[1] * b1[1];
+      c5_2 += a5[1] * b2[1];
+      c5_3 += a5[1] * b3[1];
+      c5_4 += a5[1] * b4[1];
+      c5_5 += a5[1] * b5[1];
+      c5_6 += a5[1] * b6[1];
+      c5_7 += a5[1] * b7[1];
+      c6_0 += a6[1] * b0[1];
+      c6_1 += a6[1] * b1[1];
+      c6_2 += a6[1] * b2[1];
+      c6_3 += a6[1] * b3[1];
+      c6_4 += a6[1] * b4[1];
+      c6_5 += a6[1] * b5[1];
+      c6_6 += a6[1] * b6[1];
+      c6_7 += a6[1] * b7[1];
+      c7_0 += a7[1] * b0[1];
+      c7_1 += a7[1] * b1[1];
+      c7_2 += a7[1] * b2[1];
+      c7_3 += a7[1] * b3[1];
+      c7_4 += a7[1] * b4[1];
+      c7_5 += a7[1] * b5[1];
+      c7_6 += a7[1] * b6[1];
+      c7_7 += a7[1] * b7[1];
+      c0_0 += a0[2] * b0[2];
+      c0_1 += a0[2] * b1[2];
+      c0_2 += a0[2] * b2[2];
+      c0_3 += a0[2] * b3[2];
+      c0_4 += a0[2] * b4[2];
+      c0_5 += a0[2] * b5[2];
+      c0_6 += a0[2] * b6[2];
+      c0_7 += a0[2] * b7[2];
+      c1_0 += a1[2] * b0[2];
+      c1_1 += a1[2] * b1[2];
+      c1_2 += a1[2] * b2[2];
+      c1_3 += a1[2] * b3[2];
+      c1_4 += a1[2] * b4[2];
+      c1_5 += a1[2] * b5[2];
+      c1_6 += a1[2] * b6[2];
+      c1_7 += a1[2] * b7[2];
+      c2_0 += a2[2] * b0[2];
+      c2_1 += a2[2] * b1[2];
+      c2_2 += a2[2] * b2[2];
+      c2_3 += a2[2] * b3[2];
+      c2_4 += a2[2] * b4[2];
+      c2_5 += a2[2] * b5[2];
+      c2_6 += a2[2] * b6[2];
+      c2_7 += a2[2] * b7[2];
+      c3_0 += a3[2] * b0[2];
+      c3_1 += a3[2] * b1[2];
+      c3_2 += a3[2] * b2[2];
+      c3_3 += a3[2] * b3[2];
+      c3_4 += a3[2] * b4[2];
+      c3_5 += a3[2] * b5[2];
+      c3_6 += a3[2] * b6[2];
+      c3_7 += a3[2] * b7[2];
+      c4_0 += a4[2] * b0[2];
+      c4_1 += a4[2] * b1[2];
+      c4_2 += a4[2] * b2[2];
+      c4_3 += a4[2] * b3[2];
+      c4_4 += a4[2] * b4[2];
+      c4_5 += a4[2] * b5[2];
+      c4_6 += a4[2] * b6[2];
+      c4_7 += a4[2] * b7[2];
+      c5_0 += a5[2] * b0[2];
+      c5_1 += a5[2] * b1[2];
+      c5_2 += a5[2] * b2[2];
+      c5_3 += a5[2] * b3[2];
+      c5_4 += a5[2] * b4[2];
+      c5_5 += a5[2] * b5[2];
+      c5_6 += a5[2] * b6[2];
+      c5_7 += a5[2] * b7[2];
+      c6_0 += a6[2] * b0[2];
+      c6_1 += a6[2] * b1[2];
+      c6_2 += a6[2] * b2[2];
+      c6_3 += a6[2] * b3[2];
+      c6_4 += a6[2] * b4[2];
+      c6_5 += a6[2] * b5[2];
+      c6_6 += a6[2] * b6[2];
+      c6_7 += a6[2] * b7[2];
+      c7_0 += a7[2] * b0[2];
+      c7_1 += a7[2] * b1[2];
+      c7_2 += a7[2] * b2[2];
+      c7_3 += a7[2] * b3[2];
+      c7_4 += a7[2] * b4[2];
+      c7_5 += a7[2] * b5[2];
+      c7_6 += a7[2] * b6[2];
+      c7_7 += a7[2] * b7[2];
+      c0_0 += a0[3] * b0[3];
+      c0_1 += a0[3] * b1[3];
+      c0_2 += a0[3] * b2[3];
+      c0_3 += a0[3] * b3[3];
+      c0_4 += a0[3] * b4[3];
+      c0_5 += a0[3] * b5[3];
+      c0_6 += a0[3] * b6[3];
+      c0_7 += a0[3] * b7[3];
+      c1_0 += a1[3] * b0[3];
+      c1_1 += a1[3] * b1[3];
+      c1_2 += a1[3] * b2[3];
+      c1_3 += a1[3] * b3[3];
+      c1_4 += a1[3] * b4[3];
+      c1_5 += a1[3] * b5[3];
+      c1_6 += a1[3] * b6[3];
+      c1_7 += a1[3] * b7[3];
+      c2_0 += a2[3] * b0[3];
+      c2_1 += a2[3] * b1[3];
+      c2_2 += a2[3] * b2[3];
+      c2_3 += a2[3] * b3[3];
+      c2_4 += a2[3] * b4[3];
+      c2_5 += a2[3] * b5[3];
+      c2_6 += a2[3] * b6[3];
+      c2_7 += a2[3] * b7[3];
+      c3_0 += a3[3] * b0[3];
+      c3_1 += a3[3] * b1[3];
+      c3_2 += a3[3] * b2[3];
+      c3_3 += a3[3] * b3[3];
+      c3_4 += a3[3] * b4[3];
+      c3_5 += a3[3] * b5[3];
+      c3_6 += a3[3] * b6[3];
+      c3_7 += a3[3] * b7[3];
+      c4_0 += a4[3] * b0[3];
+      c4_1 += a4[3] * b1[3];
+      c4_2 += a4[3] * b2[3];
+      c4_3 += a4[3] * b3[3];
+      c4_4 += a4[3] * b4[3];
+      c4_5 += a4[3] * b5[3];
+      c4_6 += a4[3] * b6[3];
+      c4_7 += a4[3] * b7[3];
+      c5_0 += a5[3] * b0[3];
+      c5_1 += a5[3] * b1[3];
+      c5_2 += a5[3] * b2[3];
+      c5_3 += a5[3] * b3[3];
+      c5_4 += a5[3] * b4[3];
+      c5_5 += a5[3] * b5[3];
+      c5_6 += a5[3] * b6[3];
+      c5_7 += a5[3] * b7[3];
+      c6_0 += a6[3] * b0[3];
+      c6_1 += a6[3] * b1[3];
+      c6_2 += a6[3] * b2[3];
+      c6_3 += a6[3] * b3[3];
+      c6_4 += a6[3] * b4[3];
+      c6_5 += a6[3] * b5[3];
+      c6_6 += a6[3] * b6[3];
+      c6_7 += a6[3] * b7[3];
+      c7_0 += a7[3] * b0[3];
+      c7_1 += a7[3] * b1[3];
+      c7_2 += a7[3] * b2[3];
+      c7_3 += a7[3] * b3[3];
+      c7_4 += a7[3] * b4[3];
+      c7_5 += a7[3] * b5[3];
+      c7_6 += a7[3] * b6[3];
+      c7_7 += a7[3] * b7[3];
+    }
+    for (var p: i32 = pEnd; p < 768; p += 1) {
+      let a0: f32 = a[(i0 * 768 + p) / 4][(i0 * 768 + p) % 4];
+      let a1: f32 = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a2: f32 = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a3: f32 = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a4: f32 = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a5: f32 = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a6: f32 = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a7: f32 = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let b0: f32 = b[(j0 * 768 + p) / 4][(j0 * 768 + p) % 4];
+      let b1: f32 = b[(min(j0 + 1, 50256) * 768 + p) / 4][(min(j0 + 1, 50256) * 768 + p) % 4];
+      let b2: f32 = b[(min(j0 + 2, 50256) * 768 + p) / 4][(min(j0 + 2, 50256) * 768 + p) % 4];
+      let b3: f32 = b[(min(j0 + 3, 50256) * 768 + p) / 4][(min(j0 + 3, 50256) * 768 + p) % 4];
+      let b4: f32 = b[(min(j0 + 4, 50256) * 768 + p) / 4][(min(j0 + 4, 50256) * 768 + p) % 4];
+      let b5: f32 = b[(min(j0 + 5, 50256) * 768 + p) / 4][(min(j0 + 5, 50256) * 768 + p) % 4];
+      let b6: f32 = b[(min(j0 + 6, 50256) * 768 + p) / 4][(min(j0 + 6, 50256) * 768 + p) % 4];
+      let b7: f32 = b[(min(j0 + 7, 50256) * 768 + p) / 4][(min(j0 + 7, 50256) * 768 + p) % 4];
       c0_0 += a0 * b0;
       c0_1 += a0 * b1;
       c0_2 += a0 * b2;
@@ -3347,7 +3616,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/gpt2_small.tfm:28:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -3425,86 +3694,80 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < 50257; p += 1) {
-      let a0: f32 = a[i0 * 50257 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: f32 = a[i0 * 50257 + p];
+      let a0_1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
+      let a0_2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
+      let a0_3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
+      let a0_4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
+      let a0_5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
+      let a0_6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
+      let a0_7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0 * b0_0[0];
+      c0_1 += a0_0 * b0_0[1];
+      c0_2 += a0_0 * b0_0[2];
+      c0_3 += a0_0 * b0_0[3];
+      c0_4 += a0_0 * b0_1[0];
+      c0_5 += a0_0 * b0_1[1];
+      c0_6 += a0_0 * b0_1[2];
+      c0_7 += a0_0 * b0_1[3];
+      c1_0 += a0_1 * b0_0[0];
+      c1_1 += a0_1 * b0_0[1];
+      c1_2 += a0_1 * b0_0[2];
+      c1_3 += a0_1 * b0_0[3];
+      c1_4 += a0_1 * b0_1[0];
+      c1_5 += a0_1 * b0_1[1];
+      c1_6 += a0_1 * b0_1[2];
+      c1_7 += a0_1 * b0_1[3];
+      c2_0 += a0_2 * b0_0[0];
+      c2_1 += a0_2 * b0_0[1];
+      c2_2 += a0_2 * b0_0[2];
+      c2_3 += a0_2 * b0_0[3];
+      c2_4 += a0_2 * b0_1[0];
+      c2_5 += a0_2 * b0_1[1];
+      c2_6 += a0_2 * b0_1[2];
+      c2_7 += a0_2 * b0_1[3];
+      c3_0 += a0_3 * b0_0[0];
+      c3_1 += a0_3 * b0_0[1];
+      c3_2 += a0_3 * b0_0[2];
+      c3_3 += a0_3 * b0_0[3];
+      c3_4 += a0_3 * b0_1[0];
+      c3_5 += a0_3 * b0_1[1];
+      c3_6 += a0_3 * b0_1[2];
+      c3_7 += a0_3 * b0_1[3];
+      c4_0 += a0_4 * b0_0[0];
+      c4_1 += a0_4 * b0_0[1];
+      c4_2 += a0_4 * b0_0[2];
+      c4_3 += a0_4 * b0_0[3];
+      c4_4 += a0_4 * b0_1[0];
+      c4_5 += a0_4 * b0_1[1];
+      c4_6 += a0_4 * b0_1[2];
+      c4_7 += a0_4 * b0_1[3];
+      c5_0 += a0_5 * b0_0[0];
+      c5_1 += a0_5 * b0_0[1];
+      c5_2 += a0_5 * b0_0[2];
+      c5_3 += a0_5 * b0_0[3];
+      c5_4 += a0_5 * b0_1[0];
+      c5_5 += a0_5 * b0_1[1];
+      c5_6 += a0_5 * b0_1[2];
+      c5_7 += a0_5 * b0_1[3];
+      c6_0 += a0_6 * b0_0[0];
+      c6_1 += a0_6 * b0_0[1];
+      c6_2 += a0_6 * b0_0[2];
+      c6_3 += a0_6 * b0_0[3];
+      c6_4 += a0_6 * b0_1[0];
+      c6_5 += a0_6 * b0_1[1];
+      c6_6 += a0_6 * b0_1[2];
+      c6_7 += a0_6 * b0_1[3];
+      c7_0 += a0_7 * b0_0[0];
+      c7_1 += a0_7 * b0_0[1];
+      c7_2 += a0_7 * b0_0[2];
+      c7_3 += a0_7 * b0_0[3];
+      c7_4 += a0_7 * b0_1[0];
+      c7_5 += a0_7 * b0_1[1];
+      c7_6 += a0_7 * b0_1[2];
+      c7_7 += a0_7 * b0_1[3];
     }
     c[i0 * 768 + j0] = c0_0;
     c[i0 * 768 + (j0 + 1)] = c0_1;
@@ -3690,7 +3953,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // From specs/gpt2_small.tfm:28:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -3768,86 +4031,80 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      let a0: f32 = a[p * 50257 + i0];
-      let a1: f32 = a[p * 50257 + min(i0 + 1, 50256)];
-      let a2: f32 = a[p * 50257 + min(i0 + 2, 50256)];
-      let a3: f32 = a[p * 50257 + min(i0 + 3, 50256)];
-      let a4: f32 = a[p * 50257 + min(i0 + 4, 50256)];
-      let a5: f32 = a[p * 50257 + min(i0 + 5, 50256)];
-      let a6: f32 = a[p * 50257 + min(i0 + 6, 50256)];
-      let a7: f32 = a[p * 50257 + min(i0 + 7, 50256)];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: f32 = a[p * 50257 + i0];
+      let a0_1: f32 = a[p * 50257 + min(i0 + 1, 50256)];
+      let a0_2: f32 = a[p * 50257 + min(i0 + 2, 50256)];
+      let a0_3: f32 = a[p * 50257 + min(i0 + 3, 50256)];
+      let a0_4: f32 = a[p * 50257 + min(i0 + 4, 50256)];
+      let a0_5: f32 = a[p * 50257 + min(i0 + 5, 50256)];
+      let a0_6: f32 = a[p * 50257 + min(i0 + 6, 50256)];
+      let a0_7: f32 = a[p * 50257 + min(i0 + 7, 50256)];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0 * b0_0[0];
+      c0_1 += a0_0 * b0_0[1];
+      c0_2 += a0_0 * b0_0[2];
+      c0_3 += a0_0 * b0_0[3];
+      c0_4 += a0_0 * b0_1[0];
+      c0_5 += a0_0 * b0_1[1];
+      c0_6 += a0_0 * b0_1[2];
+      c0_7 += a0_0 * b0_1[3];
+      c1_0 += a0_1 * b0_0[0];
+      c1_1 += a0_1 * b0_0[1];
+      c1_2 += a0_1 * b0_0[2];
+      c1_3 += a0_1 * b0_0[3];
+      c1_4 += a0_1 * b0_1[0];
+      c1_5 += a0_1 * b0_1[1];
+      c1_6 += a0_1 * b0_1[2];
+      c1_7 += a0_1 * b0_1[3];
+      c2_0 += a0_2 * b0_0[0];
+      c2_1 += a0_2 * b0_0[1];
+      c2_2 += a0_2 * b0_0[2];
+      c2_3 += a0_2 * b0_0[3];
+      c2_4 += a0_2 * b0_1[0];
+      c2_5 += a0_2 * b0_1[1];
+      c2_6 += a0_2 * b0_1[2];
+      c2_7 += a0_2 * b0_1[3];
+      c3_0 += a0_3 * b0_0[0];
+      c3_1 += a0_3 * b0_0[1];
+      c3_2 += a0_3 * b0_0[2];
+      c3_3 += a0_3 * b0_0[3];
+      c3_4 += a0_3 * b0_1[0];
+      c3_5 += a0_3 * b0_1[1];
+      c3_6 += a0_3 * b0_1[2];
+      c3_7 += a0_3 * b0_1[3];
+      c4_0 += a0_4 * b0_0[0];
+      c4_1 += a0_4 * b0_0[1];
+      c4_2 += a0_4 * b0_0[2];
+      c4_3 += a0_4 * b0_0[3];
+      c4_4 += a0_4 * b0_1[0];
+      c4_5 += a0_4 * b0_1[1];
+      c4_6 += a0_4 * b0_1[2];
+      c4_7 += a0_4 * b0_1[3];
+      c5_0 += a0_5 * b0_0[0];
+      c5_1 += a0_5 * b0_0[1];
+      c5_2 += a0_5 * b0_0[2];
+      c5_3 += a0_5 * b0_0[3];
+      c5_4 += a0_5 * b0_1[0];
+      c5_5 += a0_5 * b0_1[1];
+      c5_6 += a0_5 * b0_1[2];
+      c5_7 += a0_5 * b0_1[3];
+      c6_0 += a0_6 * b0_0[0];
+      c6_1 += a0_6 * b0_0[1];
+      c6_2 += a0_6 * b0_0[2];
+      c6_3 += a0_6 * b0_0[3];
+      c6_4 += a0_6 * b0_1[0];
+      c6_5 += a0_6 * b0_1[1];
+      c6_6 += a0_6 * b0_1[2];
+      c6_7 += a0_6 * b0_1[3];
+      c7_0 += a0_7 * b0_0[0];
+      c7_1 += a0_7 * b0_0[1];
+      c7_2 += a0_7 * b0_0[2];
+      c7_3 += a0_7 * b0_0[3];
+      c7_4 += a0_7 * b0_1[0];
+      c7_5 += a0_7 * b0_1[1];
+      c7_6 += a0_7 * b0_1[2];
+      c7_7 += a0_7 * b0_1[3];
     }
     c[i0 * 768 + j0] = c0_0;
     c[i0 * 768 + (j0 + 1)] = c0_1;
@@ -4137,8 +4394,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 // From specs/gpt2_small.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -4215,23 +4472,298 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_5: f32 = 0f;
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
-    for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let b0: f32 = b[j0 * 768 + p];
-      let b1: f32 = b[(j0 + 1) * 768 + p];
-      let b2: f32 = b[(j0 + 2) * 768 + p];
-      let b3: f32 = b[(j0 + 3) * 768 + p];
-      let b4: f32 = b[(j0 + 4) * 768 + p];
-      let b5: f32 = b[(j0 + 5) * 768 + p];
-      let b6: f32 = b[(j0 + 6) * 768 + p];
-      let b7: f32 = b[(j0 + 7) * 768 + p];
+    let pEnd: i32 = 768;
+    for (var p: i32 = 0; p < pEnd; p += 4) {
+      let a0: vec4<f32> = a[(i0 * 768 + p) / 4];
+      let a1: vec4<f32> = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a2: vec4<f32> = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a3: vec4<f32> = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a4: vec4<f32> = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a5: vec4<f32> = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a6: vec4<f32> = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a7: vec4<f32> = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let b0: vec4<f32> = b[(j0 * 768 + p) / 4];
+      let b1: vec4<f32> = b[((j0 + 1) * 768 + p) / 4];
+      let b2: vec4<f32> = b[((j0 + 2) * 768 + p) / 4];
+      let b3: vec4<f32> = b[((j0 + 3) * 768 + p) / 4];
+      let b4: vec4<f32> = b[((j0 + 4) * 768 + p) / 4];
+      let b5: vec4<f32> = b[((j0 + 5) * 768 + p) / 4];
+      let b6: vec4<f32> = b[((j0 + 6) * 768 + p) / 4];
+      let b7: vec4<f32> = b[((j0 + 7) * 768 + p) / 4];
+      c0_0 += a0[0] * b0[0];
+      c0_1 += a0[0] * b1[0];
+      c0_2 += a0[0] * b2[0];
+      c0_3 += a0[0] * b3[0];
+      c0_4 += a0[0] * b4[0];
+      c0_5 += a0[0] * b5[0];
+      c0_6 += a0[0] * b6[0];
+      c0_7 += a0[0] * b7[0];
+      c1_0 += a1[0] * b0[0];
+      c1_1 += a1[0] * b1[0];
+      c1_2 += a1[0] * b2[0];
+      c1_3 += a1[0] * b3[0];
+      c1_4 += a1[0] * b4[0];
+      c1_5 += a1[0] * b5[0];
+      c1_6 += a1[0] * b6[0];
+      c1_7 += a1[0] * b7[0];
+      c2_0 += a2[0] * b0[0];
+      c2_1 += a2[0] * b1[0];
+      c2_2 += a2[0] * b2[0];
+      c2_3 += a2[0] * b3[0];
+      c2_4 += a2[0] * b4[0];
+      c2_5 += a2[0] * b5[0];
+      c2_6 += a2[0] * b6[0];
+      c2_7 += a2[0] * b7[0];
+      c3_0 += a3[0] * b0[0];
+      c3_1 += a3[0] * b1[0];
+      c3_2 += a3[0] * b2[0];
+      c3_3 += a3[0] * b3[0];
+      c3_4 += a3[0] * b4[0];
+      c3_5 += a3[0] * b5[0];
+      c3_6 += a3[0] * b6[0];
+      c3_7 += a3[0] * b7[0];
+      c4_0 += a4[0] * b0[0];
+      c4_1 += a4[0] * b1[0];
+      c4_2 += a4[0] * b2[0];
+      c4_3 += a4[0] * b3[0];
+      c4_4 += a4[0] * b4[0];
+      c4_5 += a4[0] * b5[0];
+      c4_6 += a4[0] * b6[0];
+      c4_7 += a4[0] * b7[0];
+      c5_0 += a5[0] * b0[0];
+      c5_1 += a5[0] * b1[0];
+      c5_2 += a5[0] * b2[0];
+      c5_3 += a5[0] * b3[0];
+      c5_4 += a5[0] * b4[0];
+      c5_5 += a5[0] * b5[0];
+      c5_6 += a5[0] * b6[0];
+      c5_7 += a5[0] * b7[0];
+      c6_0 += a6[0] * b0[0];
+      c6_1 += a6[0] * b1[0];
+      c6_2 += a6[0] * b2[0];
+      c6_3 += a6[0] * b3[0];
+      c6_4 += a6[0] * b4[0];
+      c6_5 += a6[0] * b5[0];
+      c6_6 += a6[0] * b6[0];
+      c6_7 += a6[0] * b7[0];
+      c7_0 += a7[0] * b0[0];
+      c7_1 += a7[0] * b1[0];
+      c7_2 += a7[0] * b2[0];
+      c7_3 += a7[0] * b3[0];
+      c7_4 += a7[0] * b4[0];
+      c7_5 += a7[0] * b5[0];
+      c7_6 += a7[0] * b6[0];
+      c7_7 += a7[0] * b7[0];
+      c0_0 += a0[1] * b0[1];
+      c0_1 += a0[1] * b1[1];
+      c0_2 += a0[1] * b2[1];
+      c0_3 += a0[1] * b3[1];
+      c0_4 += a0[1] * b4[1];
+      c0_5 += a0[1] * b5[1];
+      c0_6 += a0[1] * b6[1];
+      c0_7 += a0[1] * b7[1];
+      c1_0 += a1[1] * b0[1];
+      c1_1 += a1[1] * b1[1];
+      c1_2 += a1[1] * b2[1];
+      c1_3 += a1[1] * b3[1];
+      c1_4 += a1[1] * b4[1];
+      c1_5 += a1[1] * b5[1];
+      c1_6 += a1[1] * b6[1];
+      c1_7 += a1[1] * b7[1];
+      c2_0 += a2[1] * b0[1];
+      c2_1 += a2[1] * b1[1];
+      c2_2 += a2[1] * b2[1];
+      c2_3 += a2[1] * b3[1];
+      c2_4 += a2[1] * b4[1];
+      c2_5 += a2[1] * b5[1];
+      c2_6 += a2[1] * b6[1];
+      c2_7 += a2[1] * b7[1];
+      c3_0 += a3[1] * b0[1];
+      c3_1 += a3[1] * b1[1];
+      c3_2 += a3[1] * b2[1];
+      c3_3 += a3[1] * b3[1];
+      c3_4 += a3[1] * b4[1];
+      c3_5 += a3[1] * b5[1];
+      c3_6 += a3[1] * b6[1];
+      c3_7 += a3[1] * b7[1];
+      c4_0 += a4[1] * b0[1];
+      c4_1 += a4[1] * b1[1];
+      c4_2 += a4[1] * b2[1];
+      c4_3 += a4[1] * b3[1];
+      c4_4 += a4[1] * b4[1];
+      c4_5 += a4[1] * b5[1];
+      c4_6 += a4[1] * b6[1];
+      c4_7 += a4[1] * b7[1];
+      c5_0 += a5[1] * b0[1];
+      c5_1 += a5[1] * b1[1];
+      c5_2 += a5[1] * b2[1];
+      c5_3 += a5[1] * b3[1];
+      c5_4 += a5[1] * b4[1];
+      c5_5 += a5[1] * b5[1];
+      c5_6 += a5[1] * b6[1];
+      c5_7 += a5[1] * b7[1];
+      c6_0 += a6[1] * b0[1];
+      c6_1 += a6[1] * b1[1];
+      c6_2 += a6[1] * b2[1];
+      c6_3 += a6[1] * b3[1];
+      c6_4 += a6[1] * b4[1];
+      c6_5 += a6[1] * b5[1];
+      c6_6 += a6[1] * b6[1];
+      c6_7 += a6[1] * b7[1];
+      c7_0 += a7[1] * b0[1];
+      c7_1 += a7[1] * b1[1];
+      c7_2 += a7[1] * b2[1];
+      c7_3 += a7[1] * b3[1];
+      c7_4 += a7[1] * b4[1];
+      c7_5 += a7[1] * b5[1];
+      c7_6 += a7[1] * b6[1];
+      c7_7 += a7[1] * b7[1];
+      c0_0 += a0[2] * b0[2];
+      c0_1 += a0[2] * b1[2];
+      c0_2 += a0[2] * b2[2];
+      c0_3 += a0[2] * b3[2];
+      c0_4 += a0[2] * b4[2];
+      c0_5 += a0[2] * b5[2];
+      c0_6 += a0[2] * b6[2];
+      c0_7 += a0[2] * b7[2];
+      c1_0 += a1[2] * b0[2];
+      c1_1 += a1[2] * b1[2];
+      c1_2 += a1[2] * b2[2];
+      c1_3 += a1[2] * b3[2];
+      c1_4 += a1[2] * b4[2];
+      c1_5 += a1[2] * b5[2];
+      c1_6 += a1[2] * b6[2];
+      c1_7 += a1[2] * b7[2];
+      c2_0 += a2[2] * b0[2];
+      c2_1 += a2[2] * b1[2];
+      c2_2 += a2[2] * b2[2];
+      c2_3 += a2[2] * b3[2];
+      c2_4 += a2[2] * b4[2];
+      c2_5 += a2[2] * b5[2];
+      c2_6 += a2[2] * b6[2];
+      c2_7 += a2[2] * b7[2];
+      c3_0 += a3[2] * b0[2];
+      c3_1 += a3[2] * b1[2];
+      c3_2 += a3[2] * b2[2];
+      c3_3 += a3[2] * b3[2];
+      c3_4 += a3[2] * b4[2];
+      c3_5 += a3[2] * b5[2];
+      c3_6 += a3[2] * b6[2];
+      c3_7 += a3[2] * b7[2];
+      c4_0 += a4[2] * b0[2];
+      c4_1 += a4[2] * b1[2];
+      c4_2 += a4[2] * b2[2];
+      c4_3 += a4[2] * b3[2];
+      c4_4 += a4[2] * b4[2];
+      c4_5 += a4[2] * b5[2];
+      c4_6 += a4[2] * b6[2];
+      c4_7 += a4[2] * b7[2];
+      c5_0 += a5[2] * b0[2];
+      c5_1 += a5[2] * b1[2];
+      c5_2 += a5[2] * b2[2];
+      c5_3 += a5[2] * b3[2];
+      c5_4 += a5[2] * b4[2];
+      c5_5 += a5[2] * b5[2];
+      c5_6 += a5[2] * b6[2];
+      c5_7 += a5[2] * b7[2];
+      c6_0 += a6[2] * b0[2];
+      c6_1 += a6[2] * b1[2];
+      c6_2 += a6[2] * b2[2];
+      c6_3 += a6[2] * b3[2];
+      c6_4 += a6[2] * b4[2];
+      c6_5 += a6[2] * b5[2];
+      c6_6 += a6[2] * b6[2];
+      c6_7 += a6[2] * b7[2];
+      c7_0 += a7[2] * b0[2];
+      c7_1 += a7[2] * b1[2];
+      c7_2 += a7[2] * b2[2];
+      c7_3 += a7[2] * b3[2];
+      c7_4 += a7[2] * b4[2];
+      c7_5 += a7[2] * b5[2];
+      c7_6 += a7[2] * b6[2];
+      c7_7 += a7[2] * b7[2];
+      c0_0 += a0[3] * b0[3];
+      c0_1 += a0[3] * b1[3];
+      c0_2 += a0[3] * b2[3];
+      c0_3 += a0[3] * b3[3];
+      c0_4 += a0[3] * b4[3];
+      c0_5 += a0[3] * b5[3];
+      c0_6 += a0[3] * b6[3];
+      c0_7 += a0[3] * b7[3];
+      c1_0 += a1[3] * b0[3];
+      c1_1 += a1[3] * b1[3];
+      c1_2 += a1[3] * b2[3];
+      c1_3 += a1[3] * b3[3];
+      c1_4 += a1[3] * b4[3];
+      c1_5 += a1[3] * b5[3];
+      c1_6 += a1[3] * b6[3];
+      c1_7 += a1[3] * b7[3];
+      c2_0 += a2[3] * b0[3];
+      c2_1 += a2[3] * b1[3];
+      c2_2 += a2[3] * b2[3];
+      c2_3 += a2[3] * b3[3];
+      c2_4 += a2[3] * b4[3];
+      c2_5 += a2[3] * b5[3];
+      c2_6 += a2[3] * b6[3];
+      c2_7 += a2[3] * b7[3];
+      c3_0 += a3[3] * b0[3];
+      c3_1 += a3[3] * b1[3];
+      c3_2 += a3[3] * b2[3];
+      c3_3 += a3[3] * b3[3];
+      c3_4 += a3[3] * b4[3];
+      c3_5 += a3[3] * b5[3];
+      c3_6 += a3[3] * b6[3];
+      c3_7 += a3[3] * b7[3];
+      c4_0 += a4[3] * b0[3];
+      c4_1 += a4[3] * b1[3];
+      c4_2 += a4[3] * b2[3];
+      c4_3 += a4[3] * b3[3];
+      c4_4 += a4[3] * b4[3];
+      c4_5 += a4[3] * b5[3];
+      c4_6 += a4[3] * b6[3];
+      c4_7 += a4[3] * b7[3];
+      c5_0 += a5[3] * b0[3];
+      c5_1 += a5[3] * b1[3];
+      c5_2 += a5[3] * b2[3];
+      c5_3 += a5[3] * b3[3];
+      c5_4 += a5[3] * b4[3];
+      c5_5 += a5[3] * b5[3];
+      c5_6 += a5[3] * b6[3];
+      c5_7 += a5[3] * b7[3];
+      c6_0 += a6[3] * b0[3];
+      c6_1 += a6[3] * b1[3];
+      c6_2 += a6[3] * b2[3];
+      c6_3 += a6[3] * b3[3];
+      c6_4 += a6[3] * b4[3];
+      c6_5 += a6[3] * b5[3];
+      c6_6 += a6[3] * b6[3];
+      c6_7 += a6[3] * b7[3];
+      c7_0 += a7[3] * b0[3];
+      c7_1 += a7[3] * b1[3];
+      c7_2 += a7[3] * b2[3];
+      c7_3 += a7[3] * b3[3];
+      c7_4 += a7[3] * b4[3];
+      c7_5 += a7[3] * b5[3];
+      c7_6 += a7[3] * b6[3];
+      c7_7 += a7[3] * b7[3];
+    }
+    for (var p: i32 = pEnd; p < 768; p += 1) {
+      let a0: f32 = a[(i0 * 768 + p) / 4][(i0 * 768 + p) % 4];
+      let a1: f32 = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a2: f32 = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a3: f32 = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a4: f32 = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a5: f32 = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a6: f32 = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a7: f32 = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let b0: f32 = b[(j0 * 768 + p) / 4][(j0 * 768 + p) % 4];
+      let b1: f32 = b[((j0 + 1) * 768 + p) / 4][((j0 + 1) * 768 + p) % 4];
+      let b2: f32 = b[((j0 + 2) * 768 + p) / 4][((j0 + 2) * 768 + p) % 4];
+      let b3: f32 = b[((j0 + 3) * 768 + p) / 4][((j0 + 3) * 768 + p) % 4];
+      let b4: f32 = b[((j0 + 4) * 768 + p) / 4][((j0 + 4) * 768 + p) % 4];
+      let b5: f32 = b[((j0 + 5) * 768 + p) / 4][((j0 + 5) * 768 + p) % 4];
+      let b6: f32 = b[((j0 + 6) * 768 + p) / 4][((j0 + 6) * 768 + p) % 4];
+      let b7: f32 = b[((j0 + 7) * 768 + p) / 4][((j0 + 7) * 768 + p) % 4];
       c0_0 += a0 * b0;
       c0_1 += a0 * b1;
       c0_2 += a0 * b2;
@@ -4480,8 +5012,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
 // From specs/gpt2_small.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -4559,86 +5091,74 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      let a0: f32 = a[p * 3072 + i0];
-      let a1: f32 = a[p * 3072 + min(i0 + 1, 3071)];
-      let a2: f32 = a[p * 3072 + min(i0 + 2, 3071)];
-      let a3: f32 = a[p * 3072 + min(i0 + 3, 3071)];
-      let a4: f32 = a[p * 3072 + min(i0 + 4, 3071)];
-      let a5: f32 = a[p * 3072 + min(i0 + 5, 3071)];
-      let a6: f32 = a[p * 3072 + min(i0 + 6, 3071)];
-      let a7: f32 = a[p * 3072 + min(i0 + 7, 3071)];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: vec4<f32> = a[(p * 3072 + i0) / 4];
+      let a0_1: vec4<f32> = a[(p * 3072 + min(i0 + 4, 3068)) / 4];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0[0] * b0_0[0];
+      c0_1 += a0_0[0] * b0_0[1];
+      c0_2 += a0_0[0] * b0_0[2];
+      c0_3 += a0_0[0] * b0_0[3];
+      c0_4 += a0_0[0] * b0_1[0];
+      c0_5 += a0_0[0] * b0_1[1];
+      c0_6 += a0_0[0] * b0_1[2];
+      c0_7 += a0_0[0] * b0_1[3];
+      c1_0 += a0_0[1] * b0_0[0];
+      c1_1 += a0_0[1] * b0_0[1];
+      c1_2 += a0_0[1] * b0_0[2];
+      c1_3 += a0_0[1] * b0_0[3];
+      c1_4 += a0_0[1] * b0_1[0];
+      c1_5 += a0_0[1] * b0_1[1];
+      c1_6 += a0_0[1] * b0_1[2];
+      c1_7 += a0_0[1] * b0_1[3];
+      c2_0 += a0_0[2] * b0_0[0];
+      c2_1 += a0_0[2] * b0_0[1];
+      c2_2 += a0_0[2] * b0_0[2];
+      c2_3 += a0_0[2] * b0_0[3];
+      c2_4 += a0_0[2] * b0_1[0];
+      c2_5 += a0_0[2] * b0_1[1];
+      c2_6 += a0_0[2] * b0_1[2];
+      c2_7 += a0_0[2] * b0_1[3];
+      c3_0 += a0_0[3] * b0_0[0];
+      c3_1 += a0_0[3] * b0_0[1];
+      c3_2 += a0_0[3] * b0_0[2];
+      c3_3 += a0_0[3] * b0_0[3];
+      c3_4 += a0_0[3] * b0_1[0];
+      c3_5 += a0_0[3] * b0_1[1];
+      c3_6 += a0_0[3] * b0_1[2];
+      c3_7 += a0_0[3] * b0_1[3];
+      c4_0 += a0_1[0] * b0_0[0];
+      c4_1 += a0_1[0] * b0_0[1];
+      c4_2 += a0_1[0] * b0_0[2];
+      c4_3 += a0_1[0] * b0_0[3];
+      c4_4 += a0_1[0] * b0_1[0];
+      c4_5 += a0_1[0] * b0_1[1];
+      c4_6 += a0_1[0] * b0_1[2];
+      c4_7 += a0_1[0] * b0_1[3];
+      c5_0 += a0_1[1] * b0_0[0];
+      c5_1 += a0_1[1] * b0_0[1];
+      c5_2 += a0_1[1] * b0_0[2];
+      c5_3 += a0_1[1] * b0_0[3];
+      c5_4 += a0_1[1] * b0_1[0];
+      c5_5 += a0_1[1] * b0_1[1];
+      c5_6 += a0_1[1] * b0_1[2];
+      c5_7 += a0_1[1] * b0_1[3];
+      c6_0 += a0_1[2] * b0_0[0];
+      c6_1 += a0_1[2] * b0_0[1];
+      c6_2 += a0_1[2] * b0_0[2];
+      c6_3 += a0_1[2] * b0_0[3];
+      c6_4 += a0_1[2] * b0_1[0];
+      c6_5 += a0_1[2] * b0_1[1];
+      c6_6 += a0_1[2] * b0_1[2];
+      c6_7 += a0_1[2] * b0_1[3];
+      c7_0 += a0_1[3] * b0_0[0];
+      c7_1 += a0_1[3] * b0_0[1];
+      c7_2 += a0_1[3] * b0_0[2];
+      c7_3 += a0_1[3] * b0_0[3];
+      c7_4 += a0_1[3] * b0_1[0];
+      c7_5 += a0_1[3] * b0_1[1];
+      c7_6 += a0_1[3] * b0_1[2];
+      c7_7 += a0_1[3] * b0_1[3];
     }
     c[i0 * 768 + j0] = c0_0;
     c[i0 * 768 + (j0 + 1)] = c0_1;
@@ -4862,8 +5382,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 // From specs/gpt2_small.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -4940,23 +5460,298 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_5: f32 = 0f;
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
-    for (var p: i32 = 0; p < 3072; p += 1) {
-      let a0: f32 = a[i0 * 3072 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
-      let b0: f32 = b[j0 * 3072 + p];
-      let b1: f32 = b[(j0 + 1) * 3072 + p];
-      let b2: f32 = b[(j0 + 2) * 3072 + p];
-      let b3: f32 = b[(j0 + 3) * 3072 + p];
-      let b4: f32 = b[(j0 + 4) * 3072 + p];
-      let b5: f32 = b[(j0 + 5) * 3072 + p];
-      let b6: f32 = b[(j0 + 6) * 3072 + p];
-      let b7: f32 = b[(j0 + 7) * 3072 + p];
+    let pEnd: i32 = 3072;
+    for (var p: i32 = 0; p < pEnd; p += 4) {
+      let a0: vec4<f32> = a[(i0 * 3072 + p) / 4];
+      let a1: vec4<f32> = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a2: vec4<f32> = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a3: vec4<f32> = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a4: vec4<f32> = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a5: vec4<f32> = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a6: vec4<f32> = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let a7: vec4<f32> = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4];
+      let b0: vec4<f32> = b[(j0 * 3072 + p) / 4];
+      let b1: vec4<f32> = b[((j0 + 1) * 3072 + p) / 4];
+      let b2: vec4<f32> = b[((j0 + 2) * 3072 + p) / 4];
+      let b3: vec4<f32> = b[((j0 + 3) * 3072 + p) / 4];
+      let b4: vec4<f32> = b[((j0 + 4) * 3072 + p) / 4];
+      let b5: vec4<f32> = b[((j0 + 5) * 3072 + p) / 4];
+      let b6: vec4<f32> = b[((j0 + 6) * 3072 + p) / 4];
+      let b7: vec4<f32> = b[((j0 + 7) * 3072 + p) / 4];
+      c0_0 += a0[0] * b0[0];
+      c0_1 += a0[0] * b1[0];
+      c0_2 += a0[0] * b2[0];
+      c0_3 += a0[0] * b3[0];
+      c0_4 += a0[0] * b4[0];
+      c0_5 += a0[0] * b5[0];
+      c0_6 += a0[0] * b6[0];
+      c0_7 += a0[0] * b7[0];
+      c1_0 += a1[0] * b0[0];
+      c1_1 += a1[0] * b1[0];
+      c1_2 += a1[0] * b2[0];
+      c1_3 += a1[0] * b3[0];
+      c1_4 += a1[0] * b4[0];
+      c1_5 += a1[0] * b5[0];
+      c1_6 += a1[0] * b6[0];
+      c1_7 += a1[0] * b7[0];
+      c2_0 += a2[0] * b0[0];
+      c2_1 += a2[0] * b1[0];
+      c2_2 += a2[0] * b2[0];
+      c2_3 += a2[0] * b3[0];
+      c2_4 += a2[0] * b4[0];
+      c2_5 += a2[0] * b5[0];
+      c2_6 += a2[0] * b6[0];
+      c2_7 += a2[0] * b7[0];
+      c3_0 += a3[0] * b0[0];
+      c3_1 += a3[0] * b1[0];
+      c3_2 += a3[0] * b2[0];
+      c3_3 += a3[0] * b3[0];
+      c3_4 += a3[0] * b4[0];
+      c3_5 += a3[0] * b5[0];
+      c3_6 += a3[0] * b6[0];
+      c3_7 += a3[0] * b7[0];
+      c4_0 += a4[0] * b0[0];
+      c4_1 += a4[0] * b1[0];
+      c4_2 += a4[0] * b2[0];
+      c4_3 += a4[0] * b3[0];
+      c4_4 += a4[0] * b4[0];
+      c4_5 += a4[0] * b5[0];
+      c4_6 += a4[0] * b6[0];
+      c4_7 += a4[0] * b7[0];
+      c5_0 += a5[0] * b0[0];
+      c5_1 += a5[0] * b1[0];
+      c5_2 += a5[0] * b2[0];
+      c5_3 += a5[0] * b3[0];
+      c5_4 += a5[0] * b4[0];
+      c5_5 += a5[0] * b5[0];
+      c5_6 += a5[0] * b6[0];
+      c5_7 += a5[0] * b7[0];
+      c6_0 += a6[0] * b0[0];
+      c6_1 += a6[0] * b1[0];
+      c6_2 += a6[0] * b2[0];
+      c6_3 += a6[0] * b3[0];
+      c6_4 += a6[0] * b4[0];
+      c6_5 += a6[0] * b5[0];
+      c6_6 += a6[0] * b6[0];
+      c6_7 += a6[0] * b7[0];
+      c7_0 += a7[0] * b0[0];
+      c7_1 += a7[0] * b1[0];
+      c7_2 += a7[0] * b2[0];
+      c7_3 += a7[0] * b3[0];
+      c7_4 += a7[0] * b4[0];
+      c7_5 += a7[0] * b5[0];
+      c7_6 += a7[0] * b6[0];
+      c7_7 += a7[0] * b7[0];
+      c0_0 += a0[1] * b0[1];
+      c0_1 += a0[1] * b1[1];
+      c0_2 += a0[1] * b2[1];
+      c0_3 += a0[1] * b3[1];
+      c0_4 += a0[1] * b4[1];
+      c0_5 += a0[1] * b5[1];
+      c0_6 += a0[1] * b6[1];
+      c0_7 += a0[1] * b7[1];
+      c1_0 += a1[1] * b0[1];
+      c1_1 += a1[1] * b1[1];
+      c1_2 += a1[1] * b2[1];
+      c1_3 += a1[1] * b3[1];
+      c1_4 += a1[1] * b4[1];
+      c1_5 += a1[1] * b5[1];
+      c1_6 += a1[1] * b6[1];
+      c1_7 += a1[1] * b7[1];
+      c2_0 += a2[1] * b0[1];
+      c2_1 += a2[1] * b1[1];
+      c2_2 += a2[1] * b2[1];
+      c2_3 += a2[1] * b3[1];
+      c2_4 += a2[1] * b4[1];
+      c2_5 += a2[1] * b5[1];
+      c2_6 += a2[1] * b6[1];
+      c2_7 += a2[1] * b7[1];
+      c3_0 += a3[1] * b0[1];
+      c3_1 += a3[1] * b1[1];
+      c3_2 += a3[1] * b2[1];
+      c3_3 += a3[1] * b3[1];
+      c3_4 += a3[1] * b4[1];
+      c3_5 += a3[1] * b5[1];
+      c3_6 += a3[1] * b6[1];
+      c3_7 += a3[1] * b7[1];
+      c4_0 += a4[1] * b0[1];
+      c4_1 += a4[1] * b1[1];
+      c4_2 += a4[1] * b2[1];
+      c4_3 += a4[1] * b3[1];
+      c4_4 += a4[1] * b4[1];
+      c4_5 += a4[1] * b5[1];
+      c4_6 += a4[1] * b6[1];
+      c4_7 += a4[1] * b7[1];
+      c5_0 += a5[1] * b0[1];
+      c5_1 += a5[1] * b1[1];
+      c5_2 += a5[1] * b2[1];
+      c5_3 += a5[1] * b3[1];
+      c5_4 += a5[1] * b4[1];
+      c5_5 += a5[1] * b5[1];
+      c5_6 += a5[1] * b6[1];
+      c5_7 += a5[1] * b7[1];
+      c6_0 += a6[1] * b0[1];
+      c6_1 += a6[1] * b1[1];
+      c6_2 += a6[1] * b2[1];
+      c6_3 += a6[1] * b3[1];
+      c6_4 += a6[1] * b4[1];
+      c6_5 += a6[1] * b5[1];
+      c6_6 += a6[1] * b6[1];
+      c6_7 += a6[1] * b7[1];
+      c7_0 += a7[1] * b0[1];
+      c7_1 += a7[1] * b1[1];
+      c7_2 += a7[1] * b2[1];
+      c7_3 += a7[1] * b3[1];
+      c7_4 += a7[1] * b4[1];
+      c7_5 += a7[1] * b5[1];
+      c7_6 += a7[1] * b6[1];
+      c7_7 += a7[1] * b7[1];
+      c0_0 += a0[2] * b0[2];
+      c0_1 += a0[2] * b1[2];
+      c0_2 += a0[2] * b2[2];
+      c0_3 += a0[2] * b3[2];
+      c0_4 += a0[2] * b4[2];
+      c0_5 += a0[2] * b5[2];
+      c0_6 += a0[2] * b6[2];
+      c0_7 += a0[2] * b7[2];
+      c1_0 += a1[2] * b0[2];
+      c1_1 += a1[2] * b1[2];
+      c1_2 += a1[2] * b2[2];
+      c1_3 += a1[2] * b3[2];
+      c1_4 += a1[2] * b4[2];
+      c1_5 += a1[2] * b5[2];
+      c1_6 += a1[2] * b6[2];
+      c1_7 += a1[2] * b7[2];
+      c2_0 += a2[2] * b0[2];
+      c2_1 += a2[2] * b1[2];
+      c2_2 += a2[2] * b2[2];
+      c2_3 += a2[2] * b3[2];
+      c2_4 += a2[2] * b4[2];
+      c2_5 += a2[2] * b5[2];
+      c2_6 += a2[2] * b6[2];
+      c2_7 += a2[2] * b7[2];
+      c3_0 += a3[2] * b0[2];
+      c3_1 += a3[2] * b1[2];
+      c3_2 += a3[2] * b2[2];
+      c3_3 += a3[2] * b3[2];
+      c3_4 += a3[2] * b4[2];
+      c3_5 += a3[2] * b5[2];
+      c3_6 += a3[2] * b6[2];
+      c3_7 += a3[2] * b7[2];
+      c4_0 += a4[2] * b0[2];
+      c4_1 += a4[2] * b1[2];
+      c4_2 += a4[2] * b2[2];
+      c4_3 += a4[2] * b3[2];
+      c4_4 += a4[2] * b4[2];
+      c4_5 += a4[2] * b5[2];
+      c4_6 += a4[2] * b6[2];
+      c4_7 += a4[2] * b7[2];
+      c5_0 += a5[2] * b0[2];
+      c5_1 += a5[2] * b1[2];
+      c5_2 += a5[2] * b2[2];
+      c5_3 += a5[2] * b3[2];
+      c5_4 += a5[2] * b4[2];
+      c5_5 += a5[2] * b5[2];
+      c5_6 += a5[2] * b6[2];
+      c5_7 += a5[2] * b7[2];
+      c6_0 += a6[2] * b0[2];
+      c6_1 += a6[2] * b1[2];
+      c6_2 += a6[2] * b2[2];
+      c6_3 += a6[2] * b3[2];
+      c6_4 += a6[2] * b4[2];
+      c6_5 += a6[2] * b5[2];
+      c6_6 += a6[2] * b6[2];
+      c6_7 += a6[2] * b7[2];
+      c7_0 += a7[2] * b0[2];
+      c7_1 += a7[2] * b1[2];
+      c7_2 += a7[2] * b2[2];
+      c7_3 += a7[2] * b3[2];
+      c7_4 += a7[2] * b4[2];
+      c7_5 += a7[2] * b5[2];
+      c7_6 += a7[2] * b6[2];
+      c7_7 += a7[2] * b7[2];
+      c0_0 += a0[3] * b0[3];
+      c0_1 += a0[3] * b1[3];
+      c0_2 += a0[3] * b2[3];
+      c0_3 += a0[3] * b3[3];
+      c0_4 += a0[3] * b4[3];
+      c0_5 += a0[3] * b5[3];
+      c0_6 += a0[3] * b6[3];
+      c0_7 += a0[3] * b7[3];
+      c1_0 += a1[3] * b0[3];
+      c1_1 += a1[3] * b1[3];
+      c1_2 += a1[3] * b2[3];
+      c1_3 += a1[3] * b3[3];
+      c1_4 += a1[3] * b4[3];
+      c1_5 += a1[3] * b5[3];
+      c1_6 += a1[3] * b6[3];
+      c1_7 += a1[3] * b7[3];
+      c2_0 += a2[3] * b0[3];
+      c2_1 += a2[3] * b1[3];
+      c2_2 += a2[3] * b2[3];
+      c2_3 += a2[3] * b3[3];
+      c2_4 += a2[3] * b4[3];
+      c2_5 += a2[3] * b5[3];
+      c2_6 += a2[3] * b6[3];
+      c2_7 += a2[3] * b7[3];
+      c3_0 += a3[3] * b0[3];
+      c3_1 += a3[3] * b1[3];
+      c3_2 += a3[3] * b2[3];
+      c3_3 += a3[3] * b3[3];
+      c3_4 += a3[3] * b4[3];
+      c3_5 += a3[3] * b5[3];
+      c3_6 += a3[3] * b6[3];
+      c3_7 += a3[3] * b7[3];
+      c4_0 += a4[3] * b0[3];
+      c4_1 += a4[3] * b1[3];
+      c4_2 += a4[3] * b2[3];
+      c4_3 += a4[3] * b3[3];
+      c4_4 += a4[3] * b4[3];
+      c4_5 += a4[3] * b5[3];
+      c4_6 += a4[3] * b6[3];
+      c4_7 += a4[3] * b7[3];
+      c5_0 += a5[3] * b0[3];
+      c5_1 += a5[3] * b1[3];
+      c5_2 += a5[3] * b2[3];
+      c5_3 += a5[3] * b3[3];
+      c5_4 += a5[3] * b4[3];
+      c5_5 += a5[3] * b5[3];
+      c5_6 += a5[3] * b6[3];
+      c5_7 += a5[3] * b7[3];
+      c6_0 += a6[3] * b0[3];
+      c6_1 += a6[3] * b1[3];
+      c6_2 += a6[3] * b2[3];
+      c6_3 += a6[3] * b3[3];
+      c6_4 += a6[3] * b4[3];
+      c6_5 += a6[3] * b5[3];
+      c6_6 += a6[3] * b6[3];
+      c6_7 += a6[3] * b7[3];
+      c7_0 += a7[3] * b0[3];
+      c7_1 += a7[3] * b1[3];
+      c7_2 += a7[3] * b2[3];
+      c7_3 += a7[3] * b3[3];
+      c7_4 += a7[3] * b4[3];
+      c7_5 += a7[3] * b5[3];
+      c7_6 += a7[3] * b6[3];
+      c7_7 += a7[3] * b7[3];
+    }
+    for (var p: i32 = pEnd; p < 3072; p += 1) {
+      let a0: f32 = a[(i0 * 3072 + p) / 4][(i0 * 3072 + p) % 4];
+      let a1: f32 = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a2: f32 = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a3: f32 = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a4: f32 = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a5: f32 = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a6: f32 = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let a7: f32 = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) / 4][(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 3072 + p) % 4];
+      let b0: f32 = b[(j0 * 3072 + p) / 4][(j0 * 3072 + p) % 4];
+      let b1: f32 = b[((j0 + 1) * 3072 + p) / 4][((j0 + 1) * 3072 + p) % 4];
+      let b2: f32 = b[((j0 + 2) * 3072 + p) / 4][((j0 + 2) * 3072 + p) % 4];
+      let b3: f32 = b[((j0 + 3) * 3072 + p) / 4][((j0 + 3) * 3072 + p) % 4];
+      let b4: f32 = b[((j0 + 4) * 3072 + p) / 4][((j0 + 4) * 3072 + p) % 4];
+      let b5: f32 = b[((j0 + 5) * 3072 + p) / 4][((j0 + 5) * 3072 + p) % 4];
+      let b6: f32 = b[((j0 + 6) * 3072 + p) / 4][((j0 + 6) * 3072 + p) % 4];
+      let b7: f32 = b[((j0 + 7) * 3072 + p) / 4][((j0 + 7) * 3072 + p) % 4];
       c0_0 += a0 * b0;
       c0_1 += a0 * b1;
       c0_2 += a0 * b2;
@@ -5205,8 +6000,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
 // From specs/gpt2_small.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -5284,86 +6079,74 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      let a0: f32 = a[p * 768 + i0];
-      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
-      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
-      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
-      let a4: f32 = a[p * 768 + min(i0 + 4, 767)];
-      let a5: f32 = a[p * 768 + min(i0 + 5, 767)];
-      let a6: f32 = a[p * 768 + min(i0 + 6, 767)];
-      let a7: f32 = a[p * 768 + min(i0 + 7, 767)];
-      let b0: f32 = b[p * 3072 + j0];
-      let b1: f32 = b[p * 3072 + (j0 + 1)];
-      let b2: f32 = b[p * 3072 + (j0 + 2)];
-      let b3: f32 = b[p * 3072 + (j0 + 3)];
-      let b4: f32 = b[p * 3072 + (j0 + 4)];
-      let b5: f32 = b[p * 3072 + (j0 + 5)];
-      let b6: f32 = b[p * 3072 + (j0 + 6)];
-      let b7: f32 = b[p * 3072 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: vec4<f32> = a[(p * 768 + i0) / 4];
+      let a0_1: vec4<f32> = a[(p * 768 + min(i0 + 4, 764)) / 4];
+      let b0_0: vec4<f32> = b[(p * 3072 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 3072 + (j0 + 4)) / 4];
+      c0_0 += a0_0[0] * b0_0[0];
+      c0_1 += a0_0[0] * b0_0[1];
+      c0_2 += a0_0[0] * b0_0[2];
+      c0_3 += a0_0[0] * b0_0[3];
+      c0_4 += a0_0[0] * b0_1[0];
+      c0_5 += a0_0[0] * b0_1[1];
+      c0_6 += a0_0[0] * b0_1[2];
+      c0_7 += a0_0[0] * b0_1[3];
+      c1_0 += a0_0[1] * b0_0[0];
+      c1_1 += a0_0[1] * b0_0[1];
+      c1_2 += a0_0[1] * b0_0[2];
+      c1_3 += a0_0[1] * b0_0[3];
+      c1_4 += a0_0[1] * b0_1[0];
+      c1_5 += a0_0[1] * b0_1[1];
+      c1_6 += a0_0[1] * b0_1[2];
+      c1_7 += a0_0[1] * b0_1[3];
+      c2_0 += a0_0[2] * b0_0[0];
+      c2_1 += a0_0[2] * b0_0[1];
+      c2_2 += a0_0[2] * b0_0[2];
+      c2_3 += a0_0[2] * b0_0[3];
+      c2_4 += a0_0[2] * b0_1[0];
+      c2_5 += a0_0[2] * b0_1[1];
+      c2_6 += a0_0[2] * b0_1[2];
+      c2_7 += a0_0[2] * b0_1[3];
+      c3_0 += a0_0[3] * b0_0[0];
+      c3_1 += a0_0[3] * b0_0[1];
+      c3_2 += a0_0[3] * b0_0[2];
+      c3_3 += a0_0[3] * b0_0[3];
+      c3_4 += a0_0[3] * b0_1[0];
+      c3_5 += a0_0[3] * b0_1[1];
+      c3_6 += a0_0[3] * b0_1[2];
+      c3_7 += a0_0[3] * b0_1[3];
+      c4_0 += a0_1[0] * b0_0[0];
+      c4_1 += a0_1[0] * b0_0[1];
+      c4_2 += a0_1[0] * b0_0[2];
+      c4_3 += a0_1[0] * b0_0[3];
+      c4_4 += a0_1[0] * b0_1[0];
+      c4_5 += a0_1[0] * b0_1[1];
+      c4_6 += a0_1[0] * b0_1[2];
+      c4_7 += a0_1[0] * b0_1[3];
+      c5_0 += a0_1[1] * b0_0[0];
+      c5_1 += a0_1[1] * b0_0[1];
+      c5_2 += a0_1[1] * b0_0[2];
+      c5_3 += a0_1[1] * b0_0[3];
+      c5_4 += a0_1[1] * b0_1[0];
+      c5_5 += a0_1[1] * b0_1[1];
+      c5_6 += a0_1[1] * b0_1[2];
+      c5_7 += a0_1[1] * b0_1[3];
+      c6_0 += a0_1[2] * b0_0[0];
+      c6_1 += a0_1[2] * b0_0[1];
+      c6_2 += a0_1[2] * b0_0[2];
+      c6_3 += a0_1[2] * b0_0[3];
+      c6_4 += a0_1[2] * b0_1[0];
+      c6_5 += a0_1[2] * b0_1[1];
+      c6_6 += a0_1[2] * b0_1[2];
+      c6_7 += a0_1[2] * b0_1[3];
+      c7_0 += a0_1[3] * b0_0[0];
+      c7_1 += a0_1[3] * b0_0[1];
+      c7_2 += a0_1[3] * b0_0[2];
+      c7_3 += a0_1[3] * b0_0[3];
+      c7_4 += a0_1[3] * b0_1[0];
+      c7_5 += a0_1[3] * b0_1[1];
+      c7_6 += a0_1[3] * b0_1[2];
+      c7_7 += a0_1[3] * b0_1[3];
     }
     c[i0 * 3072 + j0] = c0_0;
     c[i0 * 3072 + (j0 + 1)] = c0_1;
@@ -5565,8 +6348,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/gpt2_small.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -5643,23 +6426,298 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_5: f32 = 0f;
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
-    for (var p: i32 = 0; p < 768; p += 1) {
-      let a0: f32 = a[i0 * 768 + p];
-      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let a7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
-      let b0: f32 = b[j0 * 768 + p];
-      let b1: f32 = b[(j0 + 1) * 768 + p];
-      let b2: f32 = b[(j0 + 2) * 768 + p];
-      let b3: f32 = b[(j0 + 3) * 768 + p];
-      let b4: f32 = b[(j0 + 4) * 768 + p];
-      let b5: f32 = b[(j0 + 5) * 768 + p];
-      let b6: f32 = b[(j0 + 6) * 768 + p];
-      let b7: f32 = b[(j0 + 7) * 768 + p];
+    let pEnd: i32 = 768;
+    for (var p: i32 = 0; p < pEnd; p += 4) {
+      let a0: vec4<f32> = a[(i0 * 768 + p) / 4];
+      let a1: vec4<f32> = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a2: vec4<f32> = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a3: vec4<f32> = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a4: vec4<f32> = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a5: vec4<f32> = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a6: vec4<f32> = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let a7: vec4<f32> = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4];
+      let b0: vec4<f32> = b[(j0 * 768 + p) / 4];
+      let b1: vec4<f32> = b[((j0 + 1) * 768 + p) / 4];
+      let b2: vec4<f32> = b[((j0 + 2) * 768 + p) / 4];
+      let b3: vec4<f32> = b[((j0 + 3) * 768 + p) / 4];
+      let b4: vec4<f32> = b[((j0 + 4) * 768 + p) / 4];
+      let b5: vec4<f32> = b[((j0 + 5) * 768 + p) / 4];
+      let b6: vec4<f32> = b[((j0 + 6) * 768 + p) / 4];
+      let b7: vec4<f32> = b[((j0 + 7) * 768 + p) / 4];
+      c0_0 += a0[0] * b0[0];
+      c0_1 += a0[0] * b1[0];
+      c0_2 += a0[0] * b2[0];
+      c0_3 += a0[0] * b3[0];
+      c0_4 += a0[0] * b4[0];
+      c0_5 += a0[0] * b5[0];
+      c0_6 += a0[0] * b6[0];
+      c0_7 += a0[0] * b7[0];
+      c1_0 += a1[0] * b0[0];
+      c1_1 += a1[0] * b1[0];
+      c1_2 += a1[0] * b2[0];
+      c1_3 += a1[0] * b3[0];
+      c1_4 += a1[0] * b4[0];
+      c1_5 += a1[0] * b5[0];
+      c1_6 += a1[0] * b6[0];
+      c1_7 += a1[0] * b7[0];
+      c2_0 += a2[0] * b0[0];
+      c2_1 += a2[0] * b1[0];
+      c2_2 += a2[0] * b2[0];
+      c2_3 += a2[0] * b3[0];
+      c2_4 += a2[0] * b4[0];
+      c2_5 += a2[0] * b5[0];
+      c2_6 += a2[0] * b6[0];
+      c2_7 += a2[0] * b7[0];
+      c3_0 += a3[0] * b0[0];
+      c3_1 += a3[0] * b1[0];
+      c3_2 += a3[0] * b2[0];
+      c3_3 += a3[0] * b3[0];
+      c3_4 += a3[0] * b4[0];
+      c3_5 += a3[0] * b5[0];
+      c3_6 += a3[0] * b6[0];
+      c3_7 += a3[0] * b7[0];
+      c4_0 += a4[0] * b0[0];
+      c4_1 += a4[0] * b1[0];
+      c4_2 += a4[0] * b2[0];
+      c4_3 += a4[0] * b3[0];
+      c4_4 += a4[0] * b4[0];
+      c4_5 += a4[0] * b5[0];
+      c4_6 += a4[0] * b6[0];
+      c4_7 += a4[0] * b7[0];
+      c5_0 += a5[0] * b0[0];
+      c5_1 += a5[0] * b1[0];
+      c5_2 += a5[0] * b2[0];
+      c5_3 += a5[0] * b3[0];
+      c5_4 += a5[0] * b4[0];
+      c5_5 += a5[0] * b5[0];
+      c5_6 += a5[0] * b6[0];
+      c5_7 += a5[0] * b7[0];
+      c6_0 += a6[0] * b0[0];
+      c6_1 += a6[0] * b1[0];
+      c6_2 += a6[0] * b2[0];
+      c6_3 += a6[0] * b3[0];
+      c6_4 += a6[0] * b4[0];
+      c6_5 += a6[0] * b5[0];
+      c6_6 += a6[0] * b6[0];
+      c6_7 += a6[0] * b7[0];
+      c7_0 += a7[0] * b0[0];
+      c7_1 += a7[0] * b1[0];
+      c7_2 += a7[0] * b2[0];
+      c7_3 += a7[0] * b3[0];
+      c7_4 += a7[0] * b4[0];
+      c7_5 += a7[0] * b5[0];
+      c7_6 += a7[0] * b6[0];
+      c7_7 += a7[0] * b7[0];
+      c0_0 += a0[1] * b0[1];
+      c0_1 += a0[1] * b1[1];
+      c0_2 += a0[1] * b2[1];
+      c0_3 += a0[1] * b3[1];
+      c0_4 += a0[1] * b4[1];
+      c0_5 += a0[1] * b5[1];
+      c0_6 += a0[1] * b6[1];
+      c0_7 += a0[1] * b7[1];
+      c1_0 += a1[1] * b0[1];
+      c1_1 += a1[1] * b1[1];
+      c1_2 += a1[1] * b2[1];
+      c1_3 += a1[1] * b3[1];
+      c1_4 += a1[1] * b4[1];
+      c1_5 += a1[1] * b5[1];
+      c1_6 += a1[1] * b6[1];
+      c1_7 += a1[1] * b7[1];
+      c2_0 += a2[1] * b0[1];
+      c2_1 += a2[1] * b1[1];
+      c2_2 += a2[1] * b2[1];
+      c2_3 += a2[1] * b3[1];
+      c2_4 += a2[1] * b4[1];
+      c2_5 += a2[1] * b5[1];
+      c2_6 += a2[1] * b6[1];
+      c2_7 += a2[1] * b7[1];
+      c3_0 += a3[1] * b0[1];
+      c3_1 += a3[1] * b1[1];
+      c3_2 += a3[1] * b2[1];
+      c3_3 += a3[1] * b3[1];
+      c3_4 += a3[1] * b4[1];
+      c3_5 += a3[1] * b5[1];
+      c3_6 += a3[1] * b6[1];
+      c3_7 += a3[1] * b7[1];
+      c4_0 += a4[1] * b0[1];
+      c4_1 += a4[1] * b1[1];
+      c4_2 += a4[1] * b2[1];
+      c4_3 += a4[1] * b3[1];
+      c4_4 += a4[1] * b4[1];
+      c4_5 += a4[1] * b5[1];
+      c4_6 += a4[1] * b6[1];
+      c4_7 += a4[1] * b7[1];
+      c5_0 += a5[1] * b0[1];
+      c5_1 += a5[1] * b1[1];
+      c5_2 += a5[1] * b2[1];
+      c5_3 += a5[1] * b3[1];
+      c5_4 += a5[1] * b4[1];
+      c5_5 += a5[1] * b5[1];
+      c5_6 += a5[1] * b6[1];
+      c5_7 += a5[1] * b7[1];
+      c6_0 += a6[1] * b0[1];
+      c6_1 += a6[1] * b1[1];
+      c6_2 += a6[1] * b2[1];
+      c6_3 += a6[1] * b3[1];
+      c6_4 += a6[1] * b4[1];
+      c6_5 += a6[1] * b5[1];
+      c6_6 += a6[1] * b6[1];
+      c6_7 += a6[1] * b7[1];
+      c7_0 += a7[1] * b0[1];
+      c7_1 += a7[1] * b1[1];
+      c7_2 += a7[1] * b2[1];
+      c7_3 += a7[1] * b3[1];
+      c7_4 += a7[1] * b4[1];
+      c7_5 += a7[1] * b5[1];
+      c7_6 += a7[1] * b6[1];
+      c7_7 += a7[1] * b7[1];
+      c0_0 += a0[2] * b0[2];
+      c0_1 += a0[2] * b1[2];
+      c0_2 += a0[2] * b2[2];
+      c0_3 += a0[2] * b3[2];
+      c0_4 += a0[2] * b4[2];
+      c0_5 += a0[2] * b5[2];
+      c0_6 += a0[2] * b6[2];
+      c0_7 += a0[2] * b7[2];
+      c1_0 += a1[2] * b0[2];
+      c1_1 += a1[2] * b1[2];
+      c1_2 += a1[2] * b2[2];
+      c1_3 += a1[2] * b3[2];
+      c1_4 += a1[2] * b4[2];
+      c1_5 += a1[2] * b5[2];
+      c1_6 += a1[2] * b6[2];
+      c1_7 += a1[2] * b7[2];
+      c2_0 += a2[2] * b0[2];
+      c2_1 += a2[2] * b1[2];
+      c2_2 += a2[2] * b2[2];
+      c2_3 += a2[2] * b3[2];
+      c2_4 += a2[2] * b4[2];
+      c2_5 += a2[2] * b5[2];
+      c2_6 += a2[2] * b6[2];
+      c2_7 += a2[2] * b7[2];
+      c3_0 += a3[2] * b0[2];
+      c3_1 += a3[2] * b1[2];
+      c3_2 += a3[2] * b2[2];
+      c3_3 += a3[2] * b3[2];
+      c3_4 += a3[2] * b4[2];
+      c3_5 += a3[2] * b5[2];
+      c3_6 += a3[2] * b6[2];
+      c3_7 += a3[2] * b7[2];
+      c4_0 += a4[2] * b0[2];
+      c4_1 += a4[2] * b1[2];
+      c4_2 += a4[2] * b2[2];
+      c4_3 += a4[2] * b3[2];
+      c4_4 += a4[2] * b4[2];
+      c4_5 += a4[2] * b5[2];
+      c4_6 += a4[2] * b6[2];
+      c4_7 += a4[2] * b7[2];
+      c5_0 += a5[2] * b0[2];
+      c5_1 += a5[2] * b1[2];
+      c5_2 += a5[2] * b2[2];
+      c5_3 += a5[2] * b3[2];
+      c5_4 += a5[2] * b4[2];
+      c5_5 += a5[2] * b5[2];
+      c5_6 += a5[2] * b6[2];
+      c5_7 += a5[2] * b7[2];
+      c6_0 += a6[2] * b0[2];
+      c6_1 += a6[2] * b1[2];
+      c6_2 += a6[2] * b2[2];
+      c6_3 += a6[2] * b3[2];
+      c6_4 += a6[2] * b4[2];
+      c6_5 += a6[2] * b5[2];
+      c6_6 += a6[2] * b6[2];
+      c6_7 += a6[2] * b7[2];
+      c7_0 += a7[2] * b0[2];
+      c7_1 += a7[2] * b1[2];
+      c7_2 += a7[2] * b2[2];
+      c7_3 += a7[2] * b3[2];
+      c7_4 += a7[2] * b4[2];
+      c7_5 += a7[2] * b5[2];
+      c7_6 += a7[2] * b6[2];
+      c7_7 += a7[2] * b7[2];
+      c0_0 += a0[3] * b0[3];
+      c0_1 += a0[3] * b1[3];
+      c0_2 += a0[3] * b2[3];
+      c0_3 += a0[3] * b3[3];
+      c0_4 += a0[3] * b4[3];
+      c0_5 += a0[3] * b5[3];
+      c0_6 += a0[3] * b6[3];
+      c0_7 += a0[3] * b7[3];
+      c1_0 += a1[3] * b0[3];
+      c1_1 += a1[3] * b1[3];
+      c1_2 += a1[3] * b2[3];
+      c1_3 += a1[3] * b3[3];
+      c1_4 += a1[3] * b4[3];
+      c1_5 += a1[3] * b5[3];
+      c1_6 += a1[3] * b6[3];
+      c1_7 += a1[3] * b7[3];
+      c2_0 += a2[3] * b0[3];
+      c2_1 += a2[3] * b1[3];
+      c2_2 += a2[3] * b2[3];
+      c2_3 += a2[3] * b3[3];
+      c2_4 += a2[3] * b4[3];
+      c2_5 += a2[3] * b5[3];
+      c2_6 += a2[3] * b6[3];
+      c2_7 += a2[3] * b7[3];
+      c3_0 += a3[3] * b0[3];
+      c3_1 += a3[3] * b1[3];
+      c3_2 += a3[3] * b2[3];
+      c3_3 += a3[3] * b3[3];
+      c3_4 += a3[3] * b4[3];
+      c3_5 += a3[3] * b5[3];
+      c3_6 += a3[3] * b6[3];
+      c3_7 += a3[3] * b7[3];
+      c4_0 += a4[3] * b0[3];
+      c4_1 += a4[3] * b1[3];
+      c4_2 += a4[3] * b2[3];
+      c4_3 += a4[3] * b3[3];
+      c4_4 += a4[3] * b4[3];
+      c4_5 += a4[3] * b5[3];
+      c4_6 += a4[3] * b6[3];
+      c4_7 += a4[3] * b7[3];
+      c5_0 += a5[3] * b0[3];
+      c5_1 += a5[3] * b1[3];
+      c5_2 += a5[3] * b2[3];
+      c5_3 += a5[3] * b3[3];
+      c5_4 += a5[3] * b4[3];
+      c5_5 += a5[3] * b5[3];
+      c5_6 += a5[3] * b6[3];
+      c5_7 += a5[3] * b7[3];
+      c6_0 += a6[3] * b0[3];
+      c6_1 += a6[3] * b1[3];
+      c6_2 += a6[3] * b2[3];
+      c6_3 += a6[3] * b3[3];
+      c6_4 += a6[3] * b4[3];
+      c6_5 += a6[3] * b5[3];
+      c6_6 += a6[3] * b6[3];
+      c6_7 += a6[3] * b7[3];
+      c7_0 += a7[3] * b0[3];
+      c7_1 += a7[3] * b1[3];
+      c7_2 += a7[3] * b2[3];
+      c7_3 += a7[3] * b3[3];
+      c7_4 += a7[3] * b4[3];
+      c7_5 += a7[3] * b5[3];
+      c7_6 += a7[3] * b6[3];
+      c7_7 += a7[3] * b7[3];
+    }
+    for (var p: i32 = pEnd; p < 768; p += 1) {
+      let a0: f32 = a[(i0 * 768 + p) / 4][(i0 * 768 + p) % 4];
+      let a1: f32 = a[(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a2: f32 = a[(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a3: f32 = a[(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a4: f32 = a[(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a5: f32 = a[(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a6: f32 = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let a7: f32 = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) / 4][(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 768 + p) % 4];
+      let b0: f32 = b[(j0 * 768 + p) / 4][(j0 * 768 + p) % 4];
+      let b1: f32 = b[((j0 + 1) * 768 + p) / 4][((j0 + 1) * 768 + p) % 4];
+      let b2: f32 = b[((j0 + 2) * 768 + p) / 4][((j0 + 2) * 768 + p) % 4];
+      let b3: f32 = b[((j0 + 3) * 768 + p) / 4][((j0 + 3) * 768 + p) % 4];
+      let b4: f32 = b[((j0 + 4) * 768 + p) / 4][((j0 + 4) * 768 + p) % 4];
+      let b5: f32 = b[((j0 + 5) * 768 + p) / 4][((j0 + 5) * 768 + p) % 4];
+      let b6: f32 = b[((j0 + 6) * 768 + p) / 4][((j0 + 6) * 768 + p) % 4];
+      let b7: f32 = b[((j0 + 7) * 768 + p) / 4][((j0 + 7) * 768 + p) % 4];
       c0_0 += a0 * b0;
       c0_1 += a0 * b1;
       c0_2 += a0 * b2;
@@ -5908,8 +6966,8 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/gpt2_small.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
@@ -5987,86 +7045,74 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      let a0: f32 = a[p * 768 + i0];
-      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
-      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
-      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
-      let a4: f32 = a[p * 768 + min(i0 + 4, 767)];
-      let a5: f32 = a[p * 768 + min(i0 + 5, 767)];
-      let a6: f32 = a[p * 768 + min(i0 + 6, 767)];
-      let a7: f32 = a[p * 768 + min(i0 + 7, 767)];
-      let b0: f32 = b[p * 768 + j0];
-      let b1: f32 = b[p * 768 + (j0 + 1)];
-      let b2: f32 = b[p * 768 + (j0 + 2)];
-      let b3: f32 = b[p * 768 + (j0 + 3)];
-      let b4: f32 = b[p * 768 + (j0 + 4)];
-      let b5: f32 = b[p * 768 + (j0 + 5)];
-      let b6: f32 = b[p * 768 + (j0 + 6)];
-      let b7: f32 = b[p * 768 + (j0 + 7)];
-      c0_0 += a0 * b0;
-      c0_1 += a0 * b1;
-      c0_2 += a0 * b2;
-      c0_3 += a0 * b3;
-      c0_4 += a0 * b4;
-      c0_5 += a0 * b5;
-      c0_6 += a0 * b6;
-      c0_7 += a0 * b7;
-      c1_0 += a1 * b0;
-      c1_1 += a1 * b1;
-      c1_2 += a1 * b2;
-      c1_3 += a1 * b3;
-      c1_4 += a1 * b4;
-      c1_5 += a1 * b5;
-      c1_6 += a1 * b6;
-      c1_7 += a1 * b7;
-      c2_0 += a2 * b0;
-      c2_1 += a2 * b1;
-      c2_2 += a2 * b2;
-      c2_3 += a2 * b3;
-      c2_4 += a2 * b4;
-      c2_5 += a2 * b5;
-      c2_6 += a2 * b6;
-      c2_7 += a2 * b7;
-      c3_0 += a3 * b0;
-      c3_1 += a3 * b1;
-      c3_2 += a3 * b2;
-      c3_3 += a3 * b3;
-      c3_4 += a3 * b4;
-      c3_5 += a3 * b5;
-      c3_6 += a3 * b6;
-      c3_7 += a3 * b7;
-      c4_0 += a4 * b0;
-      c4_1 += a4 * b1;
-      c4_2 += a4 * b2;
-      c4_3 += a4 * b3;
-      c4_4 += a4 * b4;
-      c4_5 += a4 * b5;
-      c4_6 += a4 * b6;
-      c4_7 += a4 * b7;
-      c5_0 += a5 * b0;
-      c5_1 += a5 * b1;
-      c5_2 += a5 * b2;
-      c5_3 += a5 * b3;
-      c5_4 += a5 * b4;
-      c5_5 += a5 * b5;
-      c5_6 += a5 * b6;
-      c5_7 += a5 * b7;
-      c6_0 += a6 * b0;
-      c6_1 += a6 * b1;
-      c6_2 += a6 * b2;
-      c6_3 += a6 * b3;
-      c6_4 += a6 * b4;
-      c6_5 += a6 * b5;
-      c6_6 += a6 * b6;
-      c6_7 += a6 * b7;
-      c7_0 += a7 * b0;
-      c7_1 += a7 * b1;
-      c7_2 += a7 * b2;
-      c7_3 += a7 * b3;
-      c7_4 += a7 * b4;
-      c7_5 += a7 * b5;
-      c7_6 += a7 * b6;
-      c7_7 += a7 * b7;
+      let a0_0: vec4<f32> = a[(p * 768 + i0) / 4];
+      let a0_1: vec4<f32> = a[(p * 768 + min(i0 + 4, 764)) / 4];
+      let b0_0: vec4<f32> = b[(p * 768 + j0) / 4];
+      let b0_1: vec4<f32> = b[(p * 768 + (j0 + 4)) / 4];
+      c0_0 += a0_0[0] * b0_0[0];
+      c0_1 += a0_0[0] * b0_0[1];
+      c0_2 += a0_0[0] * b0_0[2];
+      c0_3 += a0_0[0] * b0_0[3];
+      c0_4 += a0_0[0] * b0_1[0];
+      c0_5 += a0_0[0] * b0_1[1];
+      c0_6 += a0_0[0] * b0_1[2];
+      c0_7 += a0_0[0] * b0_1[3];
+      c1_0 += a0_0[1] * b0_0[0];
+      c1_1 += a0_0[1] * b0_0[1];
+      c1_2 += a0_0[1] * b0_0[2];
+      c1_3 += a0_0[1] * b0_0[3];
+      c1_4 += a0_0[1] * b0_1[0];
+      c1_5 += a0_0[1] * b0_1[1];
+      c1_6 += a0_0[1] * b0_1[2];
+      c1_7 += a0_0[1] * b0_1[3];
+      c2_0 += a0_0[2] * b0_0[0];
+      c2_1 += a0_0[2] * b0_0[1];
+      c2_2 += a0_0[2] * b0_0[2];
+      c2_3 += a0_0[2] * b0_0[3];
+      c2_4 += a0_0[2] * b0_1[0];
+      c2_5 += a0_0[2] * b0_1[1];
+      c2_6 += a0_0[2] * b0_1[2];
+      c2_7 += a0_0[2] * b0_1[3];
+      c3_0 += a0_0[3] * b0_0[0];
+      c3_1 += a0_0[3] * b0_0[1];
+      c3_2 += a0_0[3] * b0_0[2];
+      c3_3 += a0_0[3] * b0_0[3];
+      c3_4 += a0_0[3] * b0_1[0];
+      c3_5 += a0_0[3] * b0_1[1];
+      c3_6 += a0_0[3] * b0_1[2];
+      c3_7 += a0_0[3] * b0_1[3];
+      c4_0 += a0_1[0] * b0_0[0];
+      c4_1 += a0_1[0] * b0_0[1];
+      c4_2 += a0_1[0] * b0_0[2];
+      c4_3 += a0_1[0] * b0_0[3];
+      c4_4 += a0_1[0] * b0_1[0];
+      c4_5 += a0_1[0] * b0_1[1];
+      c4_6 += a0_1[0] * b0_1[2];
+      c4_7 += a0_1[0] * b0_1[3];
+      c5_0 += a0_1[1] * b0_0[0];
+      c5_1 += a0_1[1] * b0_0[1];
+      c5_2 += a0_1[1] * b0_0[2];
+      c5_3 += a0_1[1] * b0_0[3];
+      c5_4 += a0_1[1] * b0_1[0];
+      c5_5 += a0_1[1] * b0_1[1];
+      c5_6 += a0_1[1] * b0_1[2];
+      c5_7 += a0_1[1] * b0_1[3];
+      c6_0 += a0_1[2] * b0_0[0];
+      c6_1 += a0_1[2] * b0_0[1];
+      c6_2 += a0_1[2] * b0_0[2];
+      c6_3 += a0_1[2] * b0_0[3];
+      c6_4 += a0_1[2] * b0_1[0];
+      c6_5 += a0_1[2] * b0_1[1];
+      c6_6 += a0_1[2] * b0_1[2];
+      c6_7 += a0_1[2] * b0_1[3];
+      c7_0 += a0_1[3] * b0_0[0];
+      c7_1 += a0_1[3] * b0_0[1];
+      c7_2 += a0_1[3] * b0_0[2];
+      c7_3 += a0_1[3] * b0_0[3];
+      c7_4 += a0_1[3] * b0_1[0];
+      c7_5 += a0_1[3] * b0_1[1];
+      c7_6 += a0_1[3] * b0_1[2];
+      c7_7 += a0_1[3] * b0_1[3];
     }
     c[i0 * 768 + j0] = c0_0;
     c[i0 * 768 + (j0 + 1)] = c0_1;
@@ -6296,6 +7342,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -6320,7 +7367,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -6362,8 +7409,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -6399,7 +7448,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
@@ -6478,6 +7527,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -6502,7 +7552,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -6544,8 +7594,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -6581,7 +7633,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
@@ -6660,6 +7712,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -6684,7 +7737,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -6726,8 +7779,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -6763,7 +7818,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
@@ -6842,6 +7897,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -6866,7 +7922,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -6908,8 +7964,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -6945,7 +8003,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
@@ -7024,6 +8082,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -7048,7 +8107,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -7090,8 +8149,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -7127,7 +8188,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
@@ -7206,6 +8267,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -7230,7 +8292,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -7272,8 +8334,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -7309,7 +8373,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
@@ -7388,6 +8452,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -7412,7 +8477,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -7454,8 +8519,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -7491,7 +8558,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
@@ -7570,6 +8637,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -7594,7 +8662,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -7636,8 +8704,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -7673,7 +8743,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
@@ -7752,6 +8822,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -7776,7 +8847,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -7818,8 +8889,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -7855,7 +8928,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
@@ -7934,6 +9007,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -7958,7 +9032,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -8000,8 +9074,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -8037,7 +9113,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
@@ -8116,6 +9192,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -8140,7 +9217,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -8182,8 +9259,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -8219,7 +9298,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
@@ -8298,6 +9377,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend1; e < 64; e += 1) {
       dq_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld0: i32 = seed[0];
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
@@ -8322,7 +9402,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       for (var e: i32 = vend3; e < 64; e += 1) {
         dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
       }
-      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       let vend4: i32 = 64 - 64 % 4;
       for (var e: i32 = 0; e < vend4; e += 4) {
@@ -8364,8 +9444,10 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       dk_row[(e) / 4][(e) % 4] = 0f;
       dv_row[(e) / 4][(e) % 4] = 0f;
     }
+    let ld2: i32 = seed[0];
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
+      let ld1: i32 = ld2;
       for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
@@ -8401,7 +9483,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = vend9; e < 64; e += 1) {
           dov += dOut[(qo + e) / 4][(qo + e) % 4] * v[(ko + e) / 4][(ko + e) % 4];
         }
-        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         let vend10: i32 = 64 - 64 % 4;
         for (var e: i32 = 0; e < vend10; e += 4) {
