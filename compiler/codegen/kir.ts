@@ -139,6 +139,7 @@ function fold(e: KExpr & { k: 'bin' }): KExpr {
     if (op === '+') return i(x + y);
     if (op === '-') return i(x - y);
     if (op === '*') return i(x * y);
+    if (op === '%' && x >= 0 && y > 0) return i(x % y);
   }
   if (op === '*' && ((x === 1 && a.k === 'num' && a.t === 'i32') || (y === 0 && b.k === 'num' && b.t === 'i32'))) return x === 1 ? b : i(0);
   if (op === '*' && ((y === 1 && b.k === 'num' && b.t === 'i32') || (x === 0 && a.k === 'num' && a.t === 'i32'))) return y === 1 ? a : i(0);

@@ -1746,7 +1746,7 @@ export function matmul_4c820d39(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_175213be(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 50265 - 50265 % 4;
+  const mFull = 50264;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
@@ -1974,7 +1974,7 @@ export function matmul_330a6864(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_b5b4baf3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 3072 - 3072 % 4;
+  const mFull = 3072;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
@@ -2175,7 +2175,7 @@ export function matmul_31dbd2c1(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_c001622c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 768 - 768 % 4;
+  const mFull = 768;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
@@ -2359,7 +2359,7 @@ export function matmul_d0e6c706(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_d82bfa90(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 768 - 768 % 4;
+  const mFull = 768;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
@@ -2601,7 +2601,7 @@ export function matmul_7dcf79b7(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_2484a0f7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 768 - 768 % 4;
+  const mFull = 768;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
@@ -2942,7 +2942,7 @@ export function matmul_b6580540(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_5d0c8440(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 3072 - 3072 % 4;
+  const mFull = 3072;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
@@ -3143,7 +3143,7 @@ export function matmul_659d6a74(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_c7ab7295(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 768 - 768 % 4;
+  const mFull = 768;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {

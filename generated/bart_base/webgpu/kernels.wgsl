@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 768 + k] = tfm_v0[0]; y[r * 768 + k + 1] = tfm_v0[1]; y[r * 768 + k + 2] = tfm_v0[2]; y[r * 768 + k + 3] = tfm_v0[3]; }
     }
@@ -114,7 +114,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     var rowSum_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       rowSum_v0 += x[(o + k) / 4];
@@ -125,7 +125,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var variance_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -588,7 +588,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.src_seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -599,7 +599,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -614,7 +614,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * 1f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -625,7 +625,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -633,7 +633,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.src_seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -677,7 +677,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -685,7 +685,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -696,7 +696,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
@@ -708,7 +708,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 768f + 0.00001f);
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     for (var k: i32 = 0; k < vend3; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -1788,7 +1788,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 768 + k] = tfm_v0[0]; y[r * 768 + k + 1] = tfm_v0[1]; y[r * 768 + k + 2] = tfm_v0[2]; y[r * 768 + k + 3] = tfm_v0[3]; }
     }
@@ -1847,7 +1847,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     var rowSum_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       rowSum_v0 += x[(o + k) / 4];
@@ -1858,7 +1858,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var variance_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -2320,7 +2320,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2330,7 +2330,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.tgt_seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2345,7 +2345,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * 1f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2355,7 +2355,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2363,7 +2363,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.tgt_seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2407,7 +2407,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -2415,7 +2415,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -2426,7 +2426,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
@@ -2438,7 +2438,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 768f + 0.00001f);
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     for (var k: i32 = 0; k < vend3; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -2474,7 +2474,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2485,7 +2485,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2500,7 +2500,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * 1f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2511,7 +2511,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2519,7 +2519,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.tgt_seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -4385,7 +4385,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1 - 1 % 4;
+  let vend0: i32 = 0;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -4425,7 +4425,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         max_ = max(max_, logits[r * 50265 + c]);
       }
       var sum: f32 = 0f;
-      let vend0: i32 = 50265 - 50265 % 4;
+      let vend0: i32 = 50264;
       var sum_v0: vec4<f32> = vec4<f32>(0f);
       for (var c: i32 = 0; c < vend0; c += 4) {
         sum_v0 += exp(vec4<f32>(logits[r * 50265 + c], logits[r * 50265 + c + 1], logits[r * 50265 + c + 2], logits[r * 50265 + c + 3]) - vec4<f32>(max_));
@@ -5128,7 +5128,7 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 768 - 768 % 4;
+  let vend0: i32 = 768;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
     { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
@@ -5140,7 +5140,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += x[(o + k) / 4];
@@ -5151,7 +5151,7 @@ fn main() {
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -5165,7 +5165,7 @@ fn main() {
     let rstd: f32 = 1f / sqrt(variance / 768f + 0.00001f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     var meanDh_v3: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend3; k += 4) {
@@ -5188,7 +5188,7 @@ fn main() {
     }
     meanDh = meanDh / 768f;
     meanDhX = meanDhX / 768f;
-    let vend4: i32 = 768 - 768 % 4;
+    let vend4: i32 = 768;
     for (var k: i32 = 0; k < vend4; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
@@ -8155,7 +8155,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8164,7 +8164,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8175,7 +8175,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8187,7 +8187,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8198,7 +8198,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -8207,7 +8207,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8230,7 +8230,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8248,7 +8248,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld0 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8258,7 +8258,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8270,7 +8270,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8281,7 +8281,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = 1f;
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8293,14 +8293,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9328,7 +9328,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9337,7 +9337,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9347,7 +9347,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.tgt_seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9359,7 +9359,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9370,7 +9370,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = 1f;
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -9378,7 +9378,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9401,7 +9401,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.tgt_seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9416,7 +9416,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9426,7 +9426,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9438,7 +9438,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9449,7 +9449,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9460,14 +9460,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9506,7 +9506,7 @@ struct Args { tgt_seq: i32 }
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 787968 - 787968 % 4;
+  let vend0: i32 = 787968;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -9532,7 +9532,7 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 38603520 - 38603520 % 4;
+  let vend0: i32 = 38603520;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -9541,7 +9541,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let dst: i32 = ids[r] * 768;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 768 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }
@@ -9579,7 +9579,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 768 - 768 % 4;
+  let vend0: i32 = 768;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
     { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
@@ -9591,7 +9591,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += x[(o + k) / 4];
@@ -9602,7 +9602,7 @@ fn main() {
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -9616,7 +9616,7 @@ fn main() {
     let rstd: f32 = 1f / sqrt(variance / 768f + 0.00001f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     var meanDh_v3: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend3; k += 4) {
@@ -9639,7 +9639,7 @@ fn main() {
     }
     meanDh = meanDh / 768f;
     meanDhX = meanDhX / 768f;
-    let vend4: i32 = 768 - 768 % 4;
+    let vend4: i32 = 768;
     for (var k: i32 = 0; k < vend4; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
@@ -11620,7 +11620,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.src_seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -11629,7 +11629,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -11640,7 +11640,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -11652,7 +11652,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -11663,7 +11663,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -11672,7 +11672,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -11695,7 +11695,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -11713,7 +11713,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld0 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -11723,7 +11723,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -11735,7 +11735,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -11746,7 +11746,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = 1f;
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -11758,14 +11758,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -11804,7 +11804,7 @@ struct Args { src_seq: i32 }
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 787968 - 787968 % 4;
+  let vend0: i32 = 787968;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -11830,7 +11830,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 38603520 - 38603520 % 4;
+  let vend0: i32 = 38603520;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -11839,7 +11839,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let dst: i32 = ids[r] * 768;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 768 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }

@@ -1973,7 +1973,7 @@ export function matmul_f0f99682(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_3809bc9b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 30522 - 30522 % 4;
+  const mFull = 30520;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
@@ -2216,7 +2216,7 @@ export function matmul_97bc8c04(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_a13ec4f4(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 768 - 768 % 4;
+  const mFull = 768;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
@@ -2386,7 +2386,7 @@ export function matmul_2a958e6f(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_9e20ac55(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 3072 - 3072 % 4;
+  const mFull = 3072;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
@@ -2587,7 +2587,7 @@ export function matmul_e17c444b(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_64bb157b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 768 - 768 % 4;
+  const mFull = 768;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {

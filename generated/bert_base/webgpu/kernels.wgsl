@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 768 + k] = tfm_v0[0]; y[r * 768 + k + 1] = tfm_v0[1]; y[r * 768 + k + 2] = tfm_v0[2]; y[r * 768 + k + 3] = tfm_v0[3]; }
     }
@@ -79,7 +79,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 768 + k] = tfm_v0[0]; y[r * 768 + k + 1] = tfm_v0[1]; y[r * 768 + k + 2] = tfm_v0[2]; y[r * 768 + k + 3] = tfm_v0[3]; }
     }
@@ -155,7 +155,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     var rowSum_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       rowSum_v0 += x[(o + k) / 4];
@@ -166,7 +166,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var variance_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -630,7 +630,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -642,7 +642,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -657,7 +657,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -668,7 +668,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -676,7 +676,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -720,7 +720,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -728,7 +728,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -739,7 +739,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
@@ -751,7 +751,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 768f + 1e-12f);
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     for (var k: i32 = 0; k < vend3; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -1674,7 +1674,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1686,7 +1686,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1701,7 +1701,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -1712,7 +1712,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1720,7 +1720,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1791,7 +1791,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1803,7 +1803,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1818,7 +1818,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -1829,7 +1829,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1837,7 +1837,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1908,7 +1908,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1920,7 +1920,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1935,7 +1935,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -1946,7 +1946,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1954,7 +1954,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2025,7 +2025,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2037,7 +2037,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2052,7 +2052,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2063,7 +2063,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2071,7 +2071,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2142,7 +2142,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2154,7 +2154,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2169,7 +2169,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2180,7 +2180,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2188,7 +2188,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2259,7 +2259,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2271,7 +2271,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2286,7 +2286,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2297,7 +2297,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2305,7 +2305,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2376,7 +2376,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2388,7 +2388,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2403,7 +2403,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2414,7 +2414,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2422,7 +2422,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2493,7 +2493,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2505,7 +2505,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2520,7 +2520,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2531,7 +2531,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2539,7 +2539,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2610,7 +2610,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2622,7 +2622,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2637,7 +2637,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2648,7 +2648,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2656,7 +2656,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2727,7 +2727,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2739,7 +2739,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2754,7 +2754,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2765,7 +2765,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2773,7 +2773,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2844,7 +2844,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2856,7 +2856,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2871,7 +2871,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2882,7 +2882,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2890,7 +2890,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -4648,7 +4648,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1 - 1 % 4;
+  let vend0: i32 = 0;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -4688,7 +4688,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         max_ = max(max_, logits[r * 30522 + c]);
       }
       var sum: f32 = 0f;
-      let vend0: i32 = 30522 - 30522 % 4;
+      let vend0: i32 = 30520;
       var sum_v0: vec4<f32> = vec4<f32>(0f);
       for (var c: i32 = 0; c < vend0; c += 4) {
         sum_v0 += exp(vec4<f32>(logits[r * 30522 + c], logits[r * 30522 + c + 1], logits[r * 30522 + c + 2], logits[r * 30522 + c + 3]) - vec4<f32>(max_));
@@ -5411,7 +5411,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 768 - 768 % 4;
+  let vend0: i32 = 768;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
     { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
@@ -5423,7 +5423,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += x[(o + k) / 4];
@@ -5434,7 +5434,7 @@ fn main() {
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -5448,7 +5448,7 @@ fn main() {
     let rstd: f32 = 1f / sqrt(variance / 768f + 1e-12f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     var meanDh_v3: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend3; k += 4) {
@@ -5471,7 +5471,7 @@ fn main() {
     }
     meanDh = meanDh / 768f;
     meanDhX = meanDhX / 768f;
-    let vend4: i32 = 768 - 768 % 4;
+    let vend4: i32 = 768;
     for (var k: i32 = 0; k < vend4; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
@@ -8440,7 +8440,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8449,7 +8449,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8461,7 +8461,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8473,7 +8473,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8484,7 +8484,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -8493,7 +8493,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8516,7 +8516,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8536,7 +8536,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8546,7 +8546,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8558,7 +8558,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8569,7 +8569,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8581,14 +8581,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8632,7 +8632,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8641,7 +8641,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8653,7 +8653,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8665,7 +8665,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8676,7 +8676,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -8685,7 +8685,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8708,7 +8708,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8728,7 +8728,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8738,7 +8738,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8750,7 +8750,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8761,7 +8761,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8773,14 +8773,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8824,7 +8824,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8833,7 +8833,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8845,7 +8845,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8857,7 +8857,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8868,7 +8868,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -8877,7 +8877,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8900,7 +8900,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8920,7 +8920,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8930,7 +8930,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8942,7 +8942,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8953,7 +8953,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8965,14 +8965,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9016,7 +9016,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9025,7 +9025,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9037,7 +9037,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9049,7 +9049,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9060,7 +9060,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -9069,7 +9069,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9092,7 +9092,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9112,7 +9112,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9122,7 +9122,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9134,7 +9134,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9145,7 +9145,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9157,14 +9157,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9208,7 +9208,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9217,7 +9217,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9229,7 +9229,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9241,7 +9241,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9252,7 +9252,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -9261,7 +9261,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9284,7 +9284,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9304,7 +9304,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9314,7 +9314,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9326,7 +9326,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9337,7 +9337,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9349,14 +9349,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9400,7 +9400,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9409,7 +9409,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9421,7 +9421,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9433,7 +9433,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9444,7 +9444,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -9453,7 +9453,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9476,7 +9476,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9496,7 +9496,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9506,7 +9506,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9518,7 +9518,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9529,7 +9529,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9541,14 +9541,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9592,7 +9592,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9601,7 +9601,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9613,7 +9613,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9625,7 +9625,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9636,7 +9636,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -9645,7 +9645,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9668,7 +9668,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9688,7 +9688,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9698,7 +9698,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9710,7 +9710,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9721,7 +9721,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9733,14 +9733,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9784,7 +9784,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9793,7 +9793,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9805,7 +9805,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9817,7 +9817,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9828,7 +9828,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -9837,7 +9837,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9860,7 +9860,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9880,7 +9880,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9890,7 +9890,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9902,7 +9902,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9913,7 +9913,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9925,14 +9925,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9976,7 +9976,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9985,7 +9985,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9997,7 +9997,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10009,7 +10009,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10020,7 +10020,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -10029,7 +10029,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -10052,7 +10052,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -10072,7 +10072,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10082,7 +10082,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10094,7 +10094,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10105,7 +10105,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -10117,14 +10117,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -10168,7 +10168,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10177,7 +10177,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -10189,7 +10189,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10201,7 +10201,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10212,7 +10212,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -10221,7 +10221,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -10244,7 +10244,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -10264,7 +10264,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10274,7 +10274,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10286,7 +10286,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10297,7 +10297,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -10309,14 +10309,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -10360,7 +10360,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10369,7 +10369,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -10381,7 +10381,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10393,7 +10393,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10404,7 +10404,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -10413,7 +10413,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -10436,7 +10436,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -10456,7 +10456,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10466,7 +10466,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10478,7 +10478,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10489,7 +10489,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -10501,14 +10501,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -10552,7 +10552,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10561,7 +10561,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -10573,7 +10573,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10585,7 +10585,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10596,7 +10596,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -10605,7 +10605,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -10628,7 +10628,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -10648,7 +10648,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10658,7 +10658,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10670,7 +10670,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10681,7 +10681,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -10693,14 +10693,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -10739,7 +10739,7 @@ struct Args { seq: i32 }
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 393216 - 393216 % 4;
+  let vend0: i32 = 393216;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -10765,7 +10765,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1536 - 1536 % 4;
+  let vend0: i32 = 1536;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -10774,7 +10774,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 768;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 768 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }
@@ -10794,7 +10794,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 23440896 - 23440896 % 4;
+  let vend0: i32 = 23440896;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -10803,7 +10803,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 768;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 768 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }
@@ -10833,7 +10833,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 589824 - 589824 % 4;
+  let vend0: i32 = 589824;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -10847,7 +10847,7 @@ fn main() {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 768 - 768 % 4;
+  let vend0: i32 = 768;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }

@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 768 + k] = tfm_v0[0]; y[r * 768 + k + 1] = tfm_v0[1]; y[r * 768 + k + 2] = tfm_v0[2]; y[r * 768 + k + 3] = tfm_v0[3]; }
     }
@@ -79,7 +79,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 768 + k] = tfm_v0[0]; y[r * 768 + k + 1] = tfm_v0[1]; y[r * 768 + k + 2] = tfm_v0[2]; y[r * 768 + k + 3] = tfm_v0[3]; }
     }
@@ -155,7 +155,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     var rowSum_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       rowSum_v0 += x[(o + k) / 4];
@@ -166,7 +166,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var variance_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -630,7 +630,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -642,7 +642,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -657,7 +657,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -668,7 +668,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -676,7 +676,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -720,7 +720,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -728,7 +728,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -739,7 +739,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
@@ -751,7 +751,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 768f + 1e-12f);
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     for (var k: i32 = 0; k < vend3; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -1674,7 +1674,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1686,7 +1686,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1701,7 +1701,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -1712,7 +1712,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1720,7 +1720,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1791,7 +1791,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1803,7 +1803,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1818,7 +1818,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -1829,7 +1829,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1837,7 +1837,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1908,7 +1908,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1920,7 +1920,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1935,7 +1935,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -1946,7 +1946,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1954,7 +1954,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2025,7 +2025,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2037,7 +2037,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2052,7 +2052,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2063,7 +2063,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2071,7 +2071,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2142,7 +2142,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2154,7 +2154,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2169,7 +2169,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2180,7 +2180,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2188,7 +2188,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2259,7 +2259,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2271,7 +2271,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2286,7 +2286,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2297,7 +2297,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2305,7 +2305,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2376,7 +2376,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2388,7 +2388,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2403,7 +2403,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2414,7 +2414,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2422,7 +2422,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2493,7 +2493,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2505,7 +2505,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2520,7 +2520,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2531,7 +2531,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2539,7 +2539,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2610,7 +2610,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2622,7 +2622,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2637,7 +2637,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2648,7 +2648,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2656,7 +2656,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2727,7 +2727,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2739,7 +2739,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2754,7 +2754,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2765,7 +2765,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2773,7 +2773,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2844,7 +2844,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2856,7 +2856,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2871,7 +2871,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2882,7 +2882,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2890,7 +2890,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -4224,7 +4224,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1 - 1 % 4;
+  let vend0: i32 = 0;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -4264,7 +4264,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         max_ = max(max_, logits[r * 2 + c]);
       }
       var sum: f32 = 0f;
-      let vend0: i32 = 2 - 2 % 4;
+      let vend0: i32 = 0;
       var sum_v0: vec4<f32> = vec4<f32>(0f);
       for (var c: i32 = 0; c < vend0; c += 4) {
         sum_v0 += exp(vec4<f32>(logits[r * 2 + c], logits[r * 2 + c + 1], logits[r * 2 + c + 2], logits[r * 2 + c + 3]) - vec4<f32>(max_));
@@ -6274,7 +6274,7 @@ fn main() {
     dx[o] = 0f;
   }
   for (var b: i32 = 0; b < tfm_args.batch; b += 1) {
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(b * 768 + k) / 4]; dx[b * tfm_args.seq * 768 + k] = tfm_v1[0]; dx[b * tfm_args.seq * 768 + k + 1] = tfm_v1[1]; dx[b * tfm_args.seq * 768 + k + 2] = tfm_v1[2]; dx[b * tfm_args.seq * 768 + k + 3] = tfm_v1[3]; }
     }
@@ -6297,7 +6297,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 768 - 768 % 4;
+  let vend0: i32 = 768;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
     { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
@@ -6309,7 +6309,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += x[(o + k) / 4];
@@ -6320,7 +6320,7 @@ fn main() {
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -6334,7 +6334,7 @@ fn main() {
     let rstd: f32 = 1f / sqrt(variance / 768f + 1e-12f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     var meanDh_v3: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend3; k += 4) {
@@ -6357,7 +6357,7 @@ fn main() {
     }
     meanDh = meanDh / 768f;
     meanDhX = meanDhX / 768f;
-    let vend4: i32 = 768 - 768 % 4;
+    let vend4: i32 = 768;
     for (var k: i32 = 0; k < vend4; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
@@ -9308,7 +9308,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9317,7 +9317,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9329,7 +9329,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9341,7 +9341,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9352,7 +9352,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -9361,7 +9361,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9384,7 +9384,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9404,7 +9404,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9414,7 +9414,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9426,7 +9426,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9437,7 +9437,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9449,14 +9449,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9500,7 +9500,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9509,7 +9509,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9521,7 +9521,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9533,7 +9533,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9544,7 +9544,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -9553,7 +9553,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9576,7 +9576,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9596,7 +9596,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9606,7 +9606,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9618,7 +9618,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9629,7 +9629,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9641,14 +9641,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9692,7 +9692,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9701,7 +9701,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9713,7 +9713,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9725,7 +9725,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9736,7 +9736,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -9745,7 +9745,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9768,7 +9768,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9788,7 +9788,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9798,7 +9798,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9810,7 +9810,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9821,7 +9821,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9833,14 +9833,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9884,7 +9884,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9893,7 +9893,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9905,7 +9905,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9917,7 +9917,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9928,7 +9928,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -9937,7 +9937,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9960,7 +9960,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9980,7 +9980,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9990,7 +9990,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10002,7 +10002,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10013,7 +10013,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -10025,14 +10025,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -10076,7 +10076,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10085,7 +10085,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -10097,7 +10097,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10109,7 +10109,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10120,7 +10120,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -10129,7 +10129,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -10152,7 +10152,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -10172,7 +10172,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10182,7 +10182,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10194,7 +10194,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10205,7 +10205,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -10217,14 +10217,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -10268,7 +10268,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10277,7 +10277,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -10289,7 +10289,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10301,7 +10301,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10312,7 +10312,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -10321,7 +10321,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -10344,7 +10344,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -10364,7 +10364,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10374,7 +10374,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10386,7 +10386,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10397,7 +10397,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -10409,14 +10409,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -10460,7 +10460,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10469,7 +10469,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -10481,7 +10481,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10493,7 +10493,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10504,7 +10504,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -10513,7 +10513,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -10536,7 +10536,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -10556,7 +10556,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10566,7 +10566,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10578,7 +10578,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10589,7 +10589,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -10601,14 +10601,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -10652,7 +10652,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10661,7 +10661,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -10673,7 +10673,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10685,7 +10685,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10696,7 +10696,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -10705,7 +10705,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -10728,7 +10728,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -10748,7 +10748,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10758,7 +10758,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10770,7 +10770,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10781,7 +10781,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -10793,14 +10793,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -10844,7 +10844,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10853,7 +10853,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -10865,7 +10865,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10877,7 +10877,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10888,7 +10888,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -10897,7 +10897,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -10920,7 +10920,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -10940,7 +10940,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10950,7 +10950,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10962,7 +10962,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10973,7 +10973,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -10985,14 +10985,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -11036,7 +11036,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -11045,7 +11045,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -11057,7 +11057,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -11069,7 +11069,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -11080,7 +11080,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -11089,7 +11089,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -11112,7 +11112,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -11132,7 +11132,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -11142,7 +11142,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -11154,7 +11154,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -11165,7 +11165,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -11177,14 +11177,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -11228,7 +11228,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -11237,7 +11237,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -11249,7 +11249,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -11261,7 +11261,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -11272,7 +11272,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -11281,7 +11281,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -11304,7 +11304,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -11324,7 +11324,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -11334,7 +11334,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -11346,7 +11346,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -11357,7 +11357,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -11369,14 +11369,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -11420,7 +11420,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -11429,7 +11429,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -11441,7 +11441,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -11453,7 +11453,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -11464,7 +11464,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -11473,7 +11473,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -11496,7 +11496,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -11516,7 +11516,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -11526,7 +11526,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -11538,7 +11538,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -11549,7 +11549,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -11561,14 +11561,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -11607,7 +11607,7 @@ struct Args { seq: i32 }
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 393216 - 393216 % 4;
+  let vend0: i32 = 393216;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -11633,7 +11633,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1536 - 1536 % 4;
+  let vend0: i32 = 1536;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -11642,7 +11642,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 768;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 768 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }
@@ -11662,7 +11662,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 23440896 - 23440896 % 4;
+  let vend0: i32 = 23440896;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -11671,7 +11671,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 768;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 768 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }

@@ -1213,7 +1213,7 @@ export function matmul_46c099f4(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_e59b4649(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 30522 - 30522 % 4;
+  const mFull = 30520;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
@@ -1456,7 +1456,7 @@ export function matmul_0a1772f9(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_161da9cc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 128 - 128 % 4;
+  const mFull = 128;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
@@ -1626,7 +1626,7 @@ export function matmul_16c848d3(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_4c3a8c47(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 512 - 512 % 4;
+  const mFull = 512;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
@@ -1827,7 +1827,7 @@ export function matmul_9261aa0c(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_54fd9dda(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 128 - 128 % 4;
+  const mFull = 128;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {

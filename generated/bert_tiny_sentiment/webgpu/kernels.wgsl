@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 128;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 128 + k] = tfm_v0[0]; y[r * 128 + k + 1] = tfm_v0[1]; y[r * 128 + k + 2] = tfm_v0[2]; y[r * 128 + k + 3] = tfm_v0[3]; }
     }
@@ -79,7 +79,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 128;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 128 + k] = tfm_v0[0]; y[r * 128 + k + 1] = tfm_v0[1]; y[r * 128 + k + 2] = tfm_v0[2]; y[r * 128 + k + 3] = tfm_v0[3]; }
     }
@@ -155,7 +155,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
     var rowSum: f32 = 0f;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     var rowSum_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       rowSum_v0 += x[(o + k) / 4];
@@ -166,7 +166,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 128f;
     var variance: f32 = 0f;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     var variance_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -630,7 +630,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -642,7 +642,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -657,7 +657,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -668,7 +668,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -676,7 +676,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 2 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -720,7 +720,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -728,7 +728,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var rowSum: f32 = 0f;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -739,7 +739,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 128f;
     var variance: f32 = 0f;
-    let vend2: i32 = 128 - 128 % 4;
+    let vend2: i32 = 128;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
@@ -751,7 +751,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 128f + 1e-12f);
-    let vend3: i32 = 128 - 128 % 4;
+    let vend3: i32 = 128;
     for (var k: i32 = 0; k < vend3; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -1674,7 +1674,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1686,7 +1686,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1701,7 +1701,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -1712,7 +1712,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1720,7 +1720,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 2 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -3054,7 +3054,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1 - 1 % 4;
+  let vend0: i32 = 0;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -3094,7 +3094,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         max_ = max(max_, logits[r * 2 + c]);
       }
       var sum: f32 = 0f;
-      let vend0: i32 = 2 - 2 % 4;
+      let vend0: i32 = 0;
       var sum_v0: vec4<f32> = vec4<f32>(0f);
       for (var c: i32 = 0; c < vend0; c += 4) {
         sum_v0 += exp(vec4<f32>(logits[r * 2 + c], logits[r * 2 + c + 1], logits[r * 2 + c + 2], logits[r * 2 + c + 3]) - vec4<f32>(max_));
@@ -5104,7 +5104,7 @@ fn main() {
     dx[o] = 0f;
   }
   for (var b: i32 = 0; b < tfm_args.batch; b += 1) {
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(b * 128 + k) / 4]; dx[b * tfm_args.seq * 128 + k] = tfm_v1[0]; dx[b * tfm_args.seq * 128 + k + 1] = tfm_v1[1]; dx[b * tfm_args.seq * 128 + k + 2] = tfm_v1[2]; dx[b * tfm_args.seq * 128 + k + 3] = tfm_v1[3]; }
     }
@@ -5127,7 +5127,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 128 - 128 % 4;
+  let vend0: i32 = 128;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
     { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
@@ -5139,7 +5139,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let o: i32 = r * 128;
     var rowSum: f32 = 0f;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += x[(o + k) / 4];
@@ -5150,7 +5150,7 @@ fn main() {
     }
     let mean: f32 = rowSum / 128f;
     var variance: f32 = 0f;
-    let vend2: i32 = 128 - 128 % 4;
+    let vend2: i32 = 128;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -5164,7 +5164,7 @@ fn main() {
     let rstd: f32 = 1f / sqrt(variance / 128f + 1e-12f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend3: i32 = 128 - 128 % 4;
+    let vend3: i32 = 128;
     var meanDh_v3: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend3; k += 4) {
@@ -5187,7 +5187,7 @@ fn main() {
     }
     meanDh = meanDh / 128f;
     meanDhX = meanDhX / 128f;
-    let vend4: i32 = 128 - 128 % 4;
+    let vend4: i32 = 128;
     for (var k: i32 = 0; k < vend4; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
@@ -8138,7 +8138,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 2 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8147,7 +8147,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8159,7 +8159,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8171,7 +8171,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8182,7 +8182,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -8191,7 +8191,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8214,7 +8214,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (2);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8234,7 +8234,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 2 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8244,7 +8244,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8256,7 +8256,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8267,7 +8267,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 4, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8279,14 +8279,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8330,7 +8330,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 2 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8339,7 +8339,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8351,7 +8351,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8363,7 +8363,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8374,7 +8374,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -8383,7 +8383,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8406,7 +8406,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (2);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8426,7 +8426,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld1 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 2 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8436,7 +8436,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8448,7 +8448,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 0.125f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8459,7 +8459,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld2, 1, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8471,14 +8471,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8517,7 +8517,7 @@ struct Args { seq: i32 }
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 16384 - 16384 % 4;
+  let vend0: i32 = 16384;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -8543,7 +8543,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 256 - 256 % 4;
+  let vend0: i32 = 256;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -8552,7 +8552,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 128;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 128 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }
@@ -8572,7 +8572,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 3906816 - 3906816 % 4;
+  let vend0: i32 = 3906816;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -8581,7 +8581,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 128;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 128 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }

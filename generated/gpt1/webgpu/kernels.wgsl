@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 768 + k] = tfm_v0[0]; y[r * 768 + k + 1] = tfm_v0[1]; y[r * 768 + k + 2] = tfm_v0[2]; y[r * 768 + k + 3] = tfm_v0[3]; }
     }
@@ -543,7 +543,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -554,7 +554,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -569,7 +569,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -579,7 +579,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -587,7 +587,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -631,7 +631,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -639,7 +639,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -650,7 +650,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
@@ -662,7 +662,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 768f + 0.00001f);
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     for (var k: i32 = 0; k < vend3; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -1584,7 +1584,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1595,7 +1595,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1610,7 +1610,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -1620,7 +1620,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1628,7 +1628,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1698,7 +1698,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1709,7 +1709,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1724,7 +1724,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -1734,7 +1734,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1742,7 +1742,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1812,7 +1812,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1823,7 +1823,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1838,7 +1838,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -1848,7 +1848,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1856,7 +1856,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1926,7 +1926,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1937,7 +1937,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1952,7 +1952,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -1962,7 +1962,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1970,7 +1970,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2040,7 +2040,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2051,7 +2051,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2066,7 +2066,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2076,7 +2076,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2084,7 +2084,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2154,7 +2154,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2165,7 +2165,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2180,7 +2180,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2190,7 +2190,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2198,7 +2198,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2268,7 +2268,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2279,7 +2279,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2294,7 +2294,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2304,7 +2304,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2312,7 +2312,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2382,7 +2382,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2393,7 +2393,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2408,7 +2408,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2418,7 +2418,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2426,7 +2426,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2496,7 +2496,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2507,7 +2507,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2522,7 +2522,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2532,7 +2532,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2540,7 +2540,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2610,7 +2610,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2621,7 +2621,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2636,7 +2636,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2646,7 +2646,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2654,7 +2654,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2724,7 +2724,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2735,7 +2735,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2750,7 +2750,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2760,7 +2760,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2768,7 +2768,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -3510,7 +3510,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1 - 1 % 4;
+  let vend0: i32 = 0;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -3550,7 +3550,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         max_ = max(max_, logits[r * 40478 + c]);
       }
       var sum: f32 = 0f;
-      let vend0: i32 = 40478 - 40478 % 4;
+      let vend0: i32 = 40476;
       var sum_v0: vec4<f32> = vec4<f32>(0f);
       for (var c: i32 = 0; c < vend0; c += 4) {
         sum_v0 += exp(vec4<f32>(logits[r * 40478 + c], logits[r * 40478 + c + 1], logits[r * 40478 + c + 2], logits[r * 40478 + c + 3]) - vec4<f32>(max_));
@@ -4253,7 +4253,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 768 - 768 % 4;
+  let vend0: i32 = 768;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
     { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
@@ -4265,7 +4265,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += x[(o + k) / 4];
@@ -4276,7 +4276,7 @@ fn main() {
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -4290,7 +4290,7 @@ fn main() {
     let rstd: f32 = 1f / sqrt(variance / 768f + 0.00001f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     var meanDh_v3: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend3; k += 4) {
@@ -4313,7 +4313,7 @@ fn main() {
     }
     meanDh = meanDh / 768f;
     meanDhX = meanDhX / 768f;
-    let vend4: i32 = 768 - 768 % 4;
+    let vend4: i32 = 768;
     for (var k: i32 = 0; k < vend4; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
@@ -7280,7 +7280,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7289,7 +7289,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -7300,7 +7300,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7312,7 +7312,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7323,7 +7323,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -7331,7 +7331,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -7354,7 +7354,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -7371,7 +7371,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7381,7 +7381,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7393,7 +7393,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7404,7 +7404,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -7415,14 +7415,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -7465,7 +7465,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7474,7 +7474,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -7485,7 +7485,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7497,7 +7497,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7508,7 +7508,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -7516,7 +7516,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -7539,7 +7539,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -7556,7 +7556,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7566,7 +7566,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7578,7 +7578,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7589,7 +7589,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -7600,14 +7600,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -7650,7 +7650,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7659,7 +7659,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -7670,7 +7670,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7682,7 +7682,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7693,7 +7693,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -7701,7 +7701,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -7724,7 +7724,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -7741,7 +7741,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7751,7 +7751,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7763,7 +7763,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7774,7 +7774,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -7785,14 +7785,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -7835,7 +7835,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7844,7 +7844,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -7855,7 +7855,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7867,7 +7867,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7878,7 +7878,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -7886,7 +7886,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -7909,7 +7909,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -7926,7 +7926,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7936,7 +7936,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7948,7 +7948,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7959,7 +7959,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -7970,14 +7970,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8020,7 +8020,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8029,7 +8029,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8040,7 +8040,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8052,7 +8052,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8063,7 +8063,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -8071,7 +8071,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8094,7 +8094,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8111,7 +8111,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8121,7 +8121,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8133,7 +8133,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8144,7 +8144,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8155,14 +8155,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8205,7 +8205,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8214,7 +8214,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8225,7 +8225,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8237,7 +8237,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8248,7 +8248,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -8256,7 +8256,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8279,7 +8279,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8296,7 +8296,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8306,7 +8306,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8318,7 +8318,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8329,7 +8329,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8340,14 +8340,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8390,7 +8390,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8399,7 +8399,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8410,7 +8410,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8422,7 +8422,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8433,7 +8433,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -8441,7 +8441,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8464,7 +8464,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8481,7 +8481,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8491,7 +8491,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8503,7 +8503,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8514,7 +8514,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8525,14 +8525,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8575,7 +8575,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8584,7 +8584,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8595,7 +8595,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8607,7 +8607,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8618,7 +8618,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -8626,7 +8626,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8649,7 +8649,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8666,7 +8666,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8676,7 +8676,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8688,7 +8688,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8699,7 +8699,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8710,14 +8710,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8760,7 +8760,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8769,7 +8769,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8780,7 +8780,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8792,7 +8792,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8803,7 +8803,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -8811,7 +8811,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8834,7 +8834,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8851,7 +8851,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8861,7 +8861,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8873,7 +8873,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8884,7 +8884,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8895,14 +8895,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8945,7 +8945,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8954,7 +8954,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8965,7 +8965,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8977,7 +8977,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8988,7 +8988,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -8996,7 +8996,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9019,7 +9019,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9036,7 +9036,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9046,7 +9046,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9058,7 +9058,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9069,7 +9069,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9080,14 +9080,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9130,7 +9130,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9139,7 +9139,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9150,7 +9150,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9162,7 +9162,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9173,7 +9173,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -9181,7 +9181,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9204,7 +9204,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9221,7 +9221,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9231,7 +9231,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9243,7 +9243,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9254,7 +9254,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9265,14 +9265,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9315,7 +9315,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9324,7 +9324,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9335,7 +9335,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9347,7 +9347,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9358,7 +9358,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -9366,7 +9366,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9389,7 +9389,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9406,7 +9406,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9416,7 +9416,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9428,7 +9428,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9439,7 +9439,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9450,14 +9450,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9496,7 +9496,7 @@ struct Args { seq: i32 }
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 393216 - 393216 % 4;
+  let vend0: i32 = 393216;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -9522,7 +9522,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 31087104 - 31087104 % 4;
+  let vend0: i32 = 31087104;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -9531,7 +9531,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 768;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 768 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }

@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 768 + k] = tfm_v0[0]; y[r * 768 + k + 1] = tfm_v0[1]; y[r * 768 + k + 2] = tfm_v0[2]; y[r * 768 + k + 3] = tfm_v0[3]; }
     }
@@ -131,7 +131,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     var rowSum_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       rowSum_v0 += x[(o + k) / 4];
@@ -142,7 +142,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var variance_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -588,7 +588,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -599,7 +599,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -614,7 +614,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -624,7 +624,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -632,7 +632,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -676,7 +676,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -684,7 +684,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -695,7 +695,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
@@ -707,7 +707,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 768f + 0.00001f);
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     for (var k: i32 = 0; k < vend3; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -1629,7 +1629,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1640,7 +1640,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1655,7 +1655,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -1665,7 +1665,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1673,7 +1673,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1743,7 +1743,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1754,7 +1754,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1769,7 +1769,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -1779,7 +1779,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1787,7 +1787,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1857,7 +1857,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1868,7 +1868,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1883,7 +1883,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -1893,7 +1893,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1901,7 +1901,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1971,7 +1971,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1982,7 +1982,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1997,7 +1997,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2007,7 +2007,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2015,7 +2015,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2085,7 +2085,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2096,7 +2096,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2111,7 +2111,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2121,7 +2121,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2129,7 +2129,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2199,7 +2199,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2210,7 +2210,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2225,7 +2225,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2235,7 +2235,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2243,7 +2243,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2313,7 +2313,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2324,7 +2324,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2339,7 +2339,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2349,7 +2349,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2357,7 +2357,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2427,7 +2427,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2438,7 +2438,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2453,7 +2453,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2463,7 +2463,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2471,7 +2471,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2541,7 +2541,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2552,7 +2552,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2567,7 +2567,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2577,7 +2577,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2585,7 +2585,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2655,7 +2655,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2666,7 +2666,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2681,7 +2681,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2691,7 +2691,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2699,7 +2699,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -2769,7 +2769,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2780,7 +2780,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2795,7 +2795,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -2805,7 +2805,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2813,7 +2813,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -3555,7 +3555,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1 - 1 % 4;
+  let vend0: i32 = 0;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -3595,7 +3595,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         max_ = max(max_, logits[r * 50257 + c]);
       }
       var sum: f32 = 0f;
-      let vend0: i32 = 50257 - 50257 % 4;
+      let vend0: i32 = 50256;
       var sum_v0: vec4<f32> = vec4<f32>(0f);
       for (var c: i32 = 0; c < vend0; c += 4) {
         sum_v0 += exp(vec4<f32>(logits[r * 50257 + c], logits[r * 50257 + c + 1], logits[r * 50257 + c + 2], logits[r * 50257 + c + 3]) - vec4<f32>(max_));
@@ -4298,7 +4298,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 768 - 768 % 4;
+  let vend0: i32 = 768;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
     { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
@@ -4310,7 +4310,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += x[(o + k) / 4];
@@ -4321,7 +4321,7 @@ fn main() {
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -4335,7 +4335,7 @@ fn main() {
     let rstd: f32 = 1f / sqrt(variance / 768f + 0.00001f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     var meanDh_v3: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend3; k += 4) {
@@ -4358,7 +4358,7 @@ fn main() {
     }
     meanDh = meanDh / 768f;
     meanDhX = meanDhX / 768f;
-    let vend4: i32 = 768 - 768 % 4;
+    let vend4: i32 = 768;
     for (var k: i32 = 0; k < vend4; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
@@ -7326,7 +7326,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7335,7 +7335,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -7346,7 +7346,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7358,7 +7358,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7369,7 +7369,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -7377,7 +7377,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -7400,7 +7400,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -7417,7 +7417,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7427,7 +7427,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7439,7 +7439,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7450,7 +7450,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -7461,14 +7461,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -7511,7 +7511,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7520,7 +7520,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -7531,7 +7531,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7543,7 +7543,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7554,7 +7554,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -7562,7 +7562,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -7585,7 +7585,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -7602,7 +7602,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7612,7 +7612,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7624,7 +7624,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7635,7 +7635,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -7646,14 +7646,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -7696,7 +7696,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7705,7 +7705,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -7716,7 +7716,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7728,7 +7728,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7739,7 +7739,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -7747,7 +7747,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -7770,7 +7770,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -7787,7 +7787,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7797,7 +7797,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7809,7 +7809,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7820,7 +7820,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -7831,14 +7831,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -7881,7 +7881,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7890,7 +7890,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -7901,7 +7901,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7913,7 +7913,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7924,7 +7924,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -7932,7 +7932,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -7955,7 +7955,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -7972,7 +7972,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7982,7 +7982,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7994,7 +7994,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8005,7 +8005,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8016,14 +8016,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8066,7 +8066,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8075,7 +8075,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8086,7 +8086,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8098,7 +8098,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8109,7 +8109,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -8117,7 +8117,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8140,7 +8140,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8157,7 +8157,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8167,7 +8167,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8179,7 +8179,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8190,7 +8190,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8201,14 +8201,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8251,7 +8251,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8260,7 +8260,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8271,7 +8271,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8283,7 +8283,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8294,7 +8294,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -8302,7 +8302,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8325,7 +8325,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8342,7 +8342,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8352,7 +8352,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8364,7 +8364,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8375,7 +8375,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8386,14 +8386,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8436,7 +8436,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8445,7 +8445,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8456,7 +8456,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8468,7 +8468,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8479,7 +8479,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -8487,7 +8487,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8510,7 +8510,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8527,7 +8527,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8537,7 +8537,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8549,7 +8549,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8560,7 +8560,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8571,14 +8571,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8621,7 +8621,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8630,7 +8630,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8641,7 +8641,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8653,7 +8653,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8664,7 +8664,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -8672,7 +8672,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8695,7 +8695,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8712,7 +8712,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8722,7 +8722,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8734,7 +8734,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8745,7 +8745,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8756,14 +8756,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8806,7 +8806,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8815,7 +8815,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -8826,7 +8826,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8838,7 +8838,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8849,7 +8849,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -8857,7 +8857,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -8880,7 +8880,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -8897,7 +8897,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8907,7 +8907,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8919,7 +8919,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8930,7 +8930,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -8941,14 +8941,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8991,7 +8991,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9000,7 +9000,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9011,7 +9011,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9023,7 +9023,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9034,7 +9034,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -9042,7 +9042,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9065,7 +9065,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9082,7 +9082,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9092,7 +9092,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9104,7 +9104,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9115,7 +9115,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9126,14 +9126,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9176,7 +9176,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9185,7 +9185,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9196,7 +9196,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9208,7 +9208,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9219,7 +9219,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -9227,7 +9227,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9250,7 +9250,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9267,7 +9267,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9277,7 +9277,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9289,7 +9289,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9300,7 +9300,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9311,14 +9311,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9361,7 +9361,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9370,7 +9370,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -9381,7 +9381,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9393,7 +9393,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9404,7 +9404,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld0, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -9412,7 +9412,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -9435,7 +9435,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -9452,7 +9452,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -9462,7 +9462,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -9474,7 +9474,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -9485,7 +9485,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(ld1, 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -9496,14 +9496,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -9542,7 +9542,7 @@ struct Args { seq: i32 }
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 786432 - 786432 % 4;
+  let vend0: i32 = 786432;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -9568,7 +9568,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 38597376 - 38597376 % 4;
+  let vend0: i32 = 38597376;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -9577,7 +9577,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 768;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 768 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }

@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 128;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 128 + k] = tfm_v0[0]; y[r * 128 + k + 1] = tfm_v0[1]; y[r * 128 + k + 2] = tfm_v0[2]; y[r * 128 + k + 3] = tfm_v0[3]; }
     }
@@ -114,7 +114,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
     var rowSum: f32 = 0f;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     var rowSum_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       rowSum_v0 += x[(o + k) / 4];
@@ -125,7 +125,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 128f;
     var variance: f32 = 0f;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     var variance_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -655,7 +655,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -663,7 +663,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var rowSum: f32 = 0f;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -674,7 +674,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 128f;
     var variance: f32 = 0f;
-    let vend2: i32 = 128 - 128 % 4;
+    let vend2: i32 = 128;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
@@ -686,7 +686,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 128f + 0.00001f);
-    let vend3: i32 = 128 - 128 % 4;
+    let vend3: i32 = 128;
     for (var k: i32 = 0; k < vend3; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -2287,7 +2287,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1 - 1 % 4;
+  let vend0: i32 = 0;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -2327,7 +2327,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         max_ = max(max_, logits[r * 65 + c]);
       }
       var sum: f32 = 0f;
-      let vend0: i32 = 65 - 65 % 4;
+      let vend0: i32 = 64;
       var sum_v0: vec4<f32> = vec4<f32>(0f);
       for (var c: i32 = 0; c < vend0; c += 4) {
         sum_v0 += exp(vec4<f32>(logits[r * 65 + c], logits[r * 65 + c + 1], logits[r * 65 + c + 2], logits[r * 65 + c + 3]) - vec4<f32>(max_));
@@ -3325,7 +3325,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 128 - 128 % 4;
+  let vend0: i32 = 128;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
     { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
@@ -3337,7 +3337,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let o: i32 = r * 128;
     var rowSum: f32 = 0f;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += x[(o + k) / 4];
@@ -3348,7 +3348,7 @@ fn main() {
     }
     let mean: f32 = rowSum / 128f;
     var variance: f32 = 0f;
-    let vend2: i32 = 128 - 128 % 4;
+    let vend2: i32 = 128;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -3362,7 +3362,7 @@ fn main() {
     let rstd: f32 = 1f / sqrt(variance / 128f + 0.00001f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend3: i32 = 128 - 128 % 4;
+    let vend3: i32 = 128;
     var meanDh_v3: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend3; k += 4) {
@@ -3385,7 +3385,7 @@ fn main() {
     }
     meanDh = meanDh / 128f;
     meanDhX = meanDhX / 128f;
-    let vend4: i32 = 128 - 128 % 4;
+    let vend4: i32 = 128;
     for (var k: i32 = 0; k < vend4; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
@@ -6615,7 +6615,7 @@ struct Args { seq: i32 }
 @group(0) @binding(2) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 8192 - 8192 % 4;
+  let vend0: i32 = 8192;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -6641,7 +6641,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 8320 - 8320 % 4;
+  let vend0: i32 = 8320;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -6650,7 +6650,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let dst: i32 = ids[r] * 128;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 128 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }

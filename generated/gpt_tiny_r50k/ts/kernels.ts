@@ -775,7 +775,7 @@ export function matmul_985c2c89(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_b4958b1f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 128 - 128 % 4;
+  const mFull = 128;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 50256; j0 += 4) {
@@ -1025,7 +1025,7 @@ export function matmul_16c848d3(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_4c3a8c47(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 512 - 512 % 4;
+  const mFull = 512;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
@@ -1227,7 +1227,7 @@ export function matmul_9261aa0c(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_54fd9dda(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 128 - 128 % 4;
+  const mFull = 128;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 512; j0 += 4) {
@@ -1411,7 +1411,7 @@ export function matmul_0a1772f9(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_161da9cc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 128 - 128 % 4;
+  const mFull = 128;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {

@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 512;
-    let vend0: i32 = 512 - 512 % 4;
+    let vend0: i32 = 512;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 512 + k] = tfm_v0[0]; y[r * 512 + k + 1] = tfm_v0[1]; y[r * 512 + k + 2] = tfm_v0[2]; y[r * 512 + k + 3] = tfm_v0[3]; }
     }
@@ -97,7 +97,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 512;
     var ms: f32 = 0f;
-    let vend0: i32 = 512 - 512 % 4;
+    let vend0: i32 = 512;
     var ms_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       ms_v0 += x[(o + k) / 4] * x[(o + k) / 4];
@@ -478,7 +478,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.src_seq + qi) * 512 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -489,7 +489,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -506,7 +506,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * 1f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -517,7 +517,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -525,7 +525,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.src_seq + qi) * 8 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -568,7 +568,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 512;
-    let vend0: i32 = 512 - 512 % 4;
+    let vend0: i32 = 512;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -576,7 +576,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var ms: f32 = 0f;
-    let vend1: i32 = 512 - 512 % 4;
+    let vend1: i32 = 512;
     var ms_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       ms_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) * vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -587,7 +587,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let rstd: f32 = 1f / sqrt(ms / 512f + 0.000001f);
     let mean: f32 = 0f;
-    let vend2: i32 = 512 - 512 % 4;
+    let vend2: i32 = 512;
     for (var k: i32 = 0; k < vend2; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + vec4<f32>(0f); out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -1488,7 +1488,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 512;
-    let vend0: i32 = 512 - 512 % 4;
+    let vend0: i32 = 512;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 512 + k] = tfm_v0[0]; y[r * 512 + k + 1] = tfm_v0[1]; y[r * 512 + k + 2] = tfm_v0[2]; y[r * 512 + k + 3] = tfm_v0[3]; }
     }
@@ -1530,7 +1530,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 512;
     var ms: f32 = 0f;
-    let vend0: i32 = 512 - 512 % 4;
+    let vend0: i32 = 512;
     var ms_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       ms_v0 += x[(o + k) / 4] * x[(o + k) / 4];
@@ -1910,7 +1910,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 512 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1920,7 +1920,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.tgt_seq + j) * 512 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1937,7 +1937,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * 1f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -1947,7 +1947,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1955,7 +1955,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.tgt_seq + qi) * 8 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1998,7 +1998,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 512;
-    let vend0: i32 = 512 - 512 % 4;
+    let vend0: i32 = 512;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -2006,7 +2006,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var ms: f32 = 0f;
-    let vend1: i32 = 512 - 512 % 4;
+    let vend1: i32 = 512;
     var ms_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       ms_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) * vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -2017,7 +2017,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let rstd: f32 = 1f / sqrt(ms / 512f + 0.000001f);
     let mean: f32 = 0f;
-    let vend2: i32 = 512 - 512 % 4;
+    let vend2: i32 = 512;
     for (var k: i32 = 0; k < vend2; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + vec4<f32>(0f); out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -2053,7 +2053,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 512 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -2064,7 +2064,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
         var dot: f32 = 0f;
-        let vend1: i32 = 64 - 64 % 4;
+        let vend1: i32 = 64;
         var dot_v1: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend1; e += 4) {
           dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -2079,7 +2079,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         let p: f32 = exp(s - mNew);
         l = l * corr + p;
         let pv: f32 = p * 1f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         for (var e: i32 = 0; e < vend2; e += 4) {
           out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
         }
@@ -2090,7 +2090,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -2098,7 +2098,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * tfm_args.tgt_seq + qi) * 8 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -3787,7 +3787,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1 - 1 % 4;
+  let vend0: i32 = 0;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -3827,7 +3827,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         max_ = max(max_, logits[(r * 32128 + c) / 4][(r * 32128 + c) % 4]);
       }
       var sum: f32 = 0f;
-      let vend0: i32 = 32128 - 32128 % 4;
+      let vend0: i32 = 32128;
       var sum_v0: vec4<f32> = vec4<f32>(0f);
       for (var c: i32 = 0; c < vend0; c += 4) {
         sum_v0 += exp(logits[(r * 32128 + c) / 4] - vec4<f32>(max_));
@@ -4523,7 +4523,7 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 512 - 512 % 4;
+  let vend0: i32 = 512;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
   }
@@ -4533,7 +4533,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let o: i32 = r * 512;
     var ms: f32 = 0f;
-    let vend1: i32 = 512 - 512 % 4;
+    let vend1: i32 = 512;
     var ms_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       ms_v1 += x[(o + k) / 4] * x[(o + k) / 4];
@@ -4546,7 +4546,7 @@ fn main() {
     let mean: f32 = 0f;
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend2: i32 = 512 - 512 % 4;
+    let vend2: i32 = 512;
     var meanDh_v2: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
@@ -4567,7 +4567,7 @@ fn main() {
     }
     meanDh = meanDh / 512f;
     meanDhX = meanDhX / 512f;
-    let vend3: i32 = 512 - 512 % 4;
+    let vend3: i32 = 512;
     for (var k: i32 = 0; k < vend3; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v2 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(0f) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v2[0]; dx[o + k + 1] = tfm_v2[1]; dx[o + k + 2] = tfm_v2[2]; dx[o + k + 3] = tfm_v2[3]; }
@@ -7494,7 +7494,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * tfm_args.tgt_seq + qi) * 512 + h * 64;
     let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 8 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7503,7 +7503,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -7514,7 +7514,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
         let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
         var dot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var dot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7526,7 +7526,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 1f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         var dov_v3: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend3; e += 4) {
           dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7537,7 +7537,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 1f;
-        let vend4: i32 = 64 - 64 % 4;
+        let vend4: i32 = 64;
         for (var e: i32 = 0; e < vend4; e += 4) {
           dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
         }
@@ -7546,7 +7546,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -7569,7 +7569,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (8);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -7587,7 +7587,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         if (ld0 != 0f) {
           let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 8 + h];
           var rowDot: f32 = 0f;
-          let vend7: i32 = 64 - 64 % 4;
+          let vend7: i32 = 64;
           var rowDot_v7: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend7; e += 4) {
             rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -7597,7 +7597,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
             rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
           }
           var dot: f32 = 0f;
-          let vend8: i32 = 64 - 64 % 4;
+          let vend8: i32 = 64;
           var dot_v8: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend8; e += 4) {
             dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -7609,7 +7609,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let s: f32 = dot * 1f;
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend9: i32 = 64 - 64 % 4;
+          let vend9: i32 = 64;
           var dov_v9: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend9; e += 4) {
             dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -7620,7 +7620,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           }
           let keepj: f32 = 1f;
           let ds: f32 = p * (dov * keepj - rowDot) * 1f;
-          let vend10: i32 = 64 - 64 % 4;
+          let vend10: i32 = 64;
           for (var e: i32 = 0; e < vend10; e += 4) {
             dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
             dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -7632,14 +7632,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -8633,7 +8633,7 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 256 - 256 % 4;
+  let vend0: i32 = 256;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dbias[o] = tfm_v0[0]; dbias[o + 1] = tfm_v0[1]; dbias[o + 2] = tfm_v0[2]; dbias[o + 3] = tfm_v0[3]; }
   }
@@ -8656,7 +8656,7 @@ fn main() {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 512 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 8 + h];
         var rowDot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var rowDot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           rowDot_v2 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -8665,7 +8665,7 @@ fn main() {
         for (var e: i32 = vend2; e < 64; e += 1) {
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         for (var e: i32 = 0; e < vend3; e += 4) {
           { let tfm_v3 = vec4<f32>(0f); dq[qo + e] = tfm_v3[0]; dq[qo + e + 1] = tfm_v3[1]; dq[qo + e + 2] = tfm_v3[2]; dq[qo + e + 3] = tfm_v3[3]; }
         }
@@ -8675,7 +8675,7 @@ fn main() {
         for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
           let ko: i32 = (b * tfm_args.tgt_seq + j) * 512 + kh * 64;
           var dot: f32 = 0f;
-          let vend4: i32 = 64 - 64 % 4;
+          let vend4: i32 = 64;
           var dot_v4: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend4; e += 4) {
             dot_v4 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -8689,7 +8689,7 @@ fn main() {
           let s: f32 = dot * 1f + bias[bucket * 8 + h];
           let p: f32 = exp(s - rowLse);
           var dov: f32 = 0f;
-          let vend5: i32 = 64 - 64 % 4;
+          let vend5: i32 = 64;
           var dov_v5: vec4<f32> = vec4<f32>(0f);
           for (var e: i32 = 0; e < vend5; e += 4) {
             dov_v5 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -8704,7 +8704,7 @@ fn main() {
           let dsRaw: f32 = p * (dpj - rowDot);
           dbias[bucket * 8 + h] += dsRaw;
           let ds: f32 = dsRaw * 1f;
-          let vend6: i32 = 64 - 64 % 4;
+          let vend6: i32 = 64;
           for (var e: i32 = 0; e < vend6; e += 4) {
             { let tfm_v4 = vec4<f32>(pk) * dOut[(qo + e) / 4]; dv[ko + e] += tfm_v4[0]; dv[ko + e + 1] += tfm_v4[1]; dv[ko + e + 2] += tfm_v4[2]; dv[ko + e + 3] += tfm_v4[3]; }
             { let tfm_v5 = vec4<f32>(ds) * k[(ko + e) / 4]; dq[qo + e] += tfm_v5[0]; dq[qo + e + 1] += tfm_v5[1]; dq[qo + e + 2] += tfm_v5[2]; dq[qo + e + 3] += tfm_v5[3]; }
@@ -8746,7 +8746,7 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 16449536 - 16449536 % 4;
+  let vend0: i32 = 16449536;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -8755,7 +8755,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let dst: i32 = ids[r] * 512;
-    let vend1: i32 = 512 - 512 % 4;
+    let vend1: i32 = 512;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 512 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }
@@ -8792,7 +8792,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 512 - 512 % 4;
+  let vend0: i32 = 512;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
   }
@@ -8802,7 +8802,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let o: i32 = r * 512;
     var ms: f32 = 0f;
-    let vend1: i32 = 512 - 512 % 4;
+    let vend1: i32 = 512;
     var ms_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       ms_v1 += x[(o + k) / 4] * x[(o + k) / 4];
@@ -8815,7 +8815,7 @@ fn main() {
     let mean: f32 = 0f;
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend2: i32 = 512 - 512 % 4;
+    let vend2: i32 = 512;
     var meanDh_v2: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
@@ -8836,7 +8836,7 @@ fn main() {
     }
     meanDh = meanDh / 512f;
     meanDhX = meanDhX / 512f;
-    let vend3: i32 = 512 - 512 % 4;
+    let vend3: i32 = 512;
     for (var k: i32 = 0; k < vend3; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v2 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(0f) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v2[0]; dx[o + k + 1] = tfm_v2[1]; dx[o + k + 2] = tfm_v2[2]; dx[o + k + 3] = tfm_v2[3]; }
@@ -10783,7 +10783,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(12) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 256 - 256 % 4;
+  let vend0: i32 = 256;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dbias[o] = tfm_v0[0]; dbias[o + 1] = tfm_v0[1]; dbias[o + 2] = tfm_v0[2]; dbias[o + 3] = tfm_v0[3]; }
   }
@@ -10806,7 +10806,7 @@ fn main() {
         let qo: i32 = (b * tfm_args.src_seq + qi) * 512 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 8 + h];
         var rowDot: f32 = 0f;
-        let vend2: i32 = 64 - 64 % 4;
+        let vend2: i32 = 64;
         var rowDot_v2: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend2; e += 4) {
           rowDot_v2 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -10815,7 +10815,7 @@ fn main() {
         for (var e: i32 = vend2; e < 64; e += 1) {
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
-        let vend3: i32 = 64 - 64 % 4;
+        let vend3: i32 = 64;
         for (var e: i32 = 0; e < vend3; e += 4) {
           { let tfm_v3 = vec4<f32>(0f); dq[qo + e] = tfm_v3[0]; dq[qo + e + 1] = tfm_v3[1]; dq[qo + e + 2] = tfm_v3[2]; dq[qo + e + 3] = tfm_v3[3]; }
         }
@@ -10826,7 +10826,7 @@ fn main() {
           if (keyMask[b * tfm_args.src_seq + j] != 0f) {
             let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
             var dot: f32 = 0f;
-            let vend4: i32 = 64 - 64 % 4;
+            let vend4: i32 = 64;
             var dot_v4: vec4<f32> = vec4<f32>(0f);
             for (var e: i32 = 0; e < vend4; e += 4) {
               dot_v4 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -10840,7 +10840,7 @@ fn main() {
             let s: f32 = dot * 1f + bias[bucket * 8 + h];
             let p: f32 = exp(s - rowLse);
             var dov: f32 = 0f;
-            let vend5: i32 = 64 - 64 % 4;
+            let vend5: i32 = 64;
             var dov_v5: vec4<f32> = vec4<f32>(0f);
             for (var e: i32 = 0; e < vend5; e += 4) {
               dov_v5 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -10855,7 +10855,7 @@ fn main() {
             let dsRaw: f32 = p * (dpj - rowDot);
             dbias[bucket * 8 + h] += dsRaw;
             let ds: f32 = dsRaw * 1f;
-            let vend6: i32 = 64 - 64 % 4;
+            let vend6: i32 = 64;
             for (var e: i32 = 0; e < vend6; e += 4) {
               { let tfm_v4 = vec4<f32>(pk) * dOut[(qo + e) / 4]; dv[ko + e] += tfm_v4[0]; dv[ko + e + 1] += tfm_v4[1]; dv[ko + e + 2] += tfm_v4[2]; dv[ko + e + 3] += tfm_v4[3]; }
               { let tfm_v5 = vec4<f32>(ds) * k[(ko + e) / 4]; dq[qo + e] += tfm_v5[0]; dq[qo + e + 1] += tfm_v5[1]; dq[qo + e + 2] += tfm_v5[2]; dq[qo + e + 3] += tfm_v5[3]; }
@@ -10883,7 +10883,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 16449536 - 16449536 % 4;
+  let vend0: i32 = 16449536;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -10892,7 +10892,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let dst: i32 = ids[r] * 512;
-    let vend1: i32 = 512 - 512 % 4;
+    let vend1: i32 = 512;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 512 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }

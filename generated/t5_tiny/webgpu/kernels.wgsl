@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 128;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 128 + k] = tfm_v0[0]; y[r * 128 + k + 1] = tfm_v0[1]; y[r * 128 + k + 2] = tfm_v0[2]; y[r * 128 + k + 3] = tfm_v0[3]; }
     }
@@ -97,7 +97,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
     var ms: f32 = 0f;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     var ms_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       ms_v0 += x[(o + k) / 4] * x[(o + k) / 4];
@@ -583,7 +583,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.src_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -591,7 +591,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var ms: f32 = 0f;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     var ms_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       ms_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) * vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -602,7 +602,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let rstd: f32 = 1f / sqrt(ms / 128f + 0.000001f);
     let mean: f32 = 0f;
-    let vend2: i32 = 128 - 128 % 4;
+    let vend2: i32 = 128;
     for (var k: i32 = 0; k < vend2; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + vec4<f32>(0f); out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -1384,7 +1384,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let src: i32 = ids[r] * 128;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = table[(src + k) / 4]; y[r * 128 + k] = tfm_v0[0]; y[r * 128 + k + 1] = tfm_v0[1]; y[r * 128 + k + 2] = tfm_v0[2]; y[r * 128 + k + 3] = tfm_v0[3]; }
     }
@@ -1426,7 +1426,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
     var ms: f32 = 0f;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     var ms_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       ms_v0 += x[(o + k) / 4] * x[(o + k) / 4];
@@ -1909,7 +1909,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 128;
-    let vend0: i32 = 128 - 128 % 4;
+    let vend0: i32 = 128;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -1917,7 +1917,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var ms: f32 = 0f;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     var ms_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       ms_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) * vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -1928,7 +1928,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let rstd: f32 = 1f / sqrt(ms / 128f + 0.000001f);
     let mean: f32 = 0f;
-    let vend2: i32 = 128 - 128 % 4;
+    let vend2: i32 = 128;
     for (var k: i32 = 0; k < vend2; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + vec4<f32>(0f); out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -3526,7 +3526,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1 - 1 % 4;
+  let vend0: i32 = 0;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -3566,7 +3566,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         max_ = max(max_, logits[(r * 2048 + c) / 4][(r * 2048 + c) % 4]);
       }
       var sum: f32 = 0f;
-      let vend0: i32 = 2048 - 2048 % 4;
+      let vend0: i32 = 2048;
       var sum_v0: vec4<f32> = vec4<f32>(0f);
       for (var c: i32 = 0; c < vend0; c += 4) {
         sum_v0 += exp(logits[(r * 2048 + c) / 4] - vec4<f32>(max_));
@@ -4262,7 +4262,7 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 128 - 128 % 4;
+  let vend0: i32 = 128;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
   }
@@ -4272,7 +4272,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let o: i32 = r * 128;
     var ms: f32 = 0f;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     var ms_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       ms_v1 += x[(o + k) / 4] * x[(o + k) / 4];
@@ -4285,7 +4285,7 @@ fn main() {
     let mean: f32 = 0f;
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend2: i32 = 128 - 128 % 4;
+    let vend2: i32 = 128;
     var meanDh_v2: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
@@ -4306,7 +4306,7 @@ fn main() {
     }
     meanDh = meanDh / 128f;
     meanDhX = meanDhX / 128f;
-    let vend3: i32 = 128 - 128 % 4;
+    let vend3: i32 = 128;
     for (var k: i32 = 0; k < vend3; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v2 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(0f) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v2[0]; dx[o + k + 1] = tfm_v2[1]; dx[o + k + 2] = tfm_v2[2]; dx[o + k + 3] = tfm_v2[3]; }
@@ -8457,7 +8457,7 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 128 - 128 % 4;
+  let vend0: i32 = 128;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dbias[o] = tfm_v0[0]; dbias[o + 1] = tfm_v0[1]; dbias[o + 2] = tfm_v0[2]; dbias[o + 3] = tfm_v0[3]; }
   }
@@ -8609,7 +8609,7 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 262144 - 262144 % 4;
+  let vend0: i32 = 262144;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -8618,7 +8618,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let dst: i32 = ids[r] * 128;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 128 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }
@@ -8655,7 +8655,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 128 - 128 % 4;
+  let vend0: i32 = 128;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
   }
@@ -8665,7 +8665,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let o: i32 = r * 128;
     var ms: f32 = 0f;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     var ms_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       ms_v1 += x[(o + k) / 4] * x[(o + k) / 4];
@@ -8678,7 +8678,7 @@ fn main() {
     let mean: f32 = 0f;
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend2: i32 = 128 - 128 % 4;
+    let vend2: i32 = 128;
     var meanDh_v2: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
@@ -8699,7 +8699,7 @@ fn main() {
     }
     meanDh = meanDh / 128f;
     meanDhX = meanDhX / 128f;
-    let vend3: i32 = 128 - 128 % 4;
+    let vend3: i32 = 128;
     for (var k: i32 = 0; k < vend3; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v2 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(0f) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v2[0]; dx[o + k + 1] = tfm_v2[1]; dx[o + k + 2] = tfm_v2[2]; dx[o + k + 3] = tfm_v2[3]; }
@@ -10646,7 +10646,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(12) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 128 - 128 % 4;
+  let vend0: i32 = 128;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dbias[o] = tfm_v0[0]; dbias[o + 1] = tfm_v0[1]; dbias[o + 2] = tfm_v0[2]; dbias[o + 3] = tfm_v0[3]; }
   }
@@ -10785,7 +10785,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 262144 - 262144 % 4;
+  let vend0: i32 = 262144;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
@@ -10794,7 +10794,7 @@ fn main() {
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
     let dst: i32 = ids[r] * 128;
-    let vend1: i32 = 128 - 128 % 4;
+    let vend1: i32 = 128;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(r * 128 + k) / 4]; dtable[dst + k] += tfm_v1[0]; dtable[dst + k + 1] += tfm_v1[1]; dtable[dst + k + 2] += tfm_v1[2]; dtable[dst + k + 3] += tfm_v1[3]; }
     }

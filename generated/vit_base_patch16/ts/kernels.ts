@@ -932,7 +932,7 @@ export function matmul_6f2d911e(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_bd2e88bd(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const mFull = 768 - 768 % 4;
+  const mFull = 768;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 1000; j0 += 4) {
@@ -1176,7 +1176,7 @@ export function matmul_b9fc60c3(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_972be4a3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const mFull = 3072 - 3072 % 4;
+  const mFull = 3072;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
@@ -1377,7 +1377,7 @@ export function matmul_ecf28add(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_f792104f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const mFull = 768 - 768 % 4;
+  const mFull = 768;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 3072; j0 += 4) {
@@ -1561,7 +1561,7 @@ export function matmul_09ac2417(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_53d6738f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const mFull = 768 - 768 % 4;
+  const mFull = 768;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {
@@ -1852,7 +1852,7 @@ export function matmul_98442371(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_9cc3e394(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const mFull = 768 - 768 % 4;
+  const mFull = 768;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 768; j0 += 4) {

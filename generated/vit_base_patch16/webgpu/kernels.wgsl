@@ -483,7 +483,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch)) {
     let b: i32 = tfm_gid;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = row[(k) / 4]; y[b * 197 * 768 + k] = tfm_v0[0]; y[b * 197 * 768 + k + 1] = tfm_v0[1]; y[b * 197 * 768 + k + 2] = tfm_v0[2]; y[b * 197 * 768 + k + 3] = tfm_v0[3]; }
     }
@@ -491,7 +491,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       y[b * 197 * 768 + k] = row[(k) / 4][(k) % 4];
     }
     for (var t: i32 = 0; t < 196; t += 1) {
-      let vend1: i32 = 768 - 768 % 4;
+      let vend1: i32 = 768;
       for (var k: i32 = 0; k < vend1; k += 4) {
         { let tfm_v1 = x[((b * 196 + t) * 768 + k) / 4]; y[(b * 197 + (t + 1)) * 768 + k] = tfm_v1[0]; y[(b * 197 + (t + 1)) * 768 + k + 1] = tfm_v1[1]; y[(b * 197 + (t + 1)) * 768 + k + 2] = tfm_v1[2]; y[(b * 197 + (t + 1)) * 768 + k + 3] = tfm_v1[3]; }
       }
@@ -549,7 +549,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     var rowSum_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       rowSum_v0 += x[(o + k) / 4];
@@ -560,7 +560,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var variance_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -1005,7 +1005,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let qo: i32 = (b * 197 + qi) * 768 + h * 64;
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var e: i32 = 0; e < vend0; e += 4) {
       out_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -1015,7 +1015,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var j: i32 = 0; j < 197; j += 1) {
       let ko: i32 = (b * 197 + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       var dot_v1: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend1; e += 4) {
         dot_v1 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -1030,7 +1030,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let p: f32 = exp(s - mNew);
       l = l * corr + p;
       let pv: f32 = p * 1f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var e: i32 = 0; e < vend2; e += 4) {
         out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(corr) + vec4<f32>(pv) * v[(ko + e) / 4];
       }
@@ -1040,7 +1040,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var e: i32 = 0; e < vend3; e += 4) {
       out_row[(e) / 4] = out_row[(e) / 4] * vec4<f32>(inv);
     }
@@ -1048,7 +1048,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       out_row[(e) / 4][(e) % 4] = out_row[(e) / 4][(e) % 4] * inv;
     }
     lse[(b * 197 + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = out_row[(e_w) / 4]; out[qo + e_w] = tfm_v0[0]; out[qo + e_w + 1] = tfm_v0[1]; out[qo + e_w + 2] = tfm_v0[2]; out[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -1075,7 +1075,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * 197)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 768;
-    let vend0: i32 = 768 - 768 % 4;
+    let vend0: i32 = 768;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = x[(o + k) / 4] + y[(o + k) / 4]; sum[o + k] = tfm_v0[0]; sum[o + k + 1] = tfm_v0[1]; sum[o + k + 2] = tfm_v0[2]; sum[o + k + 3] = tfm_v0[3]; }
     }
@@ -1083,7 +1083,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum[o + k] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]);
@@ -1094,7 +1094,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean);
@@ -1106,7 +1106,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 768f + 1e-12f);
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     for (var k: i32 = 0; k < vend3; k += 4) {
       { let tfm_v1 = (vec4<f32>(sum[o + k], sum[o + k + 1], sum[o + k + 2], sum[o + k + 3]) - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4]; out[o + k] = tfm_v1[0]; out[o + k + 1] = tfm_v1[1]; out[o + k + 2] = tfm_v1[2]; out[o + k + 3] = tfm_v1[3]; }
     }
@@ -2472,7 +2472,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1 - 1 % 4;
+  let vend0: i32 = 0;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -2512,7 +2512,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         max_ = max(max_, logits[(r * 1000 + c) / 4][(r * 1000 + c) % 4]);
       }
       var sum: f32 = 0f;
-      let vend0: i32 = 1000 - 1000 % 4;
+      let vend0: i32 = 1000;
       var sum_v0: vec4<f32> = vec4<f32>(0f);
       for (var c: i32 = 0; c < vend0; c += 4) {
         sum_v0 += exp(logits[(r * 1000 + c) / 4] - vec4<f32>(max_));
@@ -3514,7 +3514,7 @@ fn main() {
     dx[o] = 0f;
   }
   for (var b: i32 = 0; b < tfm_args.batch; b += 1) {
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(b * 768 + k) / 4]; dx[b * 197 * 768 + k] = tfm_v1[0]; dx[b * 197 * 768 + k + 1] = tfm_v1[1]; dx[b * 197 * 768 + k + 2] = tfm_v1[2]; dx[b * 197 * 768 + k + 3] = tfm_v1[3]; }
     }
@@ -3537,7 +3537,7 @@ struct Args { batch: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 768 - 768 % 4;
+  let vend0: i32 = 768;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
     { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
@@ -3549,7 +3549,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * 197; r += 1) {
     let o: i32 = r * 768;
     var rowSum: f32 = 0f;
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += x[(o + k) / 4];
@@ -3560,7 +3560,7 @@ fn main() {
     }
     let mean: f32 = rowSum / 768f;
     var variance: f32 = 0f;
-    let vend2: i32 = 768 - 768 % 4;
+    let vend2: i32 = 768;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -3574,7 +3574,7 @@ fn main() {
     let rstd: f32 = 1f / sqrt(variance / 768f + 1e-12f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend3: i32 = 768 - 768 % 4;
+    let vend3: i32 = 768;
     var meanDh_v3: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend3; k += 4) {
@@ -3597,7 +3597,7 @@ fn main() {
     }
     meanDh = meanDh / 768f;
     meanDhX = meanDhX / 768f;
-    let vend4: i32 = 768 - 768 % 4;
+    let vend4: i32 = 768;
     for (var k: i32 = 0; k < vend4; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
@@ -6563,7 +6563,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let qo: i32 = (b * 197 + qi) * 768 + h * 64;
     let rowLse: f32 = lse[(b * 197 + qi) * 12 + h];
     var rowDot: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowDot_v0: vec4<f32> = vec4<f32>(0f);
     for (var e: i32 = 0; e < vend0; e += 4) {
       rowDot_v0 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -6572,7 +6572,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var e: i32 = vend0; e < 64; e += 1) {
       rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
     }
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var e: i32 = 0; e < vend1; e += 4) {
       dq_row[(e) / 4] = vec4<f32>(0f);
     }
@@ -6582,7 +6582,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     for (var j: i32 = 0; j < 197; j += 1) {
       let ko: i32 = (b * 197 + j) * 768 + kh * 64;
       var dot: f32 = 0f;
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       var dot_v2: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend2; e += 4) {
         dot_v2 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -6594,7 +6594,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let s: f32 = dot * 0.125f;
       let p: f32 = exp(s - rowLse);
       var dov: f32 = 0f;
-      let vend3: i32 = 64 - 64 % 4;
+      let vend3: i32 = 64;
       var dov_v3: vec4<f32> = vec4<f32>(0f);
       for (var e: i32 = 0; e < vend3; e += 4) {
         dov_v3 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -6605,7 +6605,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       }
       let keepj: f32 = 1f;
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-      let vend4: i32 = 64 - 64 % 4;
+      let vend4: i32 = 64;
       for (var e: i32 = 0; e < vend4; e += 4) {
         dq_row[(e) / 4] += vec4<f32>(ds) * k[(ko + e) / 4];
       }
@@ -6613,7 +6613,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         dq_row[(e) / 4][(e) % 4] += ds * k[(ko + e) / 4][(ko + e) % 4];
       }
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v0 = dq_row[(e_w) / 4]; dq[qo + e_w] = tfm_v0[0]; dq[qo + e_w + 1] = tfm_v0[1]; dq[qo + e_w + 2] = tfm_v0[2]; dq[qo + e_w + 3] = tfm_v0[3]; }
     }
@@ -6636,7 +6636,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     tfm_rest = tfm_rest / (12);
     let b: i32 = tfm_rest;
     let ko: i32 = (b * 197 + j) * 768 + kh * 64;
-    let vend6: i32 = 64 - 64 % 4;
+    let vend6: i32 = 64;
     for (var e: i32 = 0; e < vend6; e += 4) {
       dk_row[(e) / 4] = vec4<f32>(0f);
       dv_row[(e) / 4] = vec4<f32>(0f);
@@ -6651,7 +6651,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let qo: i32 = (b * 197 + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * 197 + qi) * 12 + h];
         var rowDot: f32 = 0f;
-        let vend7: i32 = 64 - 64 % 4;
+        let vend7: i32 = 64;
         var rowDot_v7: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend7; e += 4) {
           rowDot_v7 += dOut[(qo + e) / 4] * out[(qo + e) / 4];
@@ -6661,7 +6661,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           rowDot += dOut[(qo + e) / 4][(qo + e) % 4] * out[(qo + e) / 4][(qo + e) % 4];
         }
         var dot: f32 = 0f;
-        let vend8: i32 = 64 - 64 % 4;
+        let vend8: i32 = 64;
         var dot_v8: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend8; e += 4) {
           dot_v8 += q[(qo + e) / 4] * k[(ko + e) / 4];
@@ -6673,7 +6673,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let s: f32 = dot * 0.125f;
         let p: f32 = exp(s - rowLse);
         var dov: f32 = 0f;
-        let vend9: i32 = 64 - 64 % 4;
+        let vend9: i32 = 64;
         var dov_v9: vec4<f32> = vec4<f32>(0f);
         for (var e: i32 = 0; e < vend9; e += 4) {
           dov_v9 += dOut[(qo + e) / 4] * v[(ko + e) / 4];
@@ -6684,7 +6684,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
-        let vend10: i32 = 64 - 64 % 4;
+        let vend10: i32 = 64;
         for (var e: i32 = 0; e < vend10; e += 4) {
           dv_row[(e) / 4] += vec4<f32>(p) * vec4<f32>(keepj) * dOut[(qo + e) / 4];
           dk_row[(e) / 4] += vec4<f32>(ds) * q[(qo + e) / 4];
@@ -6695,14 +6695,14 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         }
       }
     }
-    let vend11: i32 = 64 - 64 % 4;
+    let vend11: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend11; e_w += 4) {
       { let tfm_v0 = dk_row[(e_w) / 4]; dk[ko + e_w] = tfm_v0[0]; dk[ko + e_w + 1] = tfm_v0[1]; dk[ko + e_w + 2] = tfm_v0[2]; dk[ko + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend11; e_w < 64; e_w += 1) {
       dk[ko + e_w] = dk_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend12: i32 = 64 - 64 % 4;
+    let vend12: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend12; e_w += 4) {
       { let tfm_v1 = dv_row[(e_w) / 4]; dv[ko + e_w] = tfm_v1[0]; dv[ko + e_w + 1] = tfm_v1[1]; dv[ko + e_w + 2] = tfm_v1[2]; dv[ko + e_w + 3] = tfm_v1[3]; }
     }
@@ -6739,14 +6739,14 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 @group(0) @binding(1) var<storage, read_write> dtable: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 151296 - 151296 % 4;
+  let vend0: i32 = 151296;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
   for (var o: i32 = vend0; o < 151296; o += 1) {
     dtable[o] = 0f;
   }
-  let vend1: i32 = 151296 - 151296 % 4;
+  let vend1: i32 = 151296;
   for (var o: i32 = 0; o < vend1; o += 4) {
     { let tfm_v1 = dy[(o) / 4]; dtable[o] = tfm_v1[0]; dtable[o + 1] = tfm_v1[1]; dtable[o + 2] = tfm_v1[2]; dtable[o + 3] = tfm_v1[3]; }
   }
@@ -6765,7 +6765,7 @@ struct Args { batch: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 768 - 768 % 4;
+  let vend0: i32 = 768;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); drow[k] = tfm_v0[0]; drow[k + 1] = tfm_v0[1]; drow[k + 2] = tfm_v0[2]; drow[k + 3] = tfm_v0[3]; }
   }
@@ -6773,7 +6773,7 @@ fn main() {
     drow[k] = 0f;
   }
   for (var b: i32 = 0; b < tfm_args.batch; b += 1) {
-    let vend1: i32 = 768 - 768 % 4;
+    let vend1: i32 = 768;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(b * 197 * 768 + k) / 4]; drow[k] += tfm_v1[0]; drow[k + 1] += tfm_v1[1]; drow[k + 2] += tfm_v1[2]; drow[k + 3] += tfm_v1[3]; }
     }
@@ -6781,7 +6781,7 @@ fn main() {
       drow[k] += dy[(b * 197 * 768 + k) / 4][(b * 197 * 768 + k) % 4];
     }
     for (var t: i32 = 0; t < 196; t += 1) {
-      let vend2: i32 = 768 - 768 % 4;
+      let vend2: i32 = 768;
       for (var k: i32 = 0; k < vend2; k += 4) {
         { let tfm_v2 = dy[((b * 197 + (t + 1)) * 768 + k) / 4]; dx[(b * 196 + t) * 768 + k] = tfm_v2[0]; dx[(b * 196 + t) * 768 + k + 1] = tfm_v2[1]; dx[(b * 196 + t) * 768 + k + 2] = tfm_v2[2]; dx[(b * 196 + t) * 768 + k + 3] = tfm_v2[3]; }
       }

@@ -1084,7 +1084,7 @@ export function matmul_27758eb7(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_5ae9d4b5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const mFull = 64 - 64 % 4;
+  const mFull = 64;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 8; j0 += 4) {
@@ -1350,7 +1350,7 @@ export function matmul_26af9763(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_bc54142b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const mFull = 128 - 128 % 4;
+  const mFull = 128;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
@@ -1551,7 +1551,7 @@ export function matmul_63f67feb(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_34242fc6(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const mFull = 64 - 64 % 4;
+  const mFull = 64;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
@@ -1735,7 +1735,7 @@ export function matmul_5841b248(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_22810791(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const mFull = 64 - 64 % 4;
+  const mFull = 64;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {
@@ -2048,7 +2048,7 @@ export function matmul_95ff3981(a: Float32Array, b: Float32Array, c: Float32Arra
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
 export function matmul_1cfe3816(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
-  const mFull = 49 - 49 % 4;
+  const mFull = 48;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 64; j0 += 4) {

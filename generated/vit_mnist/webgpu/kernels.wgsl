@@ -483,7 +483,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch)) {
     let b: i32 = tfm_gid;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var k: i32 = 0; k < vend0; k += 4) {
       { let tfm_v0 = row[(k) / 4]; y[b * 17 * 64 + k] = tfm_v0[0]; y[b * 17 * 64 + k + 1] = tfm_v0[1]; y[b * 17 * 64 + k + 2] = tfm_v0[2]; y[b * 17 * 64 + k + 3] = tfm_v0[3]; }
     }
@@ -491,7 +491,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       y[b * 17 * 64 + k] = row[(k) / 4][(k) % 4];
     }
     for (var t: i32 = 0; t < 16; t += 1) {
-      let vend1: i32 = 64 - 64 % 4;
+      let vend1: i32 = 64;
       for (var k: i32 = 0; k < vend1; k += 4) {
         { let tfm_v1 = x[((b * 16 + t) * 64 + k) / 4]; y[(b * 17 + (t + 1)) * 64 + k] = tfm_v1[0]; y[(b * 17 + (t + 1)) * 64 + k + 1] = tfm_v1[1]; y[(b * 17 + (t + 1)) * 64 + k + 2] = tfm_v1[2]; y[(b * 17 + (t + 1)) * 64 + k + 3] = tfm_v1[3]; }
       }
@@ -567,7 +567,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let o: i32 = r * 64;
     var rowSum: f32 = 0f;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     var rowSum_v0: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend0; k += 4) {
       rowSum_v0 += x[(o + k) / 4];
@@ -578,7 +578,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 64f;
     var variance: f32 = 0f;
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     var variance_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -593,7 +593,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     for (var k: i32 = 0; k < 64; k += 1) {
       y_row[(k) / 4][(k) % 4] = (x[(o + k) / 4][(o + k) % 4] - mean) * rstd * g[k] + b[k];
     }
-    let vend2: i32 = 64 - 64 % 4;
+    let vend2: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend2; e_w += 4) {
       { let tfm_v0 = y_row[(e_w) / 4]; y[o + e_w] = tfm_v0[0]; y[o + e_w + 1] = tfm_v0[1]; y[o + e_w + 2] = tfm_v0[2]; y[o + e_w + 3] = tfm_v0[3]; }
     }
@@ -1110,7 +1110,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   if (tfm_gid < (tfm_args.batch * 17)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 64;
-    let vend0: i32 = 64 - 64 % 4;
+    let vend0: i32 = 64;
     for (var k: i32 = 0; k < vend0; k += 4) {
       sum_row[(k) / 4] = x[(o + k) / 4] + y[(o + k) / 4];
     }
@@ -1118,7 +1118,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       sum_row[(k) / 4][(k) % 4] = x[(o + k) / 4][(o + k) % 4] + y[(o + k) / 4][(o + k) % 4];
     }
     var rowSum: f32 = 0f;
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += sum_row[(k) / 4];
@@ -1129,7 +1129,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let mean: f32 = rowSum / 64f;
     var variance: f32 = 0f;
-    let vend2: i32 = 64 - 64 % 4;
+    let vend2: i32 = 64;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = sum_row[(k) / 4] - vec4<f32>(mean);
@@ -1141,21 +1141,21 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       variance += c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 64f + 0.000001f);
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     for (var k: i32 = 0; k < vend3; k += 4) {
       out_row[(k) / 4] = (sum_row[(k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd) * g[(k) / 4] + b[(k) / 4];
     }
     for (var k: i32 = vend3; k < 64; k += 1) {
       out_row[(k) / 4][(k) % 4] = (sum_row[(k) / 4][(k) % 4] - mean) * rstd * g[(k) / 4][(k) % 4] + b[(k) / 4][(k) % 4];
     }
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend4; e_w += 4) {
       { let tfm_v0 = sum_row[(e_w) / 4]; sum[o + e_w] = tfm_v0[0]; sum[o + e_w + 1] = tfm_v0[1]; sum[o + e_w + 2] = tfm_v0[2]; sum[o + e_w + 3] = tfm_v0[3]; }
     }
     for (var e_w: i32 = vend4; e_w < 64; e_w += 1) {
       sum[o + e_w] = sum_row[(e_w) / 4][(e_w) % 4];
     }
-    let vend5: i32 = 64 - 64 % 4;
+    let vend5: i32 = 64;
     for (var e_w: i32 = 0; e_w < vend5; e_w += 4) {
       { let tfm_v1 = out_row[(e_w) / 4]; out[o + e_w] = tfm_v1[0]; out[o + e_w + 1] = tfm_v1[1]; out[o + e_w + 2] = tfm_v1[2]; out[o + e_w + 3] = tfm_v1[3]; }
     }
@@ -2959,7 +2959,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1 - 1 % 4;
+  let vend0: i32 = 0;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(1f); y[o] = tfm_v0[0]; y[o + 1] = tfm_v0[1]; y[o + 2] = tfm_v0[2]; y[o + 3] = tfm_v0[3]; }
   }
@@ -4021,7 +4021,7 @@ fn main() {
     dx[o] = 0f;
   }
   for (var b: i32 = 0; b < tfm_args.batch; b += 1) {
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(b * 64 + k) / 4]; dx[b * 17 * 64 + k] = tfm_v1[0]; dx[b * 17 * 64 + k + 1] = tfm_v1[1]; dx[b * 17 * 64 + k + 2] = tfm_v1[2]; dx[b * 17 * 64 + k + 3] = tfm_v1[3]; }
     }
@@ -4044,7 +4044,7 @@ struct Args { batch: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 64 - 64 % 4;
+  let vend0: i32 = 64;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); dg[k] = tfm_v0[0]; dg[k + 1] = tfm_v0[1]; dg[k + 2] = tfm_v0[2]; dg[k + 3] = tfm_v0[3]; }
     { let tfm_v1 = vec4<f32>(0f); db[k] = tfm_v1[0]; db[k + 1] = tfm_v1[1]; db[k + 2] = tfm_v1[2]; db[k + 3] = tfm_v1[3]; }
@@ -4056,7 +4056,7 @@ fn main() {
   for (var r: i32 = 0; r < tfm_args.batch * 17; r += 1) {
     let o: i32 = r * 64;
     var rowSum: f32 = 0f;
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     var rowSum_v1: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend1; k += 4) {
       rowSum_v1 += x[(o + k) / 4];
@@ -4067,7 +4067,7 @@ fn main() {
     }
     let mean: f32 = rowSum / 64f;
     var variance: f32 = 0f;
-    let vend2: i32 = 64 - 64 % 4;
+    let vend2: i32 = 64;
     var variance_v2: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend2; k += 4) {
       let c_v: vec4<f32> = x[(o + k) / 4] - vec4<f32>(mean);
@@ -4081,7 +4081,7 @@ fn main() {
     let rstd: f32 = 1f / sqrt(variance / 64f + 0.000001f);
     var meanDh: f32 = 0f;
     var meanDhX: f32 = 0f;
-    let vend3: i32 = 64 - 64 % 4;
+    let vend3: i32 = 64;
     var meanDh_v3: vec4<f32> = vec4<f32>(0f);
     var meanDhX_v3: vec4<f32> = vec4<f32>(0f);
     for (var k: i32 = 0; k < vend3; k += 4) {
@@ -4104,7 +4104,7 @@ fn main() {
     }
     meanDh = meanDh / 64f;
     meanDhX = meanDhX / 64f;
-    let vend4: i32 = 64 - 64 % 4;
+    let vend4: i32 = 64;
     for (var k: i32 = 0; k < vend4; k += 4) {
       let xh_v: vec4<f32> = (x[(o + k) / 4] - vec4<f32>(mean)) * vec4<f32>(rstd);
       { let tfm_v4 = vec4<f32>(rstd) * (dy[(o + k) / 4] * g[(k) / 4] - vec4<f32>(meanDh) - xh_v * vec4<f32>(meanDhX)); dx[o + k] = tfm_v4[0]; dx[o + k + 1] = tfm_v4[1]; dx[o + k + 2] = tfm_v4[2]; dx[o + k + 3] = tfm_v4[3]; }
@@ -7247,14 +7247,14 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 @group(0) @binding(1) var<storage, read_write> dtable: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 1088 - 1088 % 4;
+  let vend0: i32 = 1088;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
   for (var o: i32 = vend0; o < 1088; o += 1) {
     dtable[o] = 0f;
   }
-  let vend1: i32 = 1088 - 1088 % 4;
+  let vend1: i32 = 1088;
   for (var o: i32 = 0; o < vend1; o += 4) {
     { let tfm_v1 = dy[(o) / 4]; dtable[o] = tfm_v1[0]; dtable[o + 1] = tfm_v1[1]; dtable[o + 2] = tfm_v1[2]; dtable[o + 3] = tfm_v1[3]; }
   }
@@ -7273,7 +7273,7 @@ struct Args { batch: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 64 - 64 % 4;
+  let vend0: i32 = 64;
   for (var k: i32 = 0; k < vend0; k += 4) {
     { let tfm_v0 = vec4<f32>(0f); drow[k] = tfm_v0[0]; drow[k + 1] = tfm_v0[1]; drow[k + 2] = tfm_v0[2]; drow[k + 3] = tfm_v0[3]; }
   }
@@ -7281,7 +7281,7 @@ fn main() {
     drow[k] = 0f;
   }
   for (var b: i32 = 0; b < tfm_args.batch; b += 1) {
-    let vend1: i32 = 64 - 64 % 4;
+    let vend1: i32 = 64;
     for (var k: i32 = 0; k < vend1; k += 4) {
       { let tfm_v1 = dy[(b * 17 * 64 + k) / 4]; drow[k] += tfm_v1[0]; drow[k + 1] += tfm_v1[1]; drow[k + 2] += tfm_v1[2]; drow[k + 3] += tfm_v1[3]; }
     }
@@ -7289,7 +7289,7 @@ fn main() {
       drow[k] += dy[(b * 17 * 64 + k) / 4][(b * 17 * 64 + k) % 4];
     }
     for (var t: i32 = 0; t < 16; t += 1) {
-      let vend2: i32 = 64 - 64 % 4;
+      let vend2: i32 = 64;
       for (var k: i32 = 0; k < vend2; k += 4) {
         { let tfm_v2 = dy[((b * 17 + (t + 1)) * 64 + k) / 4]; dx[(b * 16 + t) * 64 + k] = tfm_v2[0]; dx[(b * 16 + t) * 64 + k + 1] = tfm_v2[1]; dx[(b * 16 + t) * 64 + k + 2] = tfm_v2[2]; dx[(b * 16 + t) * 64 + k + 3] = tfm_v2[3]; }
       }
