@@ -68,6 +68,7 @@ const CASES: Case[] = [
   { name: 'rmsnorm', op: 'rmsnorm', inputs: [{ shape: [5, 12] }, { shape: [12] }], attrs: { eps: 1e-6 } },
   { name: 'layernorm, odd width', op: 'layernorm', inputs: [{ shape: [5, 7] }, { shape: [7] }, { shape: [7] }], attrs: { eps: 1e-5 } },
   { name: 'softmax cross-entropy', op: 'softmax_xent', inputs: [{ shape: [6, 13] }, { shape: [6], int: 13 }], attrs: { ignore_index: -100 } },
+  { name: 'patchify (2 images of 2 channels, 6×4, patch 2)', op: 'patchify', inputs: [{ shape: [2, 2, 6, 4] }], attrs: { patch: 2 } },
   // Rows of a multiple of 4: vectorized, read as aligned vec4s on WebGPU.
   { name: 'layernorm, width 12', op: 'layernorm', inputs: [{ shape: [5, 12] }, { shape: [12] }, { shape: [12] }], attrs: { eps: 1e-5 } },
   { name: 'attention, causal, 2 heads of 8', op: 'attention', inputs: [{ shape: ['batch', 'seq', 16] }, { shape: ['batch', 'seq', 16] }, { shape: ['batch', 'seq', 16] }], attrs: { heads: 2, kv_heads: 2, head_dim: 8, scale: 0.35, mask: 'causal' }, dims: { batch: 3, seq: 5 } },
@@ -155,6 +156,25 @@ describe('kernels', () => {
       }
       expect(Math.sqrt(num / Math.max(den, 1e-30)), `${parts} part(s)`).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe('patches', () => {
+  it('a hand-made 4×4 image in 2×2 patches: patches in row-major order, each patch row-major, channel by channel', () => {
+    const g = new Graph('p');
+    const img = g.input('img', [1, 2, 4, 4], 'f32');
+    const [out] = emit(g, 'patchify', [img], { patch: 2 });
+    // Channel 0 holds 1…16 row by row; channel 1 the same plus 100.
+    const pixels = Float64Array.from({ length: 32 }, (_, k) => (k < 16 ? k + 1 : k - 15 + 100));
+    const got = runReference(g, { params: new Map(), inputs: new Map([['img', pixels]]), dims: {} }).get(out.id)!;
+    expect(got.shape).toEqual([1, 4, 8]);
+    const rows = [...Array(4).keys()].map((p) => [...got.data.subarray(p * 8, p * 8 + 8)]);
+    expect(rows).toEqual([
+      [1, 2, 5, 6, 101, 102, 105, 106], // top left
+      [3, 4, 7, 8, 103, 104, 107, 108], // top right
+      [9, 10, 13, 14, 109, 110, 113, 114], // bottom left
+      [11, 12, 15, 16, 111, 112, 115, 116], // bottom right
+    ]);
   });
 });
 

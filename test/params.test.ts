@@ -1,7 +1,9 @@
 // `tfm params` totals against the published parameter counts of the reference models
 // (Hugging Face implementations; see PLATFORM.md).
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { checkFiles } from '../compiler/check.ts';
+import { formatParams } from '../cli/params-table.ts';
 
 function report(spec: string) {
   const result = checkFiles([`specs/${spec}.tfm`]);
@@ -49,5 +51,19 @@ describe('parameter counts match the published models', () => {
     expect(block.repeat).toBe(12);
     expect(block.params).toBe(7_087_872);
     expect(p.rows.reduce((s, r) => s + r.params * (r.repeat ?? 1), 0)).toBe(p.total);
+  });
+});
+
+describe('a ViT’s patch arithmetic is visible in tfm params', () => {
+  it('a 64×64 image in 16×16 patches is 16 patch tokens + <cls> = 17 positions', () => {
+    const src = readFileSync('specs/vit_mnist.tfm', 'utf8').replace('image = 28', 'image = 64').replace('patch = 7', 'patch = 16');
+    const r = checkFiles(['vit64.tfm'], (path) => (path.endsWith('vit64.tfm') ? src : readFileSync(path, 'utf8')));
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const table = formatParams(r.models[0]);
+    expect(table.split('\n')[1]).toBe('image 1×64×64 in 16×16 patches: 4 × 4 = 16 patch tokens + <cls> = 17 positions');
+    // The learned positions cover exactly those 17 rows.
+    expect(r.models[0].params.rows.find((x) => x.component === 'embed.positions')?.params).toBe(17 * 64);
+    // A text model has no such line.
+    expect(formatParams(checkFiles(['specs/gpt_tiny.tfm']).models[0])).not.toMatch(/patch/);
   });
 });
