@@ -16,7 +16,7 @@ import { lossPlotSvg } from './plot.ts';
 import type { NamedTensor } from './safetensors.ts';
 import { learningRate } from './schedule.ts';
 import { corpusDigest, loadCorpus, sampleBatch, splitDocuments, tokenStream, unigramEntropy, validationBatches } from './text/data.ts';
-import { bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON, TokenizerError, type Tokenizer, type TokenizerKind } from './text/tokenizer.ts';
+import { bertTokenizer, bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON, TokenizerError, type Tokenizer, type TokenizerKind } from './text/tokenizer.ts';
 
 export interface TrainOptions {
   data: string;
@@ -97,9 +97,16 @@ export function compareSettings(recorded: RunSettings | undefined, now: RunSetti
 const finite = (a: Float32Array) => a.every(Number.isFinite);
 
 function buildTokenizer(kind: TokenizerKind, train: string[], vocab: number, specials: string[]): Tokenizer {
-  if (kind === 'gpt2') return gpt2Tokenizer();
-  if (kind === 'bpe') return bpeTokenizer(train, vocab, specials);
-  return charTokenizer(train, vocab, specials);
+  switch (kind) {
+    case 'gpt2':
+      return gpt2Tokenizer();
+    case 'bert':
+      return bertTokenizer(specials);
+    case 'bpe':
+      return bpeTokenizer(train, vocab, specials);
+    case 'char':
+      return charTokenizer(train, vocab, specials);
+  }
 }
 
 export async function train(model: TrainModel, opts: TrainOptions): Promise<TrainResult> {
