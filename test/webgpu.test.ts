@@ -138,7 +138,7 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
     for (const op of ['matmul', 'matmul_epilogue', 'reduce_to', 'attention', 'add_norm', 'embedding']) expect(new Set(modes(op)), op).toEqual(new Set(['grid']));
     expect(new Set(modes('attention_grad'))).toEqual(new Set(['grid+grid']));
     const code = (op: string) => of(op).map((k) => k.code).join('\n');
-    expect(code('matmul')).toContain('c7_7 += a7 * b7;');
+    expect(code('matmul')).toContain('c7_7 += a0_7 * b0_7;');
     // Rows of a head (32 floats) in eight vec4s: private rows, and q, k, v read four at a time.
     expect(code('attention_grad')).toMatch(/var dk_row: array<vec4<f32>, 8>;/);
     expect(code('attention')).toMatch(/var<storage, read> k: array<vec4<f32>>;/);

@@ -1,6 +1,7 @@
 // Tokenizers for `tfm train`: character-level, byte-level BPE trained on the corpus, GPT-2's
-// r50k vocabulary, and BERT's bert-base-uncased WordPiece (wordpiece.ts). Special tokens are those the spec declares (`vocabulary specials`);
-// a trained tokenizer is saved beside the checkpoints as JSON and reloaded on resume.
+// r50k vocabulary, and BERT's bert-base-uncased WordPiece (wordpiece.ts). Special tokens are
+// those the spec declares (`vocabulary specials`); a trained tokenizer is saved beside the
+// checkpoints as JSON and reloaded on resume.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -12,7 +12,7 @@
 // moments across, and pull reads the device only when an update has run since.
 import { numel, OPT, type Program } from '../../common/program.ts';
 import { parseWgsl, type WgslKernel } from '../../common/wgsl.ts';
-import { deviceBuffer, encodeCall, kernelPipelines, kernelUniform, READBACK, workgroupCounts, type KernelPipelines } from './pipeline.ts';
+import { deviceBuffer, encodeCall, kernelPipelines, kernelUniform, READBACK, whole16, workgroupCounts, type KernelPipelines } from './pipeline.ts';
 import { TfmError } from '../../common/errors.ts';
 import type { AdamWSettings, ModelRunner } from '../executor.ts';
 import { gpuContext, type GpuContext } from './device.ts';
@@ -125,9 +125,8 @@ export class GpuExecutor implements ModelRunner {
       if (!k) throw new Error(`kernels.wgsl has no kernel ${name}: regenerate it`);
       const d = k.dispatch;
       // Bound in whole 16-byte units, which every region has room for (arena regions start
-      // at the storage-offset alignment, other buffers are sized in 16 bytes): a kernel may
-      // read a buffer as vec4<f32>s, and its last floats must then be in a whole one.
-      const entries: GPUBindGroupEntry[] = regions.map((r, n) => ({ binding: n, resource: { buffer: r.buffer, offset: r.offset, size: Math.ceil(r.size / 16) * 16 } }));
+      // at the storage-offset alignment, other buffers are sized in 16 bytes).
+      const entries: GPUBindGroupEntry[] = regions.map((r, n) => ({ binding: n, resource: { buffer: r.buffer, offset: r.offset, size: whole16(r.size) } }));
       checkAliasing(name, regions, d.buffers.map((b) => b.access !== 'read'));
       const u = kernelUniform(device, k, at);
       if (u) entries.push({ binding: regions.length, resource: { buffer: u.buffer } });

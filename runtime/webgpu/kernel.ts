@@ -2,7 +2,7 @@
 // float64 reference, and the benchmark to time one. Write-only buffers are poisoned with NaN
 // first, so that an element the kernel fails to write shows.
 import type { WgslKernel } from '../../common/wgsl.ts';
-import { deviceBuffer, encodeCall, kernelPipelines, kernelUniform, READBACK, workgroupCounts } from './pipeline.ts';
+import { deviceBuffer, encodeCall, kernelPipelines, kernelUniform, READBACK, whole16, workgroupCounts } from './pipeline.ts';
 import type { GpuContext } from './device.ts';
 
 type Data = Float32Array | Int32Array;
@@ -28,7 +28,7 @@ export async function prepareKernel(gpu: GpuContext, k: WgslKernel, data: (Data 
     device.queue.writeBuffer(buf, 0, init.buffer, init.byteOffset, init.byteLength);
     return { buf, len, t: d.buffers[n].t };
   });
-  const entries: GPUBindGroupEntry[] = buffers.map((b, n) => ({ binding: n, resource: { buffer: b.buf, offset: 0, size: Math.ceil(Math.max(1, b.len) / 4) * 16 } }));
+  const entries: GPUBindGroupEntry[] = buffers.map((b, n) => ({ binding: n, resource: { buffer: b.buf, offset: 0, size: whole16(4 * b.len) } }));
   const uniform = kernelUniform(device, k, dims, scalars);
   if (uniform) entries.push({ binding: buffers.length, resource: { buffer: uniform.buffer } });
   const bindGroup = device.createBindGroup({ layout, entries });

@@ -18,9 +18,15 @@ export const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
 export const UNIFORM = 0x40 | 0x08; // UNIFORM | COPY_DST
 export const READBACK = 0x01 | 0x08; // MAP_READ | COPY_DST
 
-/** A device buffer of at least `bytes` bytes (16 at least, a multiple of 16). */
+/** `bytes` in whole 16-byte units (16 at least): what device buffers are sized in, and what
+ *  a buffer is bound as, so that a kernel may read it as vec4<f32>s up to its last float. */
+export function whole16(bytes: number): number {
+  return Math.max(16, Math.ceil(bytes / 16) * 16);
+}
+
+/** A device buffer of at least `bytes` bytes (whole16). */
 export function deviceBuffer(device: GPUDevice, bytes: number, usage = STORAGE): GPUBuffer {
-  return device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+  return device.createBuffer({ size: whole16(bytes), usage });
 }
 
 /** A kernel's uniform, when it has dims or scalars: the dims as i32, then the scalars as f32
@@ -28,7 +34,7 @@ export function deviceBuffer(device: GPUDevice, bytes: number, usage = STORAGE):
 export function kernelUniform(device: GPUDevice, k: WgslKernel, dims: Record<string, number>, scalars: number[] = []): { buffer: GPUBuffer; data: ArrayBuffer } | undefined {
   const d = k.dispatch;
   if (d.dims.length + d.scalars.length === 0) return undefined;
-  const data = new ArrayBuffer(Math.max(16, Math.ceil((4 * (d.dims.length + d.scalars.length)) / 16) * 16));
+  const data = new ArrayBuffer(whole16(4 * (d.dims.length + d.scalars.length)));
   const ints = new Int32Array(data);
   d.dims.forEach((name, n) => (ints[n] = evalHostExpr(name, dims)));
   new Float32Array(data).set(scalars, d.dims.length);

@@ -8,20 +8,23 @@
 // coroutines); a GPU with fast workgroup memory wants the last, which comes as its own pass.
 // Lavapipe runs every non-uniform load as a loop over its SIMD lanes, so what counts there is
 // loads per multiply-add, 2/T: the WebGPU target uses T = 8 (GPT-mini's matmuls 1.4× faster
-// than at T = 4; vec4 loads of the tile's rows gained nothing measurable on top, tried in
-// scratch shaders).
+// than at T = 4), and reads operands four contiguous floats at a time where it can (below).
 import { add, bin, call, i, if_, lane, let_, loop, matchContraction, mul, set, sub, v, vload, type Contraction, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 import { stride } from './vectorize.ts';
 import { contractionParts } from './register-tile.ts';
 
-export function gpuTile(T = 4, { vectors = false } = {}) {
+export function gpuTile(T = 4) {
   return (k: Kernel): Kernel => ({ ...k, body: k.body.flatMap((s) => {
     const c = matchContraction(s);
-    return c ? tile(c, T, vectors) : [s];
+    return c ? tile(c, T) : [s];
   }) });
 }
 
-function tile(c: Contraction, T: number, vectors: boolean): KStmt[] {
+/** How a tile reads an operand: four floats along the contraction (p), four along the
+ *  tile's rows or columns, or one at a time. */
+type Way = 'p' | 'lines' | 'scalar';
+
+function tile(c: Contraction, T: number): KStmt[] {
   const R = [...Array(T).keys()];
   const { X, Y, put } = contractionParts(c);
   const row = (a: number) => add(v('i0'), i(a));
@@ -33,45 +36,39 @@ function tile(c: Contraction, T: number, vectors: boolean): KStmt[] {
     const conds = [...(a > 0 ? [bin('<', row(a), c.M)] : []), ...(c.N % T !== 0 && b > 0 ? [bin('<', col(b), i(c.N))] : [])];
     return conds.reduce<KExpr | undefined>((acc, x) => (acc ? bin('&&', acc, x) : x), undefined);
   };
-  // With `vectors`, each operand is read four contiguous floats at a time where it can be:
-  // along the tile's rows (X) or columns (Y) when their count is a multiple of 4 (a group of
-  // four is then all inside or all outside, and one outside starts at the last four
-  // instead); otherwise along the contraction, p then stepping by 4 (the rest of P in a
-  // scalar loop) — but only when the other operand cannot go along its rows or columns:
-  // unrolling p holds four steps' operands at once, which cost more than they saved on
-  // lavapipe for a·b (measured per kernel on GPT-mini: a·b with Y in vec4 columns and X
-  // scalar 58–72 ms, with X also in vec4s along p 69–81, all scalar 69–72; a·bᵀ, both along
-  // p, 96 → 69; aᵀ·b, rows and columns, 52 → 45).
+  // Each operand is read four contiguous floats at a time where it can be: along the tile's
+  // rows (X) or columns (Y) when their count is a multiple of 4 (a group of four is then all
+  // inside or all outside, and one outside starts at the last four instead); otherwise along
+  // the contraction, p then stepping by 4 (the rest of P in a scalar loop) — but only when the
+  // other operand cannot go along its rows or columns: unrolling p holds four steps' operands
+  // at once, which cost more than they saved on lavapipe for a·b (measured per kernel on
+  // GPT-mini: a·b with Y in vec4 columns and X scalar 58–72 ms, with X also in vec4s along p
+  // 69–81, all scalar 69–72; a·bᵀ, both along p, 96 → 69; aᵀ·b, rows and columns, 52 → 45).
   const probeX = X(v('tfm_r'), v('tfm_p'));
   const probeY = Y(v('tfm_p'), v('tfm_c'));
-  const xLoad = vectors && probeX.k === 'load';
-  const yLoad = vectors && probeY.k === 'load';
-  const xAlongRows = xLoad && T % 4 === 0 && c.M.k === 'num' && c.M.v % 4 === 0 && stride(probeX.idx, 'tfm_r') === 1;
-  const yAlongCols = yLoad && T % 4 === 0 && c.N % 4 === 0 && stride(probeY.idx, 'tfm_c') === 1;
-  const xAlongP = xLoad && !xAlongRows && !yAlongCols && stride(probeX.idx, 'tfm_p') === 1;
-  const yAlongP = yLoad && !yAlongCols && !xAlongRows && stride(probeY.idx, 'tfm_p') === 1;
+  const xLines = probeX.k === 'load' && T % 4 === 0 && c.M.k === 'num' && c.M.v % 4 === 0 && stride(probeX.idx, 'tfm_r') === 1;
+  const yLines = probeY.k === 'load' && T % 4 === 0 && c.N % 4 === 0 && stride(probeY.idx, 'tfm_c') === 1;
+  const xWay: Way = xLines ? 'lines' : probeX.k === 'load' && !yLines && stride(probeX.idx, 'tfm_p') === 1 ? 'p' : 'scalar';
+  const yWay: Way = yLines ? 'lines' : probeY.k === 'load' && !xLines && stride(probeY.idx, 'tfm_p') === 1 ? 'p' : 'scalar';
   const vec = (e: KExpr): KExpr => (e.k === 'load' ? vload(e.buf, e.idx) : e);
-  const U = xAlongP || yAlongP ? 4 : 1;
   const rowGroup = (g: number): KExpr => (g === 0 ? v('i0') : call('min', row(4 * g), sub(c.M, i(4))));
   const colGroup = (g: number): KExpr => (g === 0 || c.N % T === 0 ? col(4 * g) : call('min', col(4 * g), i(c.N - 4)));
   const at = (q: number) => (q ? add(v('p'), i(q)) : v('p'));
-  const Q = [...Array(U).keys()];
   const G = [...Array(T / 4).keys()];
-  const xLoads: KStmt[] = xAlongP ? R.map((a) => let_(`a${a}`, vec(X(rowIn(a), v('p'))), 'f32x4')) : xAlongRows ? Q.flatMap((q) => G.map((g) => let_(`a${q}_${g}`, vec(X(rowGroup(g), at(q))), 'f32x4'))) : Q.flatMap((q) => R.map((a) => let_(`a${q}_${a}`, X(rowIn(a), at(q)))));
-  const yLoads: KStmt[] = yAlongP ? R.map((b) => let_(`b${b}`, vec(Y(v('p'), colIn(b))), 'f32x4')) : yAlongCols ? Q.flatMap((q) => G.map((g) => let_(`b${q}_${g}`, vec(Y(at(q), colGroup(g))), 'f32x4'))) : Q.flatMap((q) => R.map((b) => let_(`b${q}_${b}`, Y(at(q), colIn(b)))));
-  const xv = (a: number, q: number): KExpr => (xAlongP ? lane(v(`a${a}`), q) : xAlongRows ? lane(v(`a${q}_${a >> 2}`), a & 3) : v(`a${q}_${a}`));
-  const yv = (q: number, b: number): KExpr => (yAlongP ? lane(v(`b${b}`), q) : yAlongCols ? lane(v(`b${q}_${b >> 2}`), b & 3) : v(`b${q}_${b}`));
-  const step: KStmt[] = [...xLoads, ...yLoads, ...Q.flatMap((q) => R.flatMap((a) => R.map((b) => set(`c${a}_${b}`, mul(xv(a, q), yv(q, b)), '+'))))];
-  const scalarStep: KStmt[] = [
-    ...R.map((a) => let_(`a${a}`, X(rowIn(a), v('p')))),
-    ...R.map((b) => let_(`b${b}`, Y(v('p'), colIn(b)))),
-    ...R.flatMap((a) => R.map((b) => set(`c${a}_${b}`, mul(v(`a${a}`), v(`b${b}`)), '+'))),
-  ];
-  const steps: KStmt[] = !vectors
-    ? [loop('p', c.P, scalarStep)]
-    : U === 1
-      ? [loop('p', c.P, step)]
-      : [let_('pEnd', c.P.k === 'num' ? i(c.P.v - (c.P.v % 4)) : sub(c.P, bin('%', c.P, i(4))), 'i32'), { k: 'for', v: 'p', from: i(0), to: v('pEnd'), step: 4, body: step }, loop('p', c.P, scalarStep, false, v('pEnd'))];
+  /** One step of the p loop (U = 4 steps of p when an operand goes along it): the loads,
+   *  then every multiply-add of the tile. */
+  const step = (xw: Way, yw: Way): KStmt[] => {
+    const Q = [...Array(xw === 'p' || yw === 'p' ? 4 : 1).keys()];
+    const xLoads = xw === 'p' ? R.map((a) => let_(`a${a}`, vec(X(rowIn(a), v('p'))), 'f32x4')) : xw === 'lines' ? Q.flatMap((q) => G.map((g) => let_(`a${q}_${g}`, vec(X(rowGroup(g), at(q))), 'f32x4'))) : Q.flatMap((q) => R.map((a) => let_(`a${q}_${a}`, X(rowIn(a), at(q)))));
+    const yLoads = yw === 'p' ? R.map((b) => let_(`b${b}`, vec(Y(v('p'), colIn(b))), 'f32x4')) : yw === 'lines' ? Q.flatMap((q) => G.map((g) => let_(`b${q}_${g}`, vec(Y(at(q), colGroup(g))), 'f32x4'))) : Q.flatMap((q) => R.map((b) => let_(`b${q}_${b}`, Y(at(q), colIn(b)))));
+    const xv = (a: number, q: number): KExpr => (xw === 'p' ? lane(v(`a${a}`), q) : xw === 'lines' ? lane(v(`a${q}_${a >> 2}`), a & 3) : v(`a${q}_${a}`));
+    const yv = (q: number, b: number): KExpr => (yw === 'p' ? lane(v(`b${b}`), q) : yw === 'lines' ? lane(v(`b${q}_${b >> 2}`), b & 3) : v(`b${q}_${b}`));
+    return [...xLoads, ...yLoads, ...Q.flatMap((q) => R.flatMap((a) => R.map((b) => set(`c${a}_${b}`, mul(xv(a, q), yv(q, b)), '+'))))];
+  };
+  const steps: KStmt[] =
+    xWay !== 'p' && yWay !== 'p'
+      ? [loop('p', c.P, step(xWay, yWay))]
+      : [let_('pEnd', c.P.k === 'num' ? i(c.P.v - (c.P.v % 4)) : sub(c.P, bin('%', c.P, i(4))), 'i32'), { k: 'for', v: 'p', from: i(0), to: v('pEnd'), step: 4, body: step(xWay, yWay) }, loop('p', c.P, step('scalar', 'scalar'), false, v('pEnd'))];
   const body: KStmt[] = [
     let_('i0', mul(v('it'), i(T)), 'i32'),
     let_('j0', mul(v('jt'), i(T)), 'i32'),

@@ -8,7 +8,7 @@
 // both. Parallel loops are left alone: on a GPU they are the invocations themselves.
 // Reading before the loop also reads when the loop runs zero times; WebGPU defines every
 // access (an out-of-range index is clamped), and the value is then never used.
-import { declared, mapExpr, mentions, walkKernel, type ElemType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
+import { declared, mapStmts, mentions, type ElemType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
 
 export function hoistLoads() {
   return (k: Kernel): Kernel => {
@@ -41,36 +41,14 @@ export function hoistLoads() {
         assigned(body);
         const hoisted = new Map<string, { v: string; e: KExpr; t: KType }>();
         const invariant = (x: KExpr) => (x.k === 'load' || x.k === 'vload') && readOnly.has(x.buf) && !mentions(x.idx, (n) => inner.has(n));
-        let any = false;
-        walkKernel(body, { expr: (x) => (any ||= invariant(x)) });
-        if (!any) return [{ ...s, body }];
-        const replace = (x: KExpr): KExpr => {
+        const newBody = mapStmts(body, (x) => {
           if (!invariant(x)) return x;
           const key = JSON.stringify(x);
           let h = hoisted.get(key);
           if (!h) hoisted.set(key, (h = { v: name(), e: x, t: x.k === 'vload' ? 'f32x4' : readOnly.get((x as KExpr & { k: 'load' }).buf)! }));
           return { k: 'var', name: h.v };
-        };
-        const rewrite = (xs: KStmt[]): KStmt[] =>
-          xs.map((x): KStmt => {
-            const e = (y: KExpr) => mapExpr(y, replace);
-            switch (x.k) {
-              case 'for':
-                return { ...x, from: e(x.from), to: e(x.to), body: rewrite(x.body) };
-              case 'let':
-              case 'set':
-                return { ...x, e: e(x.e) };
-              case 'store':
-                return { ...x, idx: e(x.idx), e: e(x.e) };
-              case 'if':
-                return { ...x, c: e(x.c), then: rewrite(x.then), else: x.else && rewrite(x.else) };
-              case 'reduce':
-                return { ...x, from: e(x.from), to: e(x.to), body: rewrite(x.body), e: e(x.e) };
-              default:
-                return x;
-            }
-          });
-        const newBody = rewrite(body);
+        });
+        if (!hoisted.size) return [{ ...s, body }];
         return [...[...hoisted.values()].map((h): KStmt => ({ k: 'let', v: h.v, t: h.t, e: h.e })), { ...s, body: newBody }];
       });
     return { ...k, body: block(k.body) };

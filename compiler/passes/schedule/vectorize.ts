@@ -148,7 +148,7 @@ function evalInt(e: KExpr, value: (name: string) => number): number | undefined 
  *  undefined when its body is not all vectorizable. `n` numbers the new locals. */
 /** `threadLoop`: the loop is the kernel's thread split (a top-level parallel loop), which
  *  must stay a loop. */
-function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, buffers: Map<string, ElemType>, n: number, threadLoop: boolean, fns: ReadonlySet<string>, maxReductions = Infinity): KStmt[] | undefined {
+function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, buffers: Map<string, ElemType>, n: number, threadLoop: boolean, fns: ReadonlySet<string>, maxReductions: number): KStmt[] | undefined {
   const iv = loop.v;
   const locals = new Set<string>();
   const reductions: string[] = [];

@@ -30,6 +30,6 @@ export const webgpuTarget: Target = {
   description: 'WGSL compute shaders for WebGPU (Node via Dawn, or a browser)',
   // A GPU needs the attention backward's parallelism more than one pass over the scores.
   variants: ['attention-grad-by-keys'],
-  schedule: [columnSums(), gpuTile(8, { vectors: true }), privatize(), lowerReduce({ nested: true }), vectorize({ parallel: false, fns: new Set(['exp', 'sqrt', 'max', 'min']), scratch: true, maxReductions: 4 }), hoistLoads()],
+  schedule: [columnSums(), gpuTile(8), privatize(), lowerReduce({ nested: true }), vectorize({ parallel: false, fns: new Set(['exp', 'sqrt', 'max', 'min']), scratch: true, maxReductions: 4 }), hoistLoads()],
   render: (kernels, ctx) => ({ 'kernels.wgsl': renderWgsl(kernels, ctx) }),
 };

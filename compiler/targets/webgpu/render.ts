@@ -235,13 +235,15 @@ function treeable(k: Kernel): boolean {
 }
 
 /** The vector loads and stores of `k` whose index is a multiple of 4 for every value of the
- *  names in it: a sum of such terms, where a product is one when a factor is, a constant when
- *  4 divides it, the min or max of such terms, a local when its value is one, and a loop
- *  variable when it starts at one and steps by a multiple of 4. (Every buffer starts at a multiple of 16 bytes: the runtime binds
- *  them at the device's storage-offset alignment.) */
-export function alignedVectors(k: Kernel): { loads: Set<KExpr>; stores: Set<KStmt> } {
+ *  names in it, and the buffers they access: a sum of such terms, where a product is one when
+ *  a factor is, a constant when 4 divides it, the min or max of such terms, a local when its
+ *  value is one, and a loop variable when it starts at one and steps by a multiple of 4.
+ *  (Every buffer starts at a multiple of 16 bytes: the runtime binds them at the device's
+ *  storage-offset alignment.) */
+export function alignedVectors(k: Kernel): { loads: Set<KExpr>; stores: Set<KStmt>; buffers: Set<string> } {
   const loads = new Set<KExpr>();
   const stores = new Set<KStmt>();
+  const buffers = new Set<string>();
   const mult4 = (e: KExpr, facts: Map<string, boolean>): boolean => {
     switch (e.k) {
       case 'num':
@@ -261,7 +263,7 @@ export function alignedVectors(k: Kernel): { loads: Set<KExpr>; stores: Set<KStm
   const visitExpr = (e: KExpr, facts: Map<string, boolean>) =>
     walkKernel([{ k: 'let', v: '', t: 'f32', e }], {
       expr: (x) => {
-        if (x.k === 'vload' && mult4(x.idx, facts)) loads.add(x);
+        if (x.k === 'vload' && mult4(x.idx, facts)) (loads.add(x), buffers.add(x.buf));
       },
     });
   const block = (stmts: KStmt[], outer: Map<string, boolean>, vectors: Set<string>) => {
@@ -287,7 +289,7 @@ export function alignedVectors(k: Kernel): { loads: Set<KExpr>; stores: Set<KStm
           break;
         case 'store':
           visitExpr(s.e, facts);
-          if (isVector(s.e) && mult4(s.idx, facts)) stores.add(s);
+          if (isVector(s.e) && mult4(s.idx, facts)) (stores.add(s), buffers.add(s.buf));
           break;
         case 'for':
           block(s.body, new Map(facts).set(s.v, mult4(s.from, facts) && (s.step ?? 1) % 4 === 0), vecs);
@@ -308,7 +310,7 @@ export function alignedVectors(k: Kernel): { loads: Set<KExpr>; stores: Set<KStm
     }
   };
   block(k.body, new Map(), new Set());
-  return { loads, stores };
+  return { loads, stores, buffers };
 }
 
 /** The vec4 index of an aligned element index. */
@@ -339,15 +341,14 @@ function renderKernel(k: Kernel, sources?: SourceMap): string {
   // A read-only buffer with aligned vector loads, and a private row with aligned vector loads
   // or stores, is an array of vec4<f32> (one load or store for four floats); its scalar
   // accesses pick a component.
-  const vectorized = new Set([...[...aligned.loads].map((x) => (x as KExpr & { k: 'vload' }).buf), ...[...aligned.stores].map((x) => (x as KStmt & { k: 'store' }).buf)]);
-  const vec4 = new Set([...k.buffers.filter((b) => b.access === 'read' && b.t === 'f32').map((b) => b.name), ...(k.scratch ?? []).map((x) => x.name)].filter((n) => vectorized.has(n)));
+  const vec4 = new Set([...k.buffers.filter((b) => b.access === 'read' && b.t === 'f32').map((b) => b.name), ...(k.scratch ?? []).map((x) => x.name)].filter((n) => aligned.buffers.has(n)));
   k.buffers.forEach((b, n) => lines.push(`@group(0) @binding(${n}) var<storage, ${b.access === 'read' ? 'read' : 'read_write'}> ${ident(b.name)}: array<${vec4.has(b.name) ? 'vec4<f32>' : b.t}>;`));
   if (uniforms.length) lines.push(`@group(0) @binding(${k.buffers.length}) var<uniform> tfm_args: Args;`);
   // Scratch (kir.ts Kernel.scratch) is private to each invocation here: a function-scope array.
   const buffers = new Map([...k.buffers.map((b) => [b.name, b.t] as [string, ElemType]), ...(k.scratch ?? []).map((x) => [x.name, 'f32'] as [string, ElemType])]);
   const privateArrays = (k.scratch ?? []).map((x) => (vec4.has(x.name) ? `var ${ident(x.name)}: array<vec4<f32>, ${Math.ceil(x.elems / 4)}>;` : `var ${ident(x.name)}: array<f32, ${x.elems}>;`));
   for (const ph of phases) {
-    const r = new Renderer({ buffers, vars: new Map<string, KType>() }, privateArrays, { aligned: aligned.loads, stores: aligned.stores, vec4 });
+    const r = new Renderer({ buffers, vars: new Map<string, KType>() }, privateArrays, { loads: aligned.loads, stores: aligned.stores, vec4 });
     if (ph.mode === 'grid') renderGrid(r, ph, lines);
     else if (ph.mode === 'tree') renderTree(r, ph, lines);
     else {
@@ -437,8 +438,9 @@ class Renderer {
     private readonly env: TypeEnv & { vars: Map<string, KType> },
     /** Declarations every entry point starts with (its private arrays). */
     readonly prologue: string[] = [],
-    /** Vector loads whose index is a multiple of 4, and the buffers declared as vec4 arrays. */
-    private readonly vectors: { aligned: Set<KExpr>; stores: Set<KStmt>; vec4: Set<string> } = { aligned: new Set(), stores: new Set(), vec4: new Set() },
+    /** Vector loads and stores whose index is a multiple of 4, and the buffers declared as
+     *  vec4 arrays. */
+    private readonly vectors: { loads: Set<KExpr>; stores: Set<KStmt>; vec4: Set<string> },
   ) {}
 
   private fresh = 0;
@@ -611,7 +613,7 @@ class Renderer {
       case 'select':
         return `select(${this.expr(e.b)}, ${this.expr(e.a)}, ${this.expr(e.c)})`;
       case 'vload': {
-        if (this.vectors.aligned.has(e) && this.vectors.vec4.has(e.buf)) return `${ident(e.buf)}[${quarter(this.expr(e.idx), e.idx)}]`;
+        if (this.vectors.loads.has(e) && this.vectors.vec4.has(e.buf)) return `${ident(e.buf)}[${quarter(this.expr(e.idx), e.idx)}]`;
         return `vec4<f32>(${[0, 1, 2, 3].map((c) => this.expr({ k: 'load', buf: e.buf, idx: offset(e.idx, c) })).join(', ')})`;
       }
       case 'splat':
