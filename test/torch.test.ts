@@ -1,6 +1,7 @@
 // Conformance against PyTorch: for gpt_tiny with the same random weights and batch, the
 // generated kernels' logits, loss and every parameter gradient agree with an independent
-// PyTorch GPT-2 to ≤ 1e-4 relative, and 10 AdamW steps track torch.optim.AdamW's losses.
+// PyTorch GPT-2 to ≤ 1e-4 relative, and 10 AdamW steps track torch.optim.AdamW's losses
+// (run in float64: see the tolerances below).
 // Weights cross over through `tfm export`'s Hugging Face names and come back through import.
 // Needs Debian's python3-torch (`apt-get install -y --no-install-recommends python3-torch
 // python3-numpy`); without it the test is skipped locally and fails in CI (CI=true).
@@ -77,8 +78,20 @@ describe('PyTorch conformance (gpt_tiny)', () => {
       ex.backward();
       ex.optimizerStep({ lr: adamw.lr, beta1: adamw.beta1, beta2: adamw.beta2, eps: adamw.eps, weightDecay: adamw.weight_decay, maxNorm: adamw.max_norm });
     }
-    const theirs = Array.from(torch.get('adamw_losses')!.data);
-    for (let s = 0; s < adamw.steps; s++) expect(Math.abs(ours[s] - theirs[s]) / theirs[s], `loss at step ${s}: ${ours[s]} vs ${theirs[s]}, seed ${seed}`).toBeLessThan(1e-4);
+    // The trajectory is compared with PyTorch's in float64, the same optimizer in exact-enough
+    // arithmetic. Float32 AdamW trajectories part chaotically: where a gradient is near zero,
+    // rounding flips the sign of m/√v and that weight moves by ±lr. Measured over 42 seeds of
+    // this setup: PyTorch's own float32 run stays within 2.1e-5 of its float64 run for the
+    // first 5 steps and drifts up to 1.1e-4 by step 10 (a 1e-4 bound would fail PyTorch
+    // itself); ours stays within 2.0e-5, then up to 6.7e-5. So the first 5 steps are held to
+    // 1e-4 and the last 5 to 1e-3. Both bounds still catch a wrong optimizer: without the
+    // weight decay our trajectory moves 0.8–1.5e-4 in the first 5 steps and 1.5–3.6e-3 by
+    // step 10; with β2 = 0.999 for 0.95, 0.7–4.9e-3 and 1–5.5e-2 (two seeds each).
+    writeFileSync(`${dir}/config64.json`, JSON.stringify({ heads: 4, eps: 1e-5, adamw, float64: true }));
+    const py64 = spawnSync(PYTHON, ['test/torch/gpt_reference.py', `${dir}/weights.safetensors`, `${dir}/batch.safetensors`, `${dir}/config64.json`, `${dir}/torch64.safetensors`], { encoding: 'utf8' });
+    expect(py64.status, py64.stderr).toBe(0);
+    const theirs = Array.from(decodeSafetensors(readFileSync(`${dir}/torch64.safetensors`)).tensors.get('adamw_losses')!.data);
+    for (let s = 0; s < adamw.steps; s++) expect(Math.abs(ours[s] - theirs[s]) / theirs[s], `loss at step ${s}: ${ours[s]} vs ${theirs[s]} (PyTorch float64), seed ${seed}`).toBeLessThan(s < 5 ? 1e-4 : 1e-3);
     expect(ours[adamw.steps - 1]).toBeLessThan(ours[0]);
   });
 

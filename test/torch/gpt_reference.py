@@ -109,7 +109,10 @@ def main():
     weights, batch_path, config_path, out_path = sys.argv[1:5]
     cfg = json.load(open(config_path))
     torch.manual_seed(0)
-    p = {k: v.clone().requires_grad_(True) for k, v in read_safetensors(weights).items()}
+    # float64: the same model and optimizer in double precision, the yardstick for how far a
+    # float32 trajectory (PyTorch's or ours) may drift over several AdamW steps.
+    dtype = torch.float64 if cfg.get("float64") else torch.float32
+    p = {k: v.to(dtype).clone().requires_grad_(True) for k, v in read_safetensors(weights).items()}
     batch = read_safetensors(batch_path)
     tokens, targets = batch["tokens"].long(), batch["targets"]
     cfg["layers"] = len({k.split(".")[1] for k in p if k.startswith("h.")})
