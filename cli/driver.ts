@@ -94,13 +94,18 @@ export function specHash(m: CheckedModel): string {
   return createHash('sha256').update(printGraph(graph)).digest('hex');
 }
 
-/** What `tfm train` needs of a checked decoder spec, compiled on demand. */
+/** What `tfm train` needs of a checked spec, compiled on demand. The command has checked
+ *  that the objective is one `tfm train` runs (cli/train.ts). */
 export function trainModel(m: CheckedModel, target = 'cpu'): TrainModel {
+  const img = m.model.inputs.image;
   return {
     name: m.model.name,
-    vocab: m.model.embed!.tokens!.vocab.value,
+    objective: m.model.objective!.kind.value as TrainModel['objective'],
+    vocab: m.model.embed?.tokens?.vocab.value,
     context: m.model.inputs.tokens?.context?.value ?? m.model.embed?.positions?.length?.value,
     specials: m.model.vocabulary.specials.map((s) => s.value),
+    image: img ? { channels: img.channels?.value ?? 1, height: img.height!.value, width: img.width!.value } : undefined,
+    classes: m.model.head?.classes?.value,
     specHash: specHash(m),
     executor: (dims, opts) => compileExecutor(m, dims, { ...opts, target }),
   };

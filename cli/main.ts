@@ -170,9 +170,9 @@ Exit codes:
 
   program
     .command('train')
-    .description('pretrain a decoder spec on text (next-token prediction): progress bar, validation, loss plot, samples, checkpoints')
+    .description('train a spec on its objective — a decoder on text (next-token prediction), an image classifier on MNIST: progress bar, validation (loss; accuracy for classifiers), loss plot, samples, checkpoints')
     .argument('<spec>', 'spec file')
-    .option('--data <source>', 'built-in corpus (moby-dick), a text file, or a folder of .txt files', 'moby-dick')
+    .option('--data <source>', 'text: a built-in corpus (moby-dick, the default), a text file or a folder of .txt files; images: mnist (the default) or a folder of the four MNIST-layout IDX files')
     .addOption(new Option('--tokenizer <kind>', 'tokenizer').choices(['char', 'bpe', 'gpt2']).default('char'))
     .option('--steps <n>', 'training steps', '300')
     .option('--batch <n>', 'sequences per step', '16')

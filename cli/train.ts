@@ -9,10 +9,15 @@ import { checkedModel } from './weights.ts';
 
 export async function trainCommand(spec: string, o: Record<string, string | boolean | undefined>): Promise<void> {
   const m = checkedModel(spec);
-  if (m.model.layout?.value !== 'decoder' || m.model.objective?.kind.value !== 'clm') throw new TfmError('TFM4002', '`tfm train` pretrains decoder models with `objective clm` so far');
+  const objective = m.model.objective?.kind.value;
+  const clm = m.model.layout?.value === 'decoder' && objective === 'clm';
+  const images = objective === 'classify' && m.model.inputs.image !== undefined && m.model.head?.classes !== undefined;
+  if (!clm && !images) {
+    throw new TfmError('TFM4002', `\`tfm train\` runs decoders with \`objective clm\` and image classifiers (\`input image\`, \`objective classify\`) so far; ${m.model.name} is ${m.model.layout?.value ?? 'a model'} with \`objective ${objective ?? '(none)'}\`${m.model.inputs.image ? '' : m.model.inputs.tokens ? ' on tokens' : ''}`);
+  }
   const threads = int(o.threads, 'threads');
   const result = await train(trainModel(m, String(o.target ?? 'cpu')), {
-    data: String(o.data),
+    data: typeof o.data === 'string' ? o.data : undefined,
     tokenizer: o.tokenizer as TokenizerKind,
     steps: int(o.steps, 'steps'),
     batch: int(o.batch, 'batch'),
@@ -34,12 +39,17 @@ export async function trainCommand(spec: string, o: Record<string, string | bool
     sampleTokens: 80,
     profile: o.profile === true,
     log: (line) => console.error(line),
+    tty: process.stderr.isTTY === true,
   });
+  const per = result.per;
+  const ref = result.reference ? ` (${result.reference.label})` : '';
+  const pct = (a: number) => `${(100 * a).toFixed(2)}%`;
   console.log(
     [
       `${m.model.name}: ${result.step} steps`,
-      `validation loss ${result.valLoss?.toFixed(4) ?? '-'} nats/token (unigram entropy of the validation text: ${result.unigramEntropy.toFixed(4)})`,
-      Number.isNaN(result.trainLoss) ? `no step to train: the run is at step ${result.step} of --steps ${o.steps}` : `training loss ${result.trainLoss.toFixed(4)}, ${Math.round(result.tokensPerSecond)} tokens/s`,
+      `validation loss ${result.valLoss?.toFixed(4) ?? '-'} nats/${per}${ref}${result.valAccuracy !== null ? `, accuracy ${pct(result.valAccuracy)}` : ''}`,
+      ...(result.heldOut ? [`held-out accuracy ${pct(result.heldOut.accuracy!)} on all ${result.heldOut.count} test ${per}s (loss ${result.heldOut.loss.toFixed(4)})`] : []),
+      Number.isNaN(result.trainLoss) ? `no step to train: the run is at step ${result.step} of --steps ${o.steps}` : `training loss ${result.trainLoss.toFixed(4)}, ${Math.round(result.perSecond)} ${per}s/s`,
       `loss plot: ${result.plot}`,
       `checkpoint: ${result.checkpoint ?? '-'}`,
     ].join('\n'),

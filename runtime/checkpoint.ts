@@ -27,9 +27,12 @@ export interface CheckpointState {
   files: Record<string, string>;
   /** The settings that give the run its meaning (absent in version-1 checkpoints). */
   run?: Record<string, string | number>;
-  /** Loss history for the plot: [step, train, val?]. */
-  history: [number, number, number | null][];
+  /** History for the plot: [step, training loss, validation loss or null, and for a
+   *  classifier its validation accuracy (0–1) or null]. */
+  history: HistoryRow[];
 }
+
+export type HistoryRow = [number, number, number | null] | [number, number, number | null, number | null];
 
 export const checkpointName = (step: number) => `ckpt-${String(step).padStart(8, '0')}`;
 const CHECKPOINT = /^ckpt-(\d{8,})$/;
@@ -177,5 +180,5 @@ function validateState(s: CheckpointState, path: string): void {
   const digests = ['model.safetensors', 'optimizer.safetensors', 'tokenizer.json'];
   if (!s.files || typeof s.files !== 'object' || Array.isArray(s.files) || Object.keys(s.files).some((f) => !digests.includes(f)) || digests.slice(0, 2).some((f) => typeof s.files[f] !== 'string') || Object.values(s.files).some((d) => typeof d !== 'string' || !/^[0-9a-f]{64}$/.test(d))) throw bad('invalid file digests');
   if (s.run !== undefined && (!s.run || typeof s.run !== 'object' || Array.isArray(s.run) || !Object.values(s.run).every((v) => typeof v === 'string' || Number.isFinite(v)))) throw bad('invalid run settings');
-  if (!Array.isArray(s.history) || !s.history.every((h) => Array.isArray(h) && h.length === 3 && Number.isFinite(h[0]) && Number.isFinite(h[1]) && (h[2] === null || Number.isFinite(h[2])))) throw bad('invalid loss history');
+  if (!Array.isArray(s.history) || !s.history.every((h) => Array.isArray(h) && (h.length === 3 || h.length === 4) && Number.isFinite(h[0]) && Number.isFinite(h[1]) && (h[2] === null || Number.isFinite(h[2])) && (h[3] === undefined || h[3] === null || (Number.isFinite(h[3]) && h[3] >= 0 && h[3] <= 1)))) throw bad('invalid loss history');
 }

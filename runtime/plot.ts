@@ -1,9 +1,13 @@
 // The loss curve as a small standalone SVG: training loss (smoothed) and validation loss
-// against the step, with axes and a legend — a picture a person can open in any browser.
-export function lossPlotSvg(history: [number, number, number | null][], title: string, reference?: { label: string; value: number }): string {
+// against the step, with axes and a legend — a picture a person can open in any browser. A
+// classifier's validation accuracy, when the history has it, is drawn on a right-hand axis.
+import type { HistoryRow } from './checkpoint.ts';
+
+export function lossPlotSvg(history: HistoryRow[], title: string, reference?: { label: string; value: number }, per = 'token'): string {
   const W = 720;
   const H = 420;
-  const m = { l: 60, r: 20, t: 40, b: 50 };
+  const acc = history.filter((h) => h[3] !== undefined && h[3] !== null).map((h) => [h[0], h[3]!] as const);
+  const m = { l: 60, r: acc.length ? 60 : 20, t: 40, b: 50 };
   const steps = history.map((h) => h[0]);
   const train = smooth(history.map((h) => h[1]), 0.9);
   const val = history.filter((h) => h[2] !== null).map((h) => [h[0], h[2]!] as const);
@@ -12,7 +16,11 @@ export function lossPlotSvg(history: [number, number, number | null][], title: s
   const [y0, y1] = [Math.min(...values) * 0.95, Math.max(...values) * 1.02];
   const X = (x: number) => m.l + ((x - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
   const Y = (y: number) => H - m.b - ((y - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
-  const path = (pts: (readonly [number, number])[]) => pts.map(([x, y], k) => `${k ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
+  const path = (pts: (readonly [number, number])[], y = Y) => pts.map(([x, v], k) => `${k ? 'L' : 'M'}${X(x).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+  // Accuracy: its own axis on the right, from the lowest value measured (rounded down to
+  // ten points) to 100%.
+  const a0 = acc.length ? Math.min(0.9, Math.floor(Math.min(...acc.map((a) => a[1])) * 10) / 10) : 0;
+  const A = (a: number) => H - m.b - ((a - a0) / (1 - a0)) * (H - m.t - m.b);
   // Round tick values: steps of 1, 2 or 5 × 10^k.
   const ticks = (lo: number, hi: number, n: number) => {
     const raw = (hi - lo) / n;
@@ -31,14 +39,23 @@ export function lossPlotSvg(history: [number, number, number | null][], title: s
     ...ticks(x0, x1, 5).map((x) => `<text x="${X(x).toFixed(1)}" y="${H - m.b + 18}" text-anchor="middle">${Math.round(x)}</text>`),
     `<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="black"/><line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="black"/>`,
     `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">step</text>`,
-    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">loss (nats per token)</text>`,
+    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">loss (nats per ${esc(per)})</text>`,
+    ...(acc.length
+      ? [
+          `<line x1="${W - m.r}" x2="${W - m.r}" y1="${m.t}" y2="${H - m.b}" stroke="#2ca02c"/>`,
+          ...ticks(a0, 1, 5).map((a) => `<text x="${W - m.r + 6}" y="${(A(a) + 4).toFixed(1)}" fill="#2ca02c">${Number((100 * a).toFixed(1))}%</text>`),
+          `<text x="${W - 14}" y="${H / 2}" text-anchor="middle" fill="#2ca02c" transform="rotate(90 ${W - 14} ${H / 2})">validation accuracy</text>`,
+          `<path d="${path(acc, A)}" fill="none" stroke="#2ca02c" stroke-width="2"/>${acc.map(([x, a]) => `<circle cx="${X(x).toFixed(1)}" cy="${A(a).toFixed(1)}" r="3" fill="#2ca02c"/>`).join('')}`,
+        ]
+      : []),
     train.length ? `<path d="${path(steps.map((s, k) => [s, train[k]] as const))}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>` : '',
     val.length ? `<path d="${path(val)}" fill="none" stroke="#d62728" stroke-width="2"/>${val.map(([x, y]) => `<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="3" fill="#d62728"/>`).join('')}` : '',
     reference ? `<line x1="${m.l}" x2="${W - m.r}" y1="${Y(reference.value).toFixed(1)}" y2="${Y(reference.value).toFixed(1)}" stroke="#777" stroke-dasharray="6 4"/>` : '',
-    `<g transform="translate(${W - m.r - 230},${m.t + 8})"><rect width="225" height="${reference ? 60 : 44}" fill="white" stroke="#ccc"/>`,
+    `<g transform="translate(${W - m.r - 230},${m.t + 8})"><rect width="225" height="${44 + (reference ? 16 : 0) + (acc.length ? 16 : 0)}" fill="white" stroke="#ccc"/>`,
     `<line x1="8" x2="30" y1="14" y2="14" stroke="#1f77b4" stroke-width="2"/><text x="36" y="18">training loss (smoothed)</text>`,
     `<line x1="8" x2="30" y1="32" y2="32" stroke="#d62728" stroke-width="2"/><text x="36" y="36">validation loss</text>`,
     reference ? `<line x1="8" x2="30" y1="50" y2="50" stroke="#777" stroke-dasharray="6 4"/><text x="36" y="54">${esc(reference.label)}</text>` : '',
+    acc.length ? `<line x1="8" x2="30" y1="${reference ? 66 : 50}" y2="${reference ? 66 : 50}" stroke="#2ca02c" stroke-width="2"/><text x="36" y="${reference ? 70 : 54}">validation accuracy (right axis)</text>` : '',
     `</g></svg>`,
   ];
   return out.filter(Boolean).join('\n') + '\n';

@@ -1,25 +1,29 @@
-// `tfm train`: pretraining a decoder spec on text with next-token prediction. The loop is
-// thin — data, schedule, progress, validation, samples, checkpoints; every number of the
-// model comes from its generated kernels. A run is a pure function of (spec, data, flags,
-// seed): `--resume` continues bit-identically from the newest checkpoint.
+// `tfm train`: one training loop for every objective. The objective (runtime/objectives/)
+// brings the data, fills each batch and measures validation; the loop is the same for all —
+// schedule, AdamW, NaN guards, progress, plot, checkpoints. Every number of the model comes
+// from its generated kernels. A run is a pure function of (spec, data, flags, seed):
+// `--resume` continues bit-identically from the newest checkpoint.
 import { TfmError } from '../common/errors.ts';
 import { statSync } from 'node:fs';
-import { exists, LIMITS, makeFolder, readTextBounded, writeAtomically } from '../common/files.ts';
+import { exists, makeFolder, writeAtomically } from '../common/files.ts';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
 import { resolveShape, sameShape } from '../common/program.ts';
 import type { ModelRunner } from './executor.ts';
-import { checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
+import { checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type HistoryRow } from './checkpoint.ts';
 import { exportGpt, importGpt } from './hf.ts';
 import { initParams, Rng } from './init.ts';
 import { lossPlotSvg } from './plot.ts';
 import type { NamedTensor } from './safetensors.ts';
+import { progress } from './progress.ts';
 import { learningRate } from './schedule.ts';
-import { corpusDigest, loadCorpus, sampleBatch, splitDocuments, tokenStream, unigramEntropy, validationBatches } from './text/data.ts';
-import { bertTokenizer, bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON, TokenizerError, type Tokenizer, type TokenizerKind } from './text/tokenizer.ts';
+import type { TokenizerKind } from './text/tokenizer.ts';
+import { clmData } from './objectives/clm.ts';
+import { imageClassifyData } from './objectives/classify-image.ts';
+import type { Metrics, ObjectiveData, RunSettings } from './objectives/objective.ts';
 
 export interface TrainOptions {
-  data: string;
+  /** Text or images, by the objective; undefined: its built-in default (moby-dick, mnist). */
+  data?: string;
   tokenizer: TokenizerKind;
   steps: number;
   batch: number;
@@ -44,36 +48,50 @@ export interface TrainOptions {
    *  per step by op at the end. */
   profile?: boolean;
   log: (line: string) => void;
+  /** Progress as a bar redrawn in place (a terminal), else as a plain line every few steps. */
+  tty?: boolean;
 }
 
 export interface TrainResult {
   step: number;
   trainLoss: number;
   valLoss: number | null;
-  unigramEntropy: number;
-  tokensPerSecond: number;
+  /** Classifiers: the last validation accuracy. */
+  valAccuracy: number | null;
+  /** Classifiers: loss and accuracy on the whole held-out split at the end of the run. */
+  heldOut?: Metrics;
+  /** The objective's comparison line (language models: the validation text's unigram entropy). */
+  reference?: { label: string; value: number };
+  /** What a loss is averaged over and the speed counts: `token`, `image`. */
+  per: string;
+  perSecond: number;
   plot: string;
   sample: string;
   checkpoint: string | null;
 }
 
-/** What training needs of a model: its vocabulary and context, and executors of its
- *  compiled program (the command line compiles; the runtime imports nothing of the compiler). */
+/** What training needs of a model: its objective and inputs, and executors of its compiled
+ *  program (the command line compiles; the runtime imports nothing of the compiler). */
 export interface TrainModel {
   name: string;
-  vocab: number;
+  objective: 'clm' | 'classify';
+  /** Text models. */
+  vocab?: number;
   context?: number;
   specials: string[];
+  /** Image classifiers: the spec's `input image` and its classes. */
+  image?: { channels: number; height: number; width: number };
+  classes?: number;
   /** The architecture's identity, recorded in checkpoints. */
   specHash: string;
   executor(dims: Record<string, number>, opts: { train: boolean; threads?: number }): Promise<ModelRunner>;
 }
 
 /** The settings that give a run its meaning, recorded in every checkpoint. `data` is the
- *  digest of the training text (the same text under another path is the same run). */
-export type RunSettings = Record<string, string | number>;
+ *  digest of the training data (the same text under another path is the same run). */
+export type { RunSettings };
 
-const FLAG: Record<string, string> = { data: '--data (its text)', tokenizer: '--tokenizer', batch: '--batch', seq: '--seq', lr: '--lr', warmup: '--warmup', minLrRatio: 'the minimum learning-rate ratio', weightDecay: '--weight-decay', maxNorm: '--max-norm', seed: '--seed', steps: '--steps', evalBatches: '--eval-batches' };
+const FLAG: Record<string, string> = { data: '--data (its contents)', tokenizer: '--tokenizer', batch: '--batch', seq: '--seq', lr: '--lr', warmup: '--warmup', minLrRatio: 'the minimum learning-rate ratio', weightDecay: '--weight-decay', maxNorm: '--max-norm', seed: '--seed', steps: '--steps', evalBatches: '--eval-batches' };
 
 /** A resume may change only what keeps the run the same run: the total of steps (the cosine
  *  schedule is stretched to the new total from here on) and the number of validation batches
@@ -81,7 +99,7 @@ const FLAG: Record<string, string> = { data: '--data (its text)', tokenizer: '--
  *  difference listed. Returns the notes to print for accepted changes. */
 export function compareSettings(recorded: RunSettings | undefined, now: RunSettings, checkpoint: string): string[] {
   if (!recorded) return [`note: ${checkpoint} was written by an older tfm and records no run settings; they are not compared`];
-  const show = (v: string | number | undefined) => (v === undefined ? '(not recorded)' : typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? `text ${v.slice(0, 12)}…` : String(v));
+  const show = (v: string | number | undefined) => (v === undefined ? '(not recorded)' : typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? `digest ${v.slice(0, 12)}…` : String(v));
   const changed = Object.keys(FLAG).filter((k) => recorded[k] !== now[k]);
   const refused = changed.filter((k) => k !== 'steps' && k !== 'evalBatches');
   if (refused.length) {
@@ -96,21 +114,18 @@ export function compareSettings(recorded: RunSettings | undefined, now: RunSetti
 
 const finite = (a: Float32Array) => a.every(Number.isFinite);
 
-function buildTokenizer(kind: TokenizerKind, train: string[], vocab: number, specials: string[]): Tokenizer {
-  switch (kind) {
-    case 'gpt2':
-      return gpt2Tokenizer();
-    case 'bert':
-      return bertTokenizer(specials);
-    case 'bpe':
-      return bpeTokenizer(train, vocab, specials);
-    case 'char':
-      return charTokenizer(train, vocab, specials);
+
+/** The objective's data, loaded and checked before anything is compiled or written. */
+function objectiveData(model: TrainModel, opts: TrainOptions, seq: number): ObjectiveData {
+  switch (model.objective) {
+    case 'clm':
+      return clmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer, batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, sampleTokens: opts.sampleTokens, log: opts.log });
+    case 'classify':
+      return imageClassifyData({ data: opts.data ?? 'mnist', batch: opts.batch, evalBatches: opts.evalBatches, image: model.image!, classes: model.classes! });
   }
 }
 
 export async function train(model: TrainModel, opts: TrainOptions): Promise<TrainResult> {
-  const vocab = model.vocab;
   const ctx = model.context;
   const seq = opts.seq ?? ctx ?? 64;
   if (ctx && seq > ctx) throw new TfmError('TFM5008', `--seq ${seq} exceeds the context of ${ctx}`);
@@ -120,13 +135,10 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
   if (exists(opts.out) && !statSync(opts.out).isDirectory()) throw new TfmError('TFM5020', `--out \`${opts.out}\` is a file; a run folder is a folder`);
   const latest = listCheckpoints(opts.out).at(-1);
   if (!opts.resume && latest) throw new TfmError('TFM5015', `\`${opts.out}\` already holds checkpoints: pass --resume to continue that run, or choose another --out`);
-  const corpus = loadCorpus(opts.data);
-  const split = splitDocuments(corpus.documents);
+  const data = objectiveData(model, opts, seq);
   const run: RunSettings = {
-    data: corpusDigest(corpus),
-    tokenizer: opts.tokenizer,
+    ...data.settings,
     batch: opts.batch,
-    seq,
     lr: opts.lr,
     warmup: opts.warmup,
     minLrRatio: opts.minLrRatio,
@@ -137,62 +149,36 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
     evalBatches: opts.evalBatches,
   };
   const hash = model.specHash;
-  const ex = await model.executor({ batch: opts.batch, seq }, { train: true, threads: opts.threads });
+  const ex = await model.executor(data.dims, { train: true, threads: opts.threads });
   let closeAll = () => ex.close();
   try {
-    const evalEx = await model.executor({ batch: opts.batch, seq }, { train: false });
-    const sampler = await model.executor({ batch: 1, seq }, { train: false });
-    closeAll = () => {
-      ex.close();
-      evalEx.close();
-      sampler.close();
-    };
     const shapes = new Map(ex.program.params.map((p) => [p.name, resolveShape(p.shape, {})]));
     const paramBytes = 4 * [...shapes.values()].reduce((n, sh) => n + sh.reduce((a, b) => a * b, 1), 0);
     const ck = opts.resume && latest ? readCheckpoint(join(opts.out, latest), hash, { model: paramBytes + 2 ** 24, optimizer: 8 * ex.mem.m.length + 2 ** 20 }) : undefined;
     if (ck) for (const note of compareSettings(ck.state.run, run, join(opts.out, latest!))) opts.log(note);
-
-    // Tokenizer: the one the checkpoint was trained with; else the run folder's (a run stopped
-    // before its first checkpoint, or an older checkpoint); else built from the training text.
-    const tokPath = join(opts.out, 'tokenizer.json');
-    const onDisk = exists(tokPath) ? readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer') : undefined;
-    let tokText: string | undefined = ck?.tokenizer;
-    if (tokText !== undefined && onDisk !== undefined && onDisk !== tokText) {
-      throw new TfmError('TFM5013', `\`${tokPath}\` differs from the tokenizer checkpoint \`${latest}\` was trained with (recorded in its state.json): restore it from \`${join(opts.out, latest!, 'tokenizer.json')}\``);
-    }
-    if (tokText === undefined && opts.resume) tokText = onDisk;
-    let tok: Tokenizer;
-    if (tokText !== undefined) {
-      try {
-        tok = tokenizerFromJSON(JSON.parse(tokText));
-      } catch (e) {
-        throw new TfmError('TFM5011', `\`${tokPath}\` is not a valid tokenizer: ${(e as Error).message}`);
-      }
-    } else {
-      try {
-        tok = buildTokenizer(opts.tokenizer, split.train, vocab, model.specials);
-      } catch (e) {
-        if (e instanceof TokenizerError) throw new TfmError('TFM5014', `cannot build the ${opts.tokenizer} tokenizer: ${e.message}`);
-        throw e;
-      }
-      tokText = JSON.stringify(tok.toJSON()) + '\n';
-    }
-    if (tok.vocabSize > vocab) throw new TfmError('TFM5014', `the ${tok.kind} tokenizer has ${tok.vocabSize} tokens but the spec's vocabulary is ${vocab}: use a larger \`vocab\` or another --tokenizer`);
-    const trainStream = tokenStream(split.train, tok);
-    const valStream = tokenStream(split.val, tok);
-    const entropy = unigramEntropy(valStream);
-    const valBatches = validationBatches(valStream, opts.batch, seq, opts.evalBatches);
+    const task = await data.open({
+      train: ex,
+      executor: (dims) => model.executor(dims, { train: false }),
+      out: opts.out,
+      resume: opts.resume,
+      checkpoint: ck ? { name: latest!, files: { 'tokenizer.json': ck.tokenizer } } : undefined,
+    });
+    closeAll = () => {
+      ex.close();
+      task.close();
+    };
 
     // From here on the command writes.
     makeFolder(opts.out, 'run folder');
     const stale = removeStaleTemporaries(opts.out);
     if (stale.length) opts.log(`removed what an interrupted run left behind: ${stale.join(', ')}`);
-    if (onDisk !== tokText) writeAtomically(tokPath, tokText, 'tokenizer');
+    for (const [name, text] of Object.entries(task.folderFiles)) writeAtomically(join(opts.out, name), text, name);
     const rng = new Rng(opts.seed ^ 0x5eed);
     let step = 0;
-    let history: CheckpointState['history'] = [];
+    let history: HistoryRow[] = [];
 
     if (ck) {
+      if (ck.state.naming !== task.naming && ck.state.naming !== 'internal') throw new TfmError('TFM5011', `checkpoint \`${latest}\` names its weights ${ck.state.naming}, which this objective does not use`);
       const params = ck.state.naming === 'hf-gpt2' ? importGpt(ck.model, shapes) : ck.model;
       for (const [name, shape] of shapes) {
         const t = params.get(name);
@@ -211,21 +197,20 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
     } else initParams(ex, opts.seed);
     ex.push();
 
-    const naming = 'hf-gpt2' as const;
     /** Writes a checkpoint of the current step, once the guard has passed. */
     const checkpoint = async () => {
       await guard(`checkpoint ${checkpointName(step)}`);
       const params = new Map<string, NamedTensor>([...shapes].map(([name, shape]) => [name, { shape, data: ex.param(name) }]));
       return writeCheckpoint(
         opts.out,
-        { model: model.name, specHash: hash, step, optimizerSteps: ex.steps, rng: rng.state, naming, history, run },
-        exportGpt(params),
+        { model: model.name, specHash: hash, step, optimizerSteps: ex.steps, rng: rng.state, naming: task.naming, history, run },
+        task.naming === 'hf-gpt2' ? exportGpt(params) : params,
         new Map([
           ['m', { shape: [ex.mem.m.length], data: ex.mem.m }],
           ['v', { shape: [ex.mem.v.length], data: ex.mem.v }],
         ]),
         opts.keep,
-        { 'tokenizer.json': tokText! },
+        task.files,
       );
     };
 
@@ -241,58 +226,38 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       throw new TfmError('TFM6001', `${found} after step ${step} (the learning rate ${opts.lr} may be too high); ${what} was not written${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
     };
 
-    const evaluate = async (): Promise<number> => {
-      await ex.pull();
-      evalEx.paramArena.set(ex.paramArena);
-      evalEx.push();
-      let total = 0;
-      for (const b of valBatches) {
-        evalEx.input('tokens').set(b.tokens);
-        evalEx.input('targets').set(b.targets);
-        total += await evalEx.forward();
-      }
-      return total / valBatches.length;
-    };
-
-    /** Greedy continuation of the start of the validation text (argmax at the last position). */
-    const sample = async (n: number): Promise<string> => {
-      await ex.pull();
-      sampler.paramArena.set(ex.paramArena);
-      sampler.push();
-      const ids = Array.from(valStream.subarray(0, Math.min(16, valStream.length)));
-      const prompt = ids.length;
-      const tokens = sampler.input('tokens') as Int32Array;
-      (sampler.input('targets') as Int32Array).fill(-100);
-      for (let k = 0; k < n; k++) {
-        const window = ids.slice(-seq);
-        tokens.fill(0);
-        tokens.set(window);
-        await sampler.forward();
-        const logits = (await sampler.read('logits')) as Float32Array;
-        const row = logits.subarray((window.length - 1) * tok.vocabSize, window.length * tok.vocabSize);
-        let best = 0;
-        for (let c = 1; c < tok.vocabSize; c++) if (row[c] > row[best]) best = c;
-        ids.push(best);
-      }
-      return `${tok.decode(ids.slice(0, prompt))}⟨${tok.decode(ids.slice(prompt))}⟩`;
+    const pct = (a: number) => `${(100 * a).toFixed(2)}%`;
+    /** Validates, records the result in the history row of this step, and says so. */
+    const validate = async (row: HistoryRow) => {
+      const m = await task.evaluate();
+      valLoss = m.loss;
+      valAccuracy = m.accuracy ?? null;
+      await guard('no checkpoint');
+      row[2] = valLoss;
+      if (valAccuracy !== null) row[3] = valAccuracy;
+      plot();
+      sampleText = task.sample ? await task.sample() : '';
+      const ref = task.reference ? ` (${task.reference.label})` : '';
+      opts.log(`step ${step}: val loss ${valLoss.toFixed(4)}${ref}${valAccuracy !== null ? ` | val accuracy ${pct(valAccuracy)} of ${m.count}` : ''}${task.sample ? ` | sample: ${JSON.stringify(sampleText)}` : ''}`);
     };
 
     const plotPath = join(opts.out, 'loss.svg');
-    const plot = () => writeAtomically(plotPath, lossPlotSvg(history, `${model.name} on ${corpus.name} (${tok.kind} tokens)`, { label: `unigram entropy ${entropy.toFixed(3)}`, value: entropy }));
+    const plot = () => writeAtomically(plotPath, lossPlotSvg(history, `${model.name} on ${task.title}`, task.reference, task.per));
     const settings = { lr: opts.lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: opts.weightDecay, maxNorm: opts.maxNorm };
-    const tokens = ex.input('tokens') as Int32Array;
-    const targets = ex.input('targets') as Int32Array;
     const seedInput = ex.hasInput('seed') ? (ex.input('seed') as Int32Array) : undefined;
-    const tokensPerStep = opts.batch * seq;
-    const bar = new cliProgress.SingleBar({ format: 'step {value}/{total} |{bar}| loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 10_000, etaBuffer: 20 }, cliProgress.Presets.shades_classic);
-    bar.start(opts.steps, step, { loss: '-', val: '-', tps: '-' });
+    const unit = task.per === 'token' ? 'tok' : task.per === 'image' ? 'img' : task.per;
+    const bar = progress(`step {value}/{total} |{bar}| loss {loss} | val {val} | {speed} ${unit}/s | ETA {eta_formatted}`, { tty: opts.tty === true, every: Math.max(1, Math.round(opts.steps / 50)), write: opts.log });
+    const showVal = () => (valLoss === null ? '-' : valAccuracy !== null ? `${valLoss.toFixed(3)} acc ${pct(valAccuracy)}` : valLoss.toFixed(3));
+    bar.start(opts.steps, step, { loss: '-', val: '-', speed: '-' });
     const started = performance.now();
     const startStep = step;
     const perOp = new Map<string, number>();
     let profiled = 0;
     let lastCheckpoint: string | null = latest ? join(opts.out, latest) : null;
     let trainLoss = NaN;
-    let valLoss: number | null = [...history].reverse().find((h) => h[2] !== null)?.[2] ?? null;
+    const lastVal = [...history].reverse().find((h) => h[2] !== null);
+    let valLoss: number | null = lastVal?.[2] ?? null;
+    let valAccuracy: number | null = lastVal?.[3] ?? null;
     let sampleText = '';
     try {
       while (step < opts.steps) {
@@ -304,7 +269,7 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
             perOp.set(op, (perOp.get(op) ?? 0) + ms);
           };
         }
-        sampleBatch(trainStream, opts.batch, seq, rng, tokens, targets);
+        task.fill(rng);
         if (seedInput) seedInput[0] = (Math.imul(opts.seed, 1_000_003) + step) | 0;
         const loss = await ex.forward();
         await ex.backward();
@@ -321,32 +286,20 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
         await ex.applyUpdate({ ...settings, lr: learningRate(step, { peak: opts.lr, warmupSteps: opts.warmup, totalSteps: opts.steps, minRatio: opts.minLrRatio }) });
         step++;
         trainLoss = loss;
-        const evalNow = step % opts.evalEvery === 0 || step === opts.steps;
-        if (evalNow) {
-          valLoss = await evaluate();
-          await guard('no checkpoint');
-        }
-        history.push([step, loss, evalNow ? valLoss : null]);
-        const elapsed = (performance.now() - started) / 1000;
-        bar.update(step, { loss: loss.toFixed(3), val: valLoss?.toFixed(3) ?? '-', tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
-        if (evalNow) {
-          plot();
-          sampleText = await sample(opts.sampleTokens);
+        const row: HistoryRow = [step, loss, null];
+        history.push(row);
+        const speed = () => Math.round(((step - startStep) * task.perStep) / ((performance.now() - started) / 1000));
+        if (step % opts.evalEvery === 0 || step === opts.steps) {
           bar.stop();
-          opts.log(`step ${step}: val loss ${valLoss!.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
-          if (step < opts.steps) bar.start(opts.steps, step, { loss: loss.toFixed(3), val: valLoss!.toFixed(3), tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
-        }
+          await validate(row);
+          if (step < opts.steps) bar.start(opts.steps, step, { loss: loss.toFixed(3), val: showVal(), speed: speed() });
+        } else bar.update(step, { loss: loss.toFixed(3), val: showVal(), speed: speed() });
         if (step % opts.checkpointEvery === 0 || step === opts.steps) lastCheckpoint = await checkpoint();
       }
       if (step < opts.steps && step > startStep) {
         // Stopped by --max-seconds: validate where it stands, then checkpoint.
-        if (history.length && history[history.length - 1][2] === null) {
-          valLoss = await evaluate();
-          await guard('no checkpoint');
-          history[history.length - 1][2] = valLoss;
-          sampleText = await sample(opts.sampleTokens);
-          opts.log(`step ${step}: val loss ${valLoss.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
-        }
+        const last = history[history.length - 1];
+        if (last[2] === null) await validate(last);
         lastCheckpoint = await checkpoint();
       }
     } catch (e) {
@@ -369,7 +322,9 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    return { step, trainLoss, valLoss, unigramEntropy: entropy, tokensPerSecond: ((step - startStep) * tokensPerStep) / Math.max(seconds, 1e-9), plot: plotPath, sample: sampleText, checkpoint: lastCheckpoint };
+    const perSecond = ((step - startStep) * task.perStep) / Math.max(seconds, 1e-9);
+    const heldOut = task.evaluateAll ? await task.evaluateAll() : undefined;
+    return { step, trainLoss, valLoss, valAccuracy, heldOut, reference: task.reference, per: task.per, perSecond, plot: plotPath, sample: sampleText, checkpoint: lastCheckpoint };
   } finally {
     closeAll();
   }

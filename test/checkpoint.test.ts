@@ -12,6 +12,7 @@ import { checkpointName, readCheckpoint, writeCheckpoint } from '../runtime/chec
 import { decodeSafetensors, encodeSafetensors } from '../runtime/safetensors.ts';
 import { checkFiles } from '../compiler/check.ts';
 import { specHash } from '../cli/driver.ts';
+import { imageFolder } from './support/images.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'tfm-ckpt-'));
 const tensors = () => new Map([['w', { shape: [3, 4], data: Float32Array.from({ length: 12 }, () => Math.random()) }]]);
@@ -118,12 +119,18 @@ describe('checkpoint files', () => {
 });
 
 const TRAIN = ['bin/tfm.js', 'train', 'specs/gpt_tiny.tfm', '--steps', '120', '--batch', '2', '--seq', '16', '--checkpoint-every', '1', '--eval-every', '1000', '--eval-batches', '1', '--threads', '1', '--keep', '2', '--seed', '3'];
+/** An image classifier on a small hand-made image set, validating every 25 steps. */
+const imageRun = () => ['bin/tfm.js', 'train', 'specs/vit_mnist.tfm', '--data', imageFolder(96, 24, 28, 28).dir, '--steps', '120', '--batch', '4', '--checkpoint-every', '1', '--eval-every', '25', '--eval-batches', '2', '--threads', '1', '--keep', '2', '--seed', '3'];
 
 describe('training runs', () => {
   // Sized by steps, not seconds: each trial kills the run once it has written a random
   // checkpoint (then a few random milliseconds later, to land inside the next step or write),
   // so a loaded machine only makes it slower, never different; the timeout is headroom.
-  it('kill -9 at random moments, then --resume: the same weights and optimizer state, bit for bit', async () => {
+  it.each([
+    ['next-token prediction (gpt_tiny)', () => TRAIN],
+    ['image classification (vit_mnist)', imageRun],
+  ])('kill -9 at random moments, then --resume: the same weights and optimizer state, bit for bit — %s', async (_, args) => {
+    const TRAIN = args();
     const reference = tmp();
     const ref = spawnSync(process.execPath, [...TRAIN, '--out', reference], { encoding: 'utf8' });
     expect(ref.status, ref.stderr).toBe(0);

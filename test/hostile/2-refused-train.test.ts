@@ -44,7 +44,7 @@ describe('a refused tfm train leaves the run it refuses untouched', () => {
     writeFileSync(text, 'Call me Ishmael. '.repeat(400));
     const r = tfm(trainArgs(spec, run, ['--resume', '--data', text]));
     expectCoded(r, 'TFM5022');
-    expect(r.stderr).toContain('--data (its text) was text ');
+    expect(r.stderr).toContain('--data (its contents) was digest ');
     expect(snapshot(run)).toEqual(before);
   });
 
