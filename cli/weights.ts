@@ -8,7 +8,7 @@ import { checkFiles, type CheckedModel } from '../compiler/check.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { initParams } from '../runtime/init.ts';
 import { compileExecutor } from './driver.ts';
-import { readWeights, writeWeights, type Naming } from '../runtime/weights.ts';
+import { hfNaming, readWeights, writeWeights, type Naming } from '../runtime/weights.ts';
 
 /** The one model of a spec file, or a TfmError that carries the spec's errors. */
 export function checkedModel(spec: string): CheckedModel {
@@ -103,12 +103,13 @@ function npy(data: Float32Array, shape: number[]): Uint8Array {
 
 export async function convertCommand(direction: 'import' | 'export', spec: string, opts: { checkpoint?: string; seed?: string; out: string }): Promise<void> {
   const m = checkedModel(spec);
-  if (m.model.layout?.value !== 'decoder') throw new TfmError('TFM4002', 'Hugging Face names are known for the GPT family (decoder models) so far');
+  if (m.model.layout?.value !== 'decoder' && !m.model.inputs.image) throw new TfmError('TFM4002', 'Hugging Face names are known for the GPT family (decoder models) and ViT (models of an image) so far');
   const seed = direction === 'export' && !opts.checkpoint && opts.seed !== undefined ? count(opts.seed, 'seed', 0) : undefined;
   if (!opts.checkpoint && seed === undefined) throw new TfmError('TFM5006', direction === 'export' ? 'give --checkpoint <file> or --seed <n>' : 'give --checkpoint <file>');
   checkWritable(opts.out, 'weights');
   const ex = await compileExecutor(m, { batch: 1, seq: 1 }, { train: false });
   let params;
+  const program = ex.program;
   try {
     if (opts.checkpoint) {
       const { params } = readWeights(opts.checkpoint, ex.program);
@@ -118,8 +119,8 @@ export async function convertCommand(direction: 'import' | 'export', spec: strin
   } finally {
     ex.close();
   }
-  const naming: Naming = direction === 'export' ? 'hf-gpt2' : 'internal';
-  writeWeights(opts.out, params, naming, { format: 'pt', model: m.model.name });
-  console.log(`${m.model.name}: ${params.size} parameters written to ${opts.out} (${naming === 'hf-gpt2' ? 'Hugging Face GPT-2 names' : 'tfm names'})`);
+  const naming: Naming = direction === 'export' ? hfNaming(program) : 'internal';
+  writeWeights(opts.out, params, naming, program, { format: 'pt', model: m.model.name });
+  console.log(`${m.model.name}: ${params.size} parameters written to ${opts.out} (${naming === 'hf-gpt2' ? 'Hugging Face GPT-2 names' : naming === 'hf-vit' ? 'Hugging Face ViT names' : 'tfm names'})`);
 }
 

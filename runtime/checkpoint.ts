@@ -22,7 +22,7 @@ export interface CheckpointState {
   optimizerSteps: number;
   /** Data sampler generator state: the data position. */
   rng: [number, number, number, number];
-  naming: 'internal' | 'hf-gpt2';
+  naming: 'internal' | 'hf-gpt2' | 'hf-vit';
   /** sha256 of every other file of the checkpoint folder. */
   files: Record<string, string>;
   /** The settings that give the run its meaning (absent in version-1 checkpoints). */
@@ -176,7 +176,7 @@ function validateState(s: CheckpointState, path: string): void {
   if (typeof s.specHash !== 'string' || !/^[0-9a-f]{64}$/.test(s.specHash)) throw bad('invalid spec hash');
   if (!Number.isSafeInteger(s.step) || s.step < 0 || !Number.isSafeInteger(s.optimizerSteps) || s.optimizerSteps < 0) throw bad('invalid step');
   if (!Array.isArray(s.rng) || s.rng.length !== 4 || !s.rng.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)) throw bad('invalid generator state');
-  if (s.naming !== 'internal' && s.naming !== 'hf-gpt2') throw bad('invalid naming');
+  if (s.naming !== 'internal' && s.naming !== 'hf-gpt2' && s.naming !== 'hf-vit') throw bad('invalid naming');
   const digests = ['model.safetensors', 'optimizer.safetensors', 'tokenizer.json'];
   if (!s.files || typeof s.files !== 'object' || Array.isArray(s.files) || Object.keys(s.files).some((f) => !digests.includes(f)) || digests.slice(0, 2).some((f) => typeof s.files[f] !== 'string') || Object.values(s.files).some((d) => typeof d !== 'string' || !/^[0-9a-f]{64}$/.test(d))) throw bad('invalid file digests');
   if (s.run !== undefined && (!s.run || typeof s.run !== 'object' || Array.isArray(s.run) || !Object.values(s.run).every((v) => typeof v === 'string' || Number.isFinite(v)))) throw bad('invalid run settings');

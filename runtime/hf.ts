@@ -119,3 +119,87 @@ export function gptShapes(expected: Map<string, number[]>): Map<string, number[]
   }
   return out;
 }
+
+// ViT family (ViTForImageClassification): nn.Linear weights stored [out, in]; the patch
+// embedding is a Conv2d [d, channels, p, p] (our [channels·p·p, d] matrix, whose rows are
+// ordered channel, row, column, transposed); `<cls>` and positions carry leading unit dims.
+type Layout = 'same' | 'transpose' | 'conv' | 'lead';
+const VIT_RULES: [RegExp, string, Layout][] = [
+  [/^embed\.patches\.weight$/, 'vit.embeddings.patch_embeddings.projection.weight', 'conv'],
+  [/^embed\.patches\.bias$/, 'vit.embeddings.patch_embeddings.projection.bias', 'same'],
+  [/^embed\.cls$/, 'vit.embeddings.cls_token', 'lead'],
+  [/^embed\.positions$/, 'vit.embeddings.position_embeddings', 'lead'],
+  [/^blocks\.(\d+)\.norm_1\.(weight|bias)$/, 'vit.encoder.layer.$1.layernorm_before.$2', 'same'],
+  [/^blocks\.(\d+)\.norm_2\.(weight|bias)$/, 'vit.encoder.layer.$1.layernorm_after.$2', 'same'],
+  [/^blocks\.(\d+)\.attention\.q\.weight$/, 'vit.encoder.layer.$1.attention.attention.query.weight', 'transpose'],
+  [/^blocks\.(\d+)\.attention\.k\.weight$/, 'vit.encoder.layer.$1.attention.attention.key.weight', 'transpose'],
+  [/^blocks\.(\d+)\.attention\.v\.weight$/, 'vit.encoder.layer.$1.attention.attention.value.weight', 'transpose'],
+  [/^blocks\.(\d+)\.attention\.q\.bias$/, 'vit.encoder.layer.$1.attention.attention.query.bias', 'same'],
+  [/^blocks\.(\d+)\.attention\.k\.bias$/, 'vit.encoder.layer.$1.attention.attention.key.bias', 'same'],
+  [/^blocks\.(\d+)\.attention\.v\.bias$/, 'vit.encoder.layer.$1.attention.attention.value.bias', 'same'],
+  [/^blocks\.(\d+)\.attention\.o\.weight$/, 'vit.encoder.layer.$1.attention.output.dense.weight', 'transpose'],
+  [/^blocks\.(\d+)\.attention\.o\.bias$/, 'vit.encoder.layer.$1.attention.output.dense.bias', 'same'],
+  [/^blocks\.(\d+)\.mlp\.up\.weight$/, 'vit.encoder.layer.$1.intermediate.dense.weight', 'transpose'],
+  [/^blocks\.(\d+)\.mlp\.up\.bias$/, 'vit.encoder.layer.$1.intermediate.dense.bias', 'same'],
+  [/^blocks\.(\d+)\.mlp\.down\.weight$/, 'vit.encoder.layer.$1.output.dense.weight', 'transpose'],
+  [/^blocks\.(\d+)\.mlp\.down\.bias$/, 'vit.encoder.layer.$1.output.dense.bias', 'same'],
+  [/^final_norm\.(weight|bias)$/, 'vit.layernorm.$1', 'same'],
+  [/^head\.classifier\.weight$/, 'classifier.weight', 'transpose'],
+  [/^head\.classifier\.bias$/, 'classifier.bias', 'same'],
+];
+
+function vitRule(name: string): [string, Layout] {
+  const rule = VIT_RULES.find(([re]) => re.test(name));
+  if (!rule) throw new NameMapError(`no ViT name for \`${name}\``);
+  return [name.replace(rule[0], rule[1]), rule[2]];
+}
+
+/** The Hugging Face shape of a parameter of internal shape `shape`. */
+function vitShape(layout: Layout, shape: number[], channels: number): number[] {
+  switch (layout) {
+    case 'same':
+      return shape;
+    case 'transpose':
+      return [...shape].reverse();
+    case 'lead':
+      return shape.length === 1 ? [1, 1, ...shape] : [1, ...shape];
+    case 'conv': {
+      const p = Math.round(Math.sqrt(shape[0] / channels));
+      if (p * p * channels !== shape[0]) throw new NameMapError(`patch weights of ${shape[0]} rows are not ${channels} channels of square patches`);
+      return [shape[1], channels, p, p];
+    }
+  }
+}
+
+/** The Hugging Face ViT tensors (names and shapes) for a model of these parameter shapes. */
+export function vitShapes(expected: Map<string, number[]>, channels: number): Map<string, number[]> {
+  return new Map([...expected].map(([name, shape]) => {
+    const [hf, layout] = vitRule(name);
+    return [hf, vitShape(layout, shape, channels)];
+  }));
+}
+
+/** Internal parameters → ViTForImageClassification names and layouts. */
+export function exportVit(params: Params, channels: number): Params {
+  return new Map([...params].map(([name, t]) => {
+    const [hf, layout] = vitRule(name);
+    const shape = vitShape(layout, t.shape, channels);
+    const data = layout === 'transpose' || layout === 'conv' ? transpose(t).data : t.data;
+    return [hf, { shape, data }];
+  }));
+}
+
+/** ViTForImageClassification names and layouts → internal parameters (exportVit's inverse). */
+export function importVit(hf: Params, expected: Map<string, number[]>, channels: number): Params {
+  const out: Params = new Map();
+  for (const [name, shape] of expected) {
+    const [key, layout] = vitRule(name);
+    const t = hf.get(key);
+    if (!t) throw new NameMapError(`checkpoint has no tensor for \`${name}\` (\`${key}\`)`);
+    const want = vitShape(layout, shape, channels);
+    if (t.shape.length !== want.length || t.shape.some((d, k) => d !== want[k])) throw new NameMapError(`\`${key}\`: checkpoint shape [${t.shape}] differs from the model's [${want}]`);
+    const data = layout === 'transpose' || layout === 'conv' ? transpose({ shape: [want[0], t.data.length / want[0]], data: t.data }).data : t.data;
+    out.set(name, { shape, data });
+  }
+  return out;
+}

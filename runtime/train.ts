@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { resolveShape, sameShape } from '../common/program.ts';
 import type { ModelRunner } from './executor.ts';
 import { checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type HistoryRow } from './checkpoint.ts';
-import { exportGpt, importGpt } from './hf.ts';
+import { fromHf, toHf } from './weights.ts';
 import { initParams, Rng } from './init.ts';
 import { lossPlotSvg } from './plot.ts';
 import type { NamedTensor } from './safetensors.ts';
@@ -179,7 +179,14 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
 
     if (ck) {
       if (ck.state.naming !== task.naming && ck.state.naming !== 'internal') throw new TfmError('TFM5011', `checkpoint \`${latest}\` names its weights ${ck.state.naming}, which this objective does not use`);
-      const params = ck.state.naming === 'hf-gpt2' ? importGpt(ck.model, shapes) : ck.model;
+      let params = ck.model;
+      if (ck.state.naming !== 'internal') {
+        try {
+          params = fromHf(ck.state.naming, ck.model, shapes, ex.program);
+        } catch (e) {
+          throw new TfmError('TFM5007', `checkpoint \`${latest}\`: ${(e as Error).message}`);
+        }
+      }
       for (const [name, shape] of shapes) {
         const t = params.get(name);
         if (!t || !sameShape(t.shape, shape)) throw new TfmError('TFM5007', `checkpoint \`${latest}\` lacks \`${name}\` of shape [${shape}]`);
@@ -204,7 +211,7 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       return writeCheckpoint(
         opts.out,
         { model: model.name, specHash: hash, step, optimizerSteps: ex.steps, rng: rng.state, naming: task.naming, history, run },
-        task.naming === 'hf-gpt2' ? exportGpt(params) : params,
+        task.naming === 'internal' ? params : toHf(task.naming, params, ex.program),
         new Map([
           ['m', { shape: [ex.mem.m.length], data: ex.mem.m }],
           ['v', { shape: [ex.mem.v.length], data: ex.mem.v }],

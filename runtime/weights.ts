@@ -2,11 +2,36 @@
 // Hugging Face names of its family (detected from the tensor names), validated before use.
 import { TfmError } from '../common/errors.ts';
 import { resolveShape, sameShape, type Program } from '../common/program.ts';
-import { exportGpt, gptShapes, importGpt, NameMapError } from './hf.ts';
+import { exportGpt, exportVit, gptShapes, importGpt, importVit, NameMapError, vitShapes } from './hf.ts';
 import { writeAtomically } from '../common/files.ts';
 import { encodeChunks, readSafetensorsFile, type NamedTensor, type TensorEntry } from './safetensors.ts';
 
-export type Naming = 'internal' | 'hf-gpt2';
+export type Naming = 'internal' | 'hf-gpt2' | 'hf-vit';
+
+/** The Hugging Face family a program's parameters map to: ViT for models of an image, GPT-2
+ *  otherwise (the only other family with names so far). */
+export function hfNaming(program: Program): 'hf-gpt2' | 'hf-vit' {
+  return imageChannels(program) !== undefined ? 'hf-vit' : 'hf-gpt2';
+}
+
+/** The channels of a program's `image` input, if it has one. */
+export function imageChannels(program: Program): number | undefined {
+  const input = program.inputs.find((i) => i.name === 'image');
+  const shape = input ? program.buffers[input.buffer].shape : undefined;
+  return shape ? Number(shape[1]) : undefined;
+}
+
+const FAMILY = { 'hf-gpt2': 'Hugging Face GPT-2', 'hf-vit': 'Hugging Face ViT' } as const;
+
+/** Hugging Face names and layouts → internal parameters. */
+export function fromHf(naming: 'hf-gpt2' | 'hf-vit', tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program): Map<string, NamedTensor> {
+  return naming === 'hf-vit' ? importVit(tensors, expected, imageChannels(program)!) : importGpt(tensors, expected);
+}
+
+/** Internal parameters → Hugging Face names and layouts. */
+export function toHf(naming: 'hf-gpt2' | 'hf-vit', params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> {
+  return naming === 'hf-vit' ? exportVit(params, imageChannels(program)!) : exportGpt(params);
+}
 
 export function expectedShapes(program: Program): Map<string, number[]> {
   // Parameter shapes are all compile-time constants.
@@ -25,20 +50,21 @@ export function readWeights(path: string, program: Program): { params: Map<strin
       return name;
     };
     if ([...expected.keys()].every((k) => h.entries.has(k))) return [...expected].map(([k, shape]) => want(k, h.entries.get(k)!, shape, k));
-    naming = 'hf-gpt2';
+    naming = hfNaming(program);
     let hf: Map<string, number[]>;
     try {
-      hf = gptShapes(expected);
+      hf = naming === 'hf-vit' ? vitShapes(expected, imageChannels(program)!) : gptShapes(expected);
     } catch (e) {
       if (e instanceof NameMapError) throw new TfmError('TFM5007', `\`${path}\` does not hold the model's parameter names, and ${e.message}`);
       throw e;
     }
-    const byStripped = new Map([...h.entries.values()].map((e) => [e.name.replace(/^transformer\./, ''), e]));
+    const strip = (k: string) => (naming === 'hf-gpt2' ? k.replace(/^transformer\./, '') : k);
+    const byStripped = new Map([...h.entries.values()].map((e) => [strip(e.name), e]));
     return [...hf].map(([name, shape]) => {
       const e = byStripped.get(name);
       if (!e) {
         const missing = [...expected.keys()].find((k) => !h.entries.has(k));
-        throw new TfmError('TFM5007', `\`${path}\` matches neither the model's parameter names (no \`${missing}\`) nor Hugging Face GPT-2 names (no \`${name}\`)`);
+        throw new TfmError('TFM5007', `\`${path}\` matches neither the model's parameter names (no \`${missing}\`) nor ${FAMILY[naming as keyof typeof FAMILY]} names (no \`${name}\`)`);
       }
       return want(e.name, e, shape, e.name);
     });
@@ -47,7 +73,7 @@ export function readWeights(path: string, program: Program): { params: Map<strin
   if (naming === 'internal') params = tensors;
   else {
     try {
-      params = importGpt(tensors, expected);
+      params = fromHf(naming, tensors, expected, program);
     } catch (e) {
       if (e instanceof NameMapError) throw new TfmError('TFM5007', `\`${path}\`: ${e.message}`);
       throw e;
@@ -60,7 +86,7 @@ export function readWeights(path: string, program: Program): { params: Map<strin
   return { params, naming };
 }
 
-export function writeWeights(path: string, params: Map<string, NamedTensor>, naming: Naming, metadata: Record<string, string> = {}): void {
-  const tensors = naming === 'hf-gpt2' ? exportGpt(params) : params;
+export function writeWeights(path: string, params: Map<string, NamedTensor>, naming: Naming, program: Program, metadata: Record<string, string> = {}): void {
+  const tensors = naming === 'internal' ? params : toHf(naming, params, program);
   writeAtomically(path, encodeChunks(tensors, metadata), 'weights');
 }

@@ -135,6 +135,24 @@ describe('tfm export / import / forward', () => {
     expect(la.loss).toBeLessThan(5);
   });
 
+  it('ViT: export writes Hugging Face ViT names; import and export again give the same file', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/tfm-cli-`);
+    const seed = String(Math.floor(Math.random() * 1e6));
+    const exported = tfm('export', 'specs/vit_mnist.tfm', '--seed', seed, '-o', `${dir}/hf.safetensors`);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toContain('Hugging Face ViT names');
+    const file = readFileSync(`${dir}/hf.safetensors`);
+    const header = JSON.parse(file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString('utf8'));
+    expect(header['vit.embeddings.patch_embeddings.projection.weight'].shape).toEqual([64, 1, 7, 7]);
+    expect(header['vit.encoder.layer.3.attention.attention.query.weight'].shape).toEqual([64, 64]);
+    expect(header['classifier.weight'].shape).toEqual([10, 64]);
+    expect(tfm('import', 'specs/vit_mnist.tfm', '-c', `${dir}/hf.safetensors`, '-o', `${dir}/tfm.safetensors`).code).toBe(0);
+    expect(tfm('export', 'specs/vit_mnist.tfm', '-c', `${dir}/tfm.safetensors`, '-o', `${dir}/again.safetensors`).code).toBe(0);
+    expect(readFileSync(`${dir}/again.safetensors`).equals(file)).toBe(true);
+  });
+
   it('refuses a missing or corrupt checkpoint with a coded error and exit 1', async () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');

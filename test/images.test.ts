@@ -108,7 +108,7 @@ describe('tfm train on images', () => {
     expect(run.stderr).toMatch(/step 2: val loss \d+\.\d{4} \| val accuracy \d+\.\d\d% of 16/);
     expect(run.stdout).toMatch(/held-out accuracy \d+\.\d\d% on all 20 test images/);
     const state = JSON.parse(readFileSync(join(out, 'ckpt-00000004', 'state.json'), 'utf8'));
-    expect(state.naming).toBe('internal');
+    expect(state.naming).toBe('hf-vit');
     expect(state.history.map((h: unknown[]) => h.length)).toEqual([3, 4, 3, 4]);
     for (const h of state.history.filter((h: unknown[]) => h.length === 4)) expect(h[3] * 16).toBeCloseTo(Math.round(h[3] * 16), 9);
     expect(readFileSync(join(out, 'loss.svg'), 'utf8')).toContain('validation accuracy');

@@ -60,7 +60,7 @@ export function imageClassifyData(o: ImageClassifyOptions): ObjectiveData {
         title: `${set.name} (${set.train.count} training, ${set.test.count} test images)`,
         per: 'image',
         perStep: batch,
-        naming: 'internal',
+        naming: 'hf-vit',
         files: {},
         folderFiles: {},
         fill: (rng) => imageBatch(set, rng, images, labels),

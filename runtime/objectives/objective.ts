@@ -47,7 +47,7 @@ export interface Objective {
   /** A line drawn on the plot for comparison (the unigram entropy of the validation text). */
   reference?: { label: string; value: number };
   /** How checkpoints name the parameters. */
-  naming: 'internal' | 'hf-gpt2';
+  naming: 'internal' | 'hf-gpt2' | 'hf-vit';
   /** Files kept in every checkpoint (the tokenizer). */
   files: Record<string, string>;
   /** Files to write into the run folder itself once the command writes (those that are not
