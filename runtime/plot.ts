@@ -51,7 +51,8 @@ export function lossPlotSvg(history: HistoryRow[], title: string, reference?: { 
     train.length ? `<path d="${path(steps.map((s, k) => [s, train[k]] as const))}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>` : '',
     val.length ? `<path d="${path(val)}" fill="none" stroke="#d62728" stroke-width="2"/>${val.map(([x, y]) => `<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="3" fill="#d62728"/>`).join('')}` : '',
     reference ? `<line x1="${m.l}" x2="${W - m.r}" y1="${Y(reference.value).toFixed(1)}" y2="${Y(reference.value).toFixed(1)}" stroke="#777" stroke-dasharray="6 4"/>` : '',
-    `<g transform="translate(${W - m.r - 230},${m.t + 8})"><rect width="225" height="${44 + (reference ? 16 : 0) + (acc.length ? 16 : 0)}" fill="white" stroke="#ccc"/>`,
+    // With accuracy near the top of the plot, the legend goes to the middle, clear of both curves.
+    `<g transform="translate(${W - m.r - 230},${acc.length ? Math.round((H - m.b + m.t) / 2 - 38) : m.t + 8})"><rect width="225" height="${44 + (reference ? 16 : 0) + (acc.length ? 16 : 0)}" fill="white" stroke="#ccc"/>`,
     `<line x1="8" x2="30" y1="14" y2="14" stroke="#1f77b4" stroke-width="2"/><text x="36" y="18">training loss (smoothed)</text>`,
     `<line x1="8" x2="30" y1="32" y2="32" stroke="#d62728" stroke-width="2"/><text x="36" y="36">validation loss</text>`,
     reference ? `<line x1="8" x2="30" y1="50" y2="50" stroke="#777" stroke-dasharray="6 4"/><text x="36" y="54">${esc(reference.label)}</text>` : '',
