@@ -106,7 +106,20 @@ export function trainModel(m: CheckedModel, target = 'cpu'): TrainModel {
     specials: m.model.vocabulary.specials.map((s) => s.value),
     image: img ? { channels: img.channels?.value ?? 1, height: img.height!.value, width: img.width!.value } : undefined,
     classes: m.model.head?.classes?.value,
+    mlm: m.model.objective?.kind.value === 'mlm' ? mlmSettings(m) : undefined,
     specHash: specHash(m),
     executor: (dims, opts) => compileExecutor(m, dims, { ...opts, target }),
+  };
+}
+
+/** `objective mlm(mask_prob = …, split = […])`, with BERT's values where the spec is silent
+ *  (the checker has validated what is written). */
+function mlmSettings(m: CheckedModel): { maskProb: number; split: [number, number, number] } {
+  const params = m.model.objective!.params;
+  const p = params.get('mask_prob');
+  const split = params.get('split');
+  return {
+    maskProb: p && !Array.isArray(p) ? p.value : 0.15,
+    split: Array.isArray(split) && split.length === 3 ? [split[0].value, split[1].value, split[2].value] : [0.8, 0.1, 0.1],
   };
 }

@@ -12,13 +12,15 @@ export async function trainCommand(spec: string, o: Record<string, string | bool
   const objective = m.model.objective?.kind.value;
   const clm = m.model.layout?.value === 'decoder' && objective === 'clm';
   const images = objective === 'classify' && m.model.inputs.image !== undefined && m.model.head?.classes !== undefined;
-  if (!clm && !images) {
-    throw new TfmError('TFM4002', `\`tfm train\` runs decoders with \`objective clm\` and image classifiers (\`input image\`, \`objective classify\`) so far; ${m.model.name} is ${m.model.layout?.value ?? 'a model'} with \`objective ${objective ?? '(none)'}\`${m.model.inputs.image ? '' : m.model.inputs.tokens ? ' on tokens' : ''}`);
+  const mlm = m.model.layout?.value === 'encoder' && objective === 'mlm' && m.model.inputs.tokens !== undefined;
+  if (!clm && !images && !mlm) {
+    throw new TfmError('TFM4002', `\`tfm train\` runs decoders with \`objective clm\`, encoders with \`objective mlm\` and image classifiers (\`input image\`, \`objective classify\`) so far; ${m.model.name} is ${m.model.layout?.value ?? 'a model'} with \`objective ${objective ?? '(none)'}\`${m.model.inputs.image ? '' : m.model.inputs.tokens ? ' on tokens' : ''}`);
   }
+  if (images && o.tokenizer !== undefined) throw new TfmError('TFM5008', `--tokenizer is for text; ${m.model.name} reads images`);
   const threads = int(o.threads, 'threads');
   const result = await train(trainModel(m, String(o.target ?? 'cpu')), {
     data: typeof o.data === 'string' ? o.data : undefined,
-    tokenizer: o.tokenizer as TokenizerKind,
+    tokenizer: o.tokenizer as TokenizerKind | undefined,
     steps: int(o.steps, 'steps'),
     batch: int(o.batch, 'batch'),
     seq: o.seq === undefined ? undefined : int(o.seq, 'seq', 2),

@@ -18,13 +18,15 @@ import { progress } from './progress.ts';
 import { learningRate } from './schedule.ts';
 import type { TokenizerKind } from './text/tokenizer.ts';
 import { clmData } from './objectives/clm.ts';
+import { mlmData } from './objectives/mlm.ts';
 import { imageClassifyData } from './objectives/classify-image.ts';
 import type { Metrics, ObjectiveData, RunSettings } from './objectives/objective.ts';
 
 export interface TrainOptions {
   /** Text or images, by the objective; undefined: its built-in default (moby-dick, mnist). */
   data?: string;
-  tokenizer: TokenizerKind;
+  /** Undefined: the objective's default (char for clm, bert for mlm). */
+  tokenizer?: TokenizerKind;
   steps: number;
   batch: number;
   seq?: number;
@@ -74,7 +76,9 @@ export interface TrainResult {
  *  program (the command line compiles; the runtime imports nothing of the compiler). */
 export interface TrainModel {
   name: string;
-  objective: 'clm' | 'classify';
+  objective: 'clm' | 'mlm' | 'classify';
+  /** Masked-LM models: the share of tokens chosen and their mask/random/keep split. */
+  mlm?: { maskProb: number; split: [number, number, number] };
   /** Text models. */
   vocab?: number;
   context?: number;
@@ -119,7 +123,9 @@ const finite = (a: Float32Array) => a.every(Number.isFinite);
 function objectiveData(model: TrainModel, opts: TrainOptions, seq: number): ObjectiveData {
   switch (model.objective) {
     case 'clm':
-      return clmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer, batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, sampleTokens: opts.sampleTokens, log: opts.log });
+      return clmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? 'char', batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, sampleTokens: opts.sampleTokens, log: opts.log });
+    case 'mlm':
+      return mlmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? 'bert', batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, maskProb: model.mlm!.maskProb, split: model.mlm!.split });
     case 'classify':
       return imageClassifyData({ data: opts.data ?? 'mnist', batch: opts.batch, evalBatches: opts.evalBatches, image: model.image!, classes: model.classes! });
   }
@@ -245,7 +251,7 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       plot();
       sampleText = task.sample ? await task.sample() : '';
       const ref = task.reference ? ` (${task.reference.label})` : '';
-      opts.log(`step ${step}: val loss ${valLoss.toFixed(4)}${ref}${valAccuracy !== null ? ` | val accuracy ${pct(valAccuracy)} of ${m.count}` : ''}${task.sample ? ` | sample: ${JSON.stringify(sampleText)}` : ''}`);
+      opts.log(`step ${step}: val loss ${valLoss.toFixed(4)}${ref}${valAccuracy !== null ? ` | val accuracy ${pct(valAccuracy)} of ${m.count}${task.baseline ? ` (${task.baseline})` : ''}` : ''}${task.sample ? ` | sample: ${JSON.stringify(sampleText)}` : ''}`);
     };
 
     const plotPath = join(opts.out, 'loss.svg');

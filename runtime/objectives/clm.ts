@@ -2,12 +2,10 @@
 // (the one a resumed run was trained with, else built from the training text), random
 // windows for training, fixed consecutive windows for validation, and a greedy continuation
 // of the validation text as a sample.
-import { TfmError } from '../../common/errors.ts';
-import { exists, LIMITS, readTextBounded } from '../../common/files.ts';
-import { join } from 'node:path';
 import { corpusDigest, loadCorpus, sampleBatch, splitDocuments, tokenStream, unigramEntropy, validationBatches } from '../text/data.ts';
-import { bertTokenizer, bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON, TokenizerError, type Tokenizer, type TokenizerKind } from '../text/tokenizer.ts';
+import type { TokenizerKind } from '../text/tokenizer.ts';
 import { copyWeights, type ObjectiveData } from './objective.ts';
+import { openTokenizer } from './tokenizer-file.ts';
 
 export interface ClmOptions {
   data: string;
@@ -21,19 +19,6 @@ export interface ClmOptions {
   log: (line: string) => void;
 }
 
-function buildTokenizer(kind: TokenizerKind, train: string[], vocab: number, specials: string[]): Tokenizer {
-  switch (kind) {
-    case 'gpt2':
-      return gpt2Tokenizer();
-    case 'bert':
-      return bertTokenizer(specials);
-    case 'bpe':
-      return bpeTokenizer(train, vocab, specials);
-    case 'char':
-      return charTokenizer(train, vocab, specials);
-  }
-}
-
 export function clmData(o: ClmOptions): ObjectiveData {
   const corpus = loadCorpus(o.data);
   const split = splitDocuments(corpus.documents);
@@ -42,39 +27,11 @@ export function clmData(o: ClmOptions): ObjectiveData {
     settings: { data: corpusDigest(corpus), tokenizer: o.tokenizer, seq },
     dims: { batch, seq },
     async open(ctx) {
-      // Tokenizer: the one the checkpoint was trained with; else the run folder's (a run
-      // stopped before its first checkpoint, or an older checkpoint); else built from the
-      // training text.
-      const tokPath = join(ctx.out, 'tokenizer.json');
-      const onDisk = exists(tokPath) ? readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer') : undefined;
-      let tokText = ctx.checkpoint?.files['tokenizer.json'];
-      if (tokText !== undefined && onDisk !== undefined && onDisk !== tokText) {
-        throw new TfmError('TFM5013', `\`${tokPath}\` differs from the tokenizer checkpoint \`${ctx.checkpoint!.name}\` was trained with (recorded in its state.json): restore it from \`${join(ctx.out, ctx.checkpoint!.name, 'tokenizer.json')}\``);
-      }
-      if (tokText === undefined && ctx.resume) tokText = onDisk;
-      let tok: Tokenizer;
-      if (tokText !== undefined) {
-        try {
-          tok = tokenizerFromJSON(JSON.parse(tokText));
-        } catch (e) {
-          throw new TfmError('TFM5011', `\`${tokPath}\` is not a valid tokenizer: ${(e as Error).message}`);
-        }
-      } else {
-        try {
-          tok = buildTokenizer(o.tokenizer, split.train, o.vocab, o.specials);
-        } catch (e) {
-          if (e instanceof TokenizerError) throw new TfmError('TFM5014', `cannot build the ${o.tokenizer} tokenizer: ${e.message}`);
-          throw e;
-        }
-        tokText = JSON.stringify(tok.toJSON()) + '\n';
-      }
-      if (tok.vocabSize > o.vocab) throw new TfmError('TFM5014', `the ${tok.kind} tokenizer has ${tok.vocabSize} tokens but the spec's vocabulary is ${o.vocab}: use a larger \`vocab\` or another --tokenizer`);
+      const { tok, text, folderFiles } = openTokenizer(ctx, o.tokenizer, split.train, o.vocab, o.specials);
       const trainStream = tokenStream(split.train, tok);
       const valStream = tokenStream(split.val, tok);
       const entropy = unigramEntropy(valStream);
       const valBatches = validationBatches(valStream, batch, seq, o.evalBatches);
-      const text = tokText;
-      const folderFiles: Record<string, string> = onDisk !== text ? { 'tokenizer.json': text } : {};
 
       const evalEx = await ctx.executor({ batch, seq });
       const sampler = await ctx.executor({ batch: 1, seq });

@@ -46,6 +46,8 @@ export interface Objective {
   perStep: number;
   /** A line drawn on the plot for comparison (the unigram entropy of the validation text). */
   reference?: { label: string; value: number };
+  /** A context-free accuracy to compare validation accuracy with, for the log. */
+  baseline?: string;
   /** How checkpoints name the parameters. */
   naming: 'internal' | 'hf-gpt2' | 'hf-vit';
   /** Files kept in every checkpoint (the tokenizer). */

@@ -1,0 +1,50 @@
+// The tokenizer of a text run: the one the checkpoint resumed from was trained with; else the
+// run folder's (a run stopped before its first checkpoint, or an older checkpoint); else built
+// from the training text. Saved in the run folder and in every checkpoint.
+import { TfmError } from '../../common/errors.ts';
+import { exists, LIMITS, readTextBounded } from '../../common/files.ts';
+import { join } from 'node:path';
+import { bertTokenizer, bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON, TokenizerError, type Tokenizer, type TokenizerKind } from '../text/tokenizer.ts';
+import type { OpenContext } from './objective.ts';
+
+function buildTokenizer(kind: TokenizerKind, train: string[], vocab: number, specials: string[]): Tokenizer {
+  switch (kind) {
+    case 'gpt2':
+      return gpt2Tokenizer();
+    case 'bert':
+      return bertTokenizer(specials);
+    case 'bpe':
+      return bpeTokenizer(train, vocab, specials);
+    case 'char':
+      return charTokenizer(train, vocab, specials);
+  }
+}
+
+export function openTokenizer(ctx: OpenContext, kind: TokenizerKind, train: string[], vocab: number, specials: string[]): { tok: Tokenizer; text: string; folderFiles: Record<string, string> } {
+  const tokPath = join(ctx.out, 'tokenizer.json');
+  const onDisk = exists(tokPath) ? readTextBounded(tokPath, LIMITS.tokenizer, 'tokenizer') : undefined;
+  let tokText = ctx.checkpoint?.files['tokenizer.json'];
+  if (tokText !== undefined && onDisk !== undefined && onDisk !== tokText) {
+    throw new TfmError('TFM5013', `\`${tokPath}\` differs from the tokenizer checkpoint \`${ctx.checkpoint!.name}\` was trained with (recorded in its state.json): restore it from \`${join(ctx.out, ctx.checkpoint!.name, 'tokenizer.json')}\``);
+  }
+  if (tokText === undefined && ctx.resume) tokText = onDisk;
+  let tok: Tokenizer;
+  if (tokText !== undefined) {
+    try {
+      tok = tokenizerFromJSON(JSON.parse(tokText));
+    } catch (e) {
+      throw new TfmError('TFM5011', `\`${tokPath}\` is not a valid tokenizer: ${(e as Error).message}`);
+    }
+  } else {
+    try {
+      tok = buildTokenizer(kind, train, vocab, specials);
+    } catch (e) {
+      if (e instanceof TokenizerError) throw new TfmError('TFM5014', `cannot build the ${kind} tokenizer: ${e.message}`);
+      throw e;
+    }
+    tokText = JSON.stringify(tok.toJSON()) + '\n';
+  }
+  if (tok.vocabSize > vocab) throw new TfmError('TFM5014', `the ${tok.kind} tokenizer has ${tok.vocabSize} tokens but the spec's vocabulary is ${vocab}: use a larger \`vocab\` or another --tokenizer`);
+  const text = tokText;
+  return { tok, text, folderFiles: onDisk !== text ? { 'tokenizer.json': text } : {} };
+}

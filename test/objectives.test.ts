@@ -1,0 +1,126 @@
+// The objectives' data pipelines (runtime/objectives/), run against a stand-in executor that
+// records its inputs and answers with logits the test controls: what a training batch puts in
+// each input, and that validation counts exactly what it claims (loss per chosen token,
+// masked-token accuracy), for masked-LM pretraining and image classification.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ModelRunner } from '../runtime/executor.ts';
+import { Rng } from '../runtime/init.ts';
+import { imageClassifyData } from '../runtime/objectives/classify-image.ts';
+import { mlmData } from '../runtime/objectives/mlm.ts';
+import { IGNORE_INDEX } from '../runtime/text/mlm.ts';
+import { imageFolder } from './support/images.ts';
+
+/** An executor of the given inputs that returns `loss` and logits from `answer`, and keeps a
+ *  copy of the inputs of every forward pass. */
+function standIn(inputs: Record<string, Int32Array | Float32Array>, logitsOf: (inputs: Record<string, Int32Array | Float32Array>) => Float32Array, loss = 1.5): ModelRunner & { seen: Record<string, Int32Array | Float32Array>[] } {
+  const seen: Record<string, Int32Array | Float32Array>[] = [];
+  let logits: Float32Array = new Float32Array(0);
+  const runner = {
+    seen,
+    program: { params: [] },
+    steps: 0,
+    paramArena: new Float32Array(4),
+    mem: { m: new Float32Array(0), v: new Float32Array(0) },
+    input: (name: string) => inputs[name],
+    hasInput: (name: string) => name in inputs,
+    forward() {
+      seen.push(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.slice()])));
+      logits = logitsOf(inputs);
+      return loss;
+    },
+    read: () => logits,
+    push() {},
+    pull() {},
+    close() {},
+  };
+  return runner as unknown as ModelRunner & { seen: typeof seen };
+}
+
+const WORDS = 'the whale swam under the grey sea. ishmael watched the ship! did ahab see it? the crew sang and the sails rose';
+
+describe('masked-LM objective', () => {
+  it('a training batch: <cls> A <sep> B <sep> rows, targets only at chosen ordinary tokens, inputs masked 80/10/10 from them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfm-mlm-'));
+    for (let k = 0; k < 12; k++) writeFileSync(join(dir, `doc${k}.txt`), `${WORDS} ${k} `.repeat(6));
+    const [batch, seq] = [4, 24];
+    const data = mlmData({ data: dir, tokenizer: 'bert', batch, seq, evalBatches: 3, vocab: 30522, specials: ['<pad>', '<unk>', '<cls>', '<sep>', '<mask>'], maskProb: 0.15, split: [0.8, 0.1, 0.1] });
+    const n = batch * seq;
+    const io = () => ({ tokens: new Int32Array(n), segments: new Int32Array(n), key_mask: new Float32Array(n), targets: new Int32Array(n) });
+    const train = standIn(io(), () => new Float32Array(n * 30522));
+    // Logits that are right at every other chosen position (by order), wrong elsewhere.
+    let right = 0;
+    let chosen = 0;
+    const evaluator = standIn(io(), (inp) => {
+      const out = new Float32Array(n * 30522);
+      const t = inp.targets as Int32Array;
+      for (let p = 0; p < n; p++) {
+        if (t[p] === IGNORE_INDEX) continue;
+        const guess = chosen++ % 2 === 0 ? t[p] : (t[p] + 1) % 30522;
+        if (guess === t[p]) right++;
+        out[p * 30522 + guess] = 1;
+      }
+      return out;
+    });
+    const task = await data.open({ train, executor: async () => evaluator, out: join(dir, 'run'), resume: false });
+    const rng = new Rng(Math.floor(Math.random() * 2 ** 31));
+    task.fill(rng);
+    const [tokens, segments, mask, targets] = ['tokens', 'segments', 'key_mask', 'targets'].map((k) => train.input(k));
+    const [PAD, CLS, SEP, MASK] = [0, 101, 102, 103];
+    for (let r = 0; r < batch; r++) {
+      const row = Array.from(tokens.subarray(r * seq, (r + 1) * seq));
+      const tg = Array.from(targets.subarray(r * seq, (r + 1) * seq));
+      expect(row[0]).toBe(CLS);
+      const real = Array.from(mask.subarray(r * seq, (r + 1) * seq)).filter((x) => x === 1).length;
+      expect(row[real - 1]).toBe(SEP);
+      expect(row.slice(real).every((t) => t === PAD)).toBe(true);
+      const picked = tg.flatMap((t, p) => (t === IGNORE_INDEX ? [] : [p]));
+      // round(15%) of the ordinary tokens (all but <cls>, two <sep>s and padding).
+      expect(picked.length).toBe(Math.max(1, Math.round(0.15 * (real - 3))));
+      for (const p of picked) {
+        expect([CLS, SEP, PAD, MASK]).not.toContain(tg[p]);
+        expect(mask[r * seq + p]).toBe(1);
+      }
+      for (let p = 0; p < seq; p++) if (tg[p] === IGNORE_INDEX) expect(row[p] === MASK).toBe(false);
+      const seg = Array.from(segments.subarray(r * seq, (r + 1) * seq));
+      expect(seg.slice(real).every((s) => s === 0)).toBe(true);
+      expect(seg[0]).toBe(0);
+      expect(seg[real - 1]).toBe(1);
+    }
+    // Validation: the same batches every time; accuracy counts exactly the right guesses.
+    const m1 = await task.evaluate();
+    expect(m1.count).toBe(chosen);
+    expect(m1.accuracy).toBe(right / chosen);
+    expect(m1.loss).toBeCloseTo(1.5, 12);
+    const first = evaluator.seen.map((s) => Array.from(s.tokens));
+    await task.evaluate();
+    expect(evaluator.seen.slice(3).map((s) => Array.from(s.tokens))).toEqual(first);
+    expect(task.reference!.value).toBeGreaterThan(0);
+    expect(task.baseline).toMatch(/^always guessing "the": \d+\.\d\d%$/);
+  });
+});
+
+describe('image-classification objective', () => {
+  it('validation: accuracy over exactly the held-out images asked for, the wrapped last batch not counted twice', async () => {
+    const f = imageFolder(10, 7, 28, 28);
+    const batch = 3;
+    const data = imageClassifyData({ data: f.dir, batch, evalBatches: 2, image: { channels: 1, height: 28, width: 28 }, classes: 10 });
+    const io = () => ({ image: new Float32Array(batch * 784), labels: new Int32Array(batch) });
+    // Right exactly for labels below 5.
+    const evaluator = standIn(io(), (inp) => {
+      const out = new Float32Array(batch * 10);
+      const l = inp.labels as Int32Array;
+      for (let b = 0; b < batch; b++) out[b * 10 + (l[b] < 5 ? l[b] : (l[b] + 1) % 10)] = 1;
+      return out;
+    });
+    const task = await data.open({ train: standIn(io(), () => new Float32Array(0)), executor: async () => evaluator, out: join(f.dir, 'run'), resume: false });
+    const val = await task.evaluate();
+    expect(val.count).toBe(6);
+    expect(val.accuracy).toBe(Array.from(f.testLabels.subarray(0, 6)).filter((l) => l < 5).length / 6);
+    const all = await task.evaluateAll!();
+    expect(all.count).toBe(7);
+    expect(all.accuracy).toBe(Array.from(f.testLabels).filter((l) => l < 5).length / 7);
+  });
+});
