@@ -13,13 +13,15 @@ export async function trainCommand(spec: string, o: Record<string, string | bool
   const clm = m.model.layout?.value === 'decoder' && objective === 'clm';
   const images = objective === 'classify' && m.model.inputs.image !== undefined && m.model.head?.classes !== undefined;
   const mlm = m.model.layout?.value === 'encoder' && objective === 'mlm' && m.model.inputs.tokens !== undefined;
-  if (!clm && !images && !mlm) {
-    throw new TfmError('TFM4002', `\`tfm train\` runs decoders with \`objective clm\`, encoders with \`objective mlm\` and image classifiers (\`input image\`, \`objective classify\`) so far; ${m.model.name} is ${m.model.layout?.value ?? 'a model'} with \`objective ${objective ?? '(none)'}\`${m.model.inputs.image ? '' : m.model.inputs.tokens ? ' on tokens' : ''}`);
+  const sentences = m.model.layout?.value === 'encoder' && objective === 'classify' && m.model.inputs.tokens !== undefined && m.model.head?.classes !== undefined;
+  if (!clm && !images && !mlm && !sentences) {
+    throw new TfmError('TFM4002', `\`tfm train\` runs decoders with \`objective clm\`, encoders with \`objective mlm\` or \`objective classify\` (sentences) and image classifiers (\`input image\`, \`objective classify\`) so far; ${m.model.name} is ${m.model.layout?.value ?? 'a model'} with \`objective ${objective ?? '(none)'}\`${m.model.inputs.image ? '' : m.model.inputs.tokens ? ' on tokens' : ''}`);
   }
   if (images && o.tokenizer !== undefined) throw new TfmError('TFM5008', `--tokenizer is for text; ${m.model.name} reads images`);
   const threads = int(o.threads, 'threads');
   const result = await train(trainModel(m, String(o.target ?? 'cpu')), {
     data: typeof o.data === 'string' ? o.data : undefined,
+    init: typeof o.init === 'string' ? o.init : undefined,
     tokenizer: o.tokenizer as TokenizerKind | undefined,
     steps: int(o.steps, 'steps'),
     batch: int(o.batch, 'batch'),

@@ -95,6 +95,7 @@ export const CODES = {
   TFM5021: { severity: 'error', title: 'non-finite weights', template: '{message}' },
   TFM5022: { severity: 'error', title: '--resume with other settings', template: '{message}' },
   TFM5023: { severity: 'error', title: 'image data that is malformed or does not fit the model', template: '{message}' },
+  TFM5024: { severity: 'error', title: '--init from a checkpoint whose backbone differs from the model', template: '{message}' },
   TFM6001: { severity: 'error', title: 'NaN/Inf during training or in a forward pass', template: '{message}' },
   TFM7001: { severity: 'error', title: 'no WebGPU adapter on this machine', template: '{message}' },
   TFM7002: { severity: 'error', title: 'a generated WGSL shader does not compile on this device', template: '{message}' },

@@ -138,7 +138,7 @@ export interface LoadedCheckpoint {
 
 /** Reads a checkpoint folder. `limits` bound the tensor files (bytes): a checkpoint of this
  *  model is never larger, so a damaged or hostile one is refused before it is read. */
-export function readCheckpoint(dir: string, expectedSpecHash: string, limits: { model?: number; optimizer?: number } = {}): LoadedCheckpoint {
+export function readCheckpoint(dir: string, expectedSpecHash: string | null, limits: { model?: number; optimizer?: number } = {}): LoadedCheckpoint {
   const statePath = join(dir, 'state.json');
   let state: CheckpointState;
   try {
@@ -148,7 +148,7 @@ export function readCheckpoint(dir: string, expectedSpecHash: string, limits: { 
     throw new TfmError('TFM5011', `\`${statePath}\` is not valid JSON: ${(e as Error).message}`);
   }
   validateState(state, statePath);
-  if (state.specHash !== expectedSpecHash) {
+  if (expectedSpecHash !== null && state.specHash !== expectedSpecHash) {
     throw new TfmError('TFM5012', `\`${dir}\` was written for a different spec (hash ${state.specHash.slice(0, 12)}…, this spec is ${expectedSpecHash.slice(0, 12)}…): the architecture or its dims changed; start a new run in another --out folder`);
   }
   const verify = (name: string, limit: number) => {

@@ -9,7 +9,7 @@ import { exists, makeFolder, writeAtomically } from '../common/files.ts';
 import { join } from 'node:path';
 import { resolveShape, sameShape } from '../common/program.ts';
 import type { ModelRunner } from './executor.ts';
-import { checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type HistoryRow } from './checkpoint.ts';
+import { checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type HistoryRow, type LoadedCheckpoint } from './checkpoint.ts';
 import { fromHf, toHf } from './weights.ts';
 import { initParams, Rng } from './init.ts';
 import { lossPlotSvg } from './plot.ts';
@@ -20,6 +20,7 @@ import type { TokenizerKind } from './text/tokenizer.ts';
 import { clmData } from './objectives/clm.ts';
 import { mlmData } from './objectives/mlm.ts';
 import { imageClassifyData } from './objectives/classify-image.ts';
+import { textClassifyData } from './objectives/classify-text.ts';
 import type { Metrics, ObjectiveData, RunSettings } from './objectives/objective.ts';
 
 export interface TrainOptions {
@@ -43,6 +44,9 @@ export interface TrainOptions {
   resume: boolean;
   seed: number;
   threads: number;
+  /** A checkpoint folder of another run whose weights start this one (fine-tuning): every
+   *  parameter it has by name, the rest (the new head) freshly initialised. */
+  init?: string;
   /** Stop after this many seconds of training (checkpointing first). */
   maxSeconds?: number;
   sampleTokens: number;
@@ -95,7 +99,7 @@ export interface TrainModel {
  *  digest of the training data (the same text under another path is the same run). */
 export type { RunSettings };
 
-const FLAG: Record<string, string> = { data: '--data (its contents)', tokenizer: '--tokenizer', batch: '--batch', seq: '--seq', lr: '--lr', warmup: '--warmup', minLrRatio: 'the minimum learning-rate ratio', weightDecay: '--weight-decay', maxNorm: '--max-norm', seed: '--seed', steps: '--steps', evalBatches: '--eval-batches' };
+const FLAG: Record<string, string> = { init: '--init (its weights)', data: '--data (its contents)', tokenizer: '--tokenizer', batch: '--batch', seq: '--seq', lr: '--lr', warmup: '--warmup', minLrRatio: 'the minimum learning-rate ratio', weightDecay: '--weight-decay', maxNorm: '--max-norm', seed: '--seed', steps: '--steps', evalBatches: '--eval-batches' };
 
 /** A resume may change only what keeps the run the same run: the total of steps (the cosine
  *  schedule is stretched to the new total from here on) and the number of validation batches
@@ -127,7 +131,8 @@ function objectiveData(model: TrainModel, opts: TrainOptions, seq: number): Obje
     case 'mlm':
       return mlmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? 'bert', batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, maskProb: model.mlm!.maskProb, split: model.mlm!.split });
     case 'classify':
-      return imageClassifyData({ data: opts.data ?? 'mnist', batch: opts.batch, evalBatches: opts.evalBatches, image: model.image!, classes: model.classes! });
+      if (model.image) return imageClassifyData({ data: opts.data ?? 'mnist', batch: opts.batch, evalBatches: opts.evalBatches, image: model.image, classes: model.classes! });
+      return textClassifyData({ data: opts.data ?? 'sentiment', tokenizer: opts.tokenizer ?? 'bert', batch: opts.batch, seq: opts.seq, context: model.context, vocab: model.vocab!, specials: model.specials, classes: model.classes! });
   }
 }
 
@@ -142,8 +147,13 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
   const latest = listCheckpoints(opts.out).at(-1);
   if (!opts.resume && latest) throw new TfmError('TFM5015', `\`${opts.out}\` already holds checkpoints: pass --resume to continue that run, or choose another --out`);
   const data = objectiveData(model, opts, seq);
+  // The checkpoint a fine-tuning run starts from, read (its digests verified) up front and
+  // recorded by the digest of its weights; a resumed run has its own weights and only checks
+  // that it was started from the same ones.
+  const init = opts.init !== undefined ? readCheckpoint(opts.init, null) : undefined;
   const run: RunSettings = {
     ...data.settings,
+    ...(init ? { init: init.state.files['model.safetensors'] } : {}),
     batch: opts.batch,
     lr: opts.lr,
     warmup: opts.warmup,
@@ -168,6 +178,7 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       out: opts.out,
       resume: opts.resume,
       checkpoint: ck ? { name: latest!, files: { 'tokenizer.json': ck.tokenizer } } : undefined,
+      initTokenizer: init?.tokenizer,
     });
     closeAll = () => {
       ex.close();
@@ -207,7 +218,10 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       step = ck.state.step;
       history = ck.state.history;
       opts.log(`resumed from ${join(opts.out, latest!)} at step ${step}`);
-    } else initParams(ex, opts.seed);
+    } else {
+      initParams(ex, opts.seed);
+      if (init) opts.log(startFrom(init, opts.init!, shapes, ex));
+    }
     ex.push();
 
     /** Writes a checkpoint of the current step, once the guard has passed. */
@@ -341,4 +355,26 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
   } finally {
     closeAll();
   }
+}
+
+/** Copies a pretrained checkpoint's weights into a fine-tuning run's executor: every parameter
+ *  the checkpoint has by name (of the same shape); those it lacks must be the new head's
+ *  (`head.…`), which keep their fresh initialisation. Anything else means the backbones
+ *  differ: refused, naming what differs. Returns the line to log. */
+export function startFrom(init: LoadedCheckpoint, path: string, shapes: Map<string, number[]>, ex: ModelRunner): string {
+  if (init.state.naming !== 'internal') throw new TfmError('TFM5024', `--init \`${path}\` names its weights ${init.state.naming}; --init reads checkpoints under tfm names (masked-LM pretraining runs write them)`);
+  const missing: string[] = [];
+  const fresh: string[] = [];
+  let copied = 0;
+  for (const [name, shape] of shapes) {
+    const t = init.model.get(name);
+    if (!t) (name.startsWith('head.') ? fresh : missing).push(name);
+    else if (!sameShape(t.shape, shape)) throw new TfmError('TFM5024', `--init \`${path}\` (model ${init.state.model}) holds \`${name}\` of shape [${t.shape}]; this model's is [${shape}]: the backbones differ`);
+    else {
+      ex.param(name).set(t.data);
+      copied++;
+    }
+  }
+  if (missing.length) throw new TfmError('TFM5024', `--init \`${path}\` (model ${init.state.model}) has no ${missing.slice(0, 4).map((n) => `\`${n}\``).join(', ')}${missing.length > 4 ? ` (and ${missing.length - 4} more)` : ''}: the backbones differ`);
+  return `initialised ${copied} of ${shapes.size} tensors from ${path} (model ${init.state.model}, step ${init.state.step})${fresh.length ? `; fresh: ${fresh.join(', ')}` : ''}`;
 }

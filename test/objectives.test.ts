@@ -10,6 +10,8 @@ import type { ModelRunner } from '../runtime/executor.ts';
 import { Rng } from '../runtime/init.ts';
 import { imageClassifyData } from '../runtime/objectives/classify-image.ts';
 import { mlmData } from '../runtime/objectives/mlm.ts';
+import { loadSentences, parseSentences, splitSentences, textClassifyData } from '../runtime/objectives/classify-text.ts';
+import { TfmError } from '../common/errors.ts';
 import { IGNORE_INDEX } from '../runtime/text/mlm.ts';
 import { imageFolder } from './support/images.ts';
 
@@ -122,5 +124,62 @@ describe('image-classification objective', () => {
     const all = await task.evaluateAll!();
     expect(all.count).toBe(7);
     expect(all.accuracy).toBe(Array.from(f.testLabels).filter((l) => l < 5).length / 7);
+  });
+});
+
+describe('text-classification objective', () => {
+  it('the sentiment sentences: 3,000 from imdb, yelp and amazon, half positive; every fifth held out', () => {
+    const all = loadSentences('sentiment', 2);
+    expect(all.length).toBe(3000);
+    expect(all.filter((s) => s.label === 1).length).toBe(1500);
+    expect(all[0]).toEqual({ text: 'A very, very, very slow-moving, aimless movie about a distressed, drifting young man.', label: 0 });
+    const { train, test } = splitSentences(all);
+    expect([train.length, test.length]).toEqual([2400, 600]);
+    expect(test[0]).toBe(all[4]);
+    expect(test[1]).toBe(all[9]);
+  });
+
+  it('refuses entries that are not {text, class}, and classes outside the model', () => {
+    expect(parseSentences([{ text: 'a', class: 1 }, { text: '', class: null }], 'x')).toEqual([{ text: 'a', label: 1 }]);
+    const bad = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e instanceof TfmError ? `${e.code}: ${e.message}` : String(e);
+      }
+      return 'no error';
+    };
+    expect(bad(() => parseSentences([{ text: 'a', class: 1.5 }], 'x'))).toMatch(/^TFM5011: `x`: entry 0 is not/);
+    expect(bad(() => parseSentences({ text: 'a' }, 'x'))).toMatch(/^TFM5011: `x` is not a JSON array/);
+    expect(bad(() => loadSentences('sentiment', 1))).toMatch(/^TFM5011: `sentiment`: sentence \d+ has class 1, outside the model's 1 classes/);
+  });
+
+  it('a batch: <cls> sentence <sep> then padding, segment 0, the mask on real tokens; validation counts each held-out sentence once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfm-cls-'));
+    const sentences = Array.from({ length: 23 }, (_, k) => ({ text: `the ship ${k % 2 ? 'sank' : 'sailed'} far ${'away '.repeat(k % 4)}`, class: k % 2 }));
+    writeFileSync(join(dir, 'data.json'), JSON.stringify(sentences));
+    const [batch, seq] = [4, 8];
+    const data = textClassifyData({ data: join(dir, 'data.json'), tokenizer: 'bert', batch, seq, vocab: 30522, specials: ['<pad>', '<unk>', '<cls>', '<sep>', '<mask>'], classes: 2 });
+    const io = () => ({ tokens: new Int32Array(batch * seq), segments: Int32Array.from({ length: batch * seq }, () => 7), key_mask: new Float32Array(batch * seq), labels: new Int32Array(batch) });
+    const train = standIn(io(), () => new Float32Array(0));
+    // Always class 1: right exactly for the held-out sentences of class 1.
+    const evaluator = standIn(io(), () => Float32Array.from({ length: batch * 2 }, (_, k) => k % 2));
+    const task = await data.open({ train, executor: async () => evaluator, out: join(dir, 'run'), resume: false });
+    task.fill(new Rng(Math.floor(Math.random() * 2 ** 31)));
+    const [tokens, segments, mask] = ['tokens', 'segments', 'key_mask'].map((k) => Array.from(train.input(k)));
+    expect(segments.every((x) => x === 0)).toBe(true);
+    for (let r = 0; r < batch; r++) {
+      const row = tokens.slice(r * seq, (r + 1) * seq);
+      const real = mask.slice(r * seq, (r + 1) * seq).filter((x) => x === 1).length;
+      expect(row[0]).toBe(101);
+      expect(row[real - 1]).toBe(102);
+      expect(row.slice(real).every((t) => t === 0)).toBe(true);
+      expect(real).toBeLessThanOrEqual(seq);
+    }
+    const held = sentences.filter((_, k) => k % 5 === 4);
+    const m = await task.evaluate();
+    expect(m.count).toBe(held.length);
+    expect(m.accuracy).toBe(held.filter((s) => s.class === 1).length / held.length);
+    expect(task.baseline).toMatch(/^always class [01]: \d+\.\d\d%$/);
   });
 });

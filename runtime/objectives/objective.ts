@@ -36,6 +36,8 @@ export interface OpenContext {
   resume: boolean;
   /** The checkpoint resumed from: its folder name and the files recorded with it. */
   checkpoint?: { name: string; files: Record<string, string | undefined> };
+  /** The tokenizer of the checkpoint a fine-tuning run starts from (--init), if it has one. */
+  initTokenizer?: string;
 }
 
 export interface Objective {

@@ -1,6 +1,6 @@
 // The tokenizer of a text run: the one the checkpoint resumed from was trained with; else the
-// run folder's (a run stopped before its first checkpoint, or an older checkpoint); else built
-// from the training text. Saved in the run folder and in every checkpoint.
+// run folder's (a run stopped before its first checkpoint, or an older checkpoint); else that
+// of the checkpoint a fine-tuning run starts from (--init); else built from the training text. Saved in the run folder and in every checkpoint.
 import { TfmError } from '../../common/errors.ts';
 import { exists, LIMITS, readTextBounded } from '../../common/files.ts';
 import { join } from 'node:path';
@@ -28,6 +28,8 @@ export function openTokenizer(ctx: OpenContext, kind: TokenizerKind, train: stri
     throw new TfmError('TFM5013', `\`${tokPath}\` differs from the tokenizer checkpoint \`${ctx.checkpoint!.name}\` was trained with (recorded in its state.json): restore it from \`${join(ctx.out, ctx.checkpoint!.name, 'tokenizer.json')}\``);
   }
   if (tokText === undefined && ctx.resume) tokText = onDisk;
+  // A fine-tuning run reads text as the run it starts from did.
+  if (tokText === undefined) tokText = ctx.initTokenizer;
   let tok: Tokenizer;
   if (tokText !== undefined) {
     try {
