@@ -26,7 +26,8 @@ import type { Metrics, ObjectiveData, RunSettings } from './objectives/objective
 export interface TrainOptions {
   /** Text or images, by the objective; undefined: its built-in default (moby-dick, mnist). */
   data?: string;
-  /** Undefined: the objective's default (char for clm, bert for mlm). */
+  /** Undefined: the objective's default (char for clm; for encoders bert with a vocabulary of
+   *  30,522, else wordpiece). */
   tokenizer?: TokenizerKind;
   steps: number;
   batch: number;
@@ -123,16 +124,20 @@ export function compareSettings(recorded: RunSettings | undefined, now: RunSetti
 const finite = (a: Float32Array) => a.every(Number.isFinite);
 
 
+/** A text encoder's default tokenizer: bert-base-uncased's vocabulary for a spec sized for it
+ *  (30,522), else a WordPiece vocabulary trained on the text to the spec's size. */
+const encoderTokenizer = (model: TrainModel): TokenizerKind => (model.vocab === 30522 ? 'bert' : 'wordpiece');
+
 /** The objective's data, loaded and checked before anything is compiled or written. */
 function objectiveData(model: TrainModel, opts: TrainOptions, seq: number): ObjectiveData {
   switch (model.objective) {
     case 'clm':
       return clmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? 'char', batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, sampleTokens: opts.sampleTokens, log: opts.log });
     case 'mlm':
-      return mlmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? 'bert', batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, maskProb: model.mlm!.maskProb, split: model.mlm!.split });
+      return mlmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? encoderTokenizer(model), batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, maskProb: model.mlm!.maskProb, split: model.mlm!.split });
     case 'classify':
       if (model.image) return imageClassifyData({ data: opts.data ?? 'mnist', batch: opts.batch, evalBatches: opts.evalBatches, image: model.image, classes: model.classes! });
-      return textClassifyData({ data: opts.data ?? 'sentiment', tokenizer: opts.tokenizer ?? 'bert', batch: opts.batch, seq: opts.seq, context: model.context, vocab: model.vocab!, specials: model.specials, classes: model.classes! });
+      return textClassifyData({ data: opts.data ?? 'sentiment', tokenizer: opts.tokenizer ?? encoderTokenizer(model), batch: opts.batch, seq: opts.seq, context: model.context, vocab: model.vocab!, specials: model.specials, classes: model.classes! });
   }
 }
 

@@ -21,7 +21,7 @@ describe('masked-LM pretraining, then fine-tuning with --init', () => {
     const a = tfm(['train', 'specs/bert_tiny.tfm', '--data', join(dir, 'text.txt'), '--steps', '2', '--eval-every', '2', ...small, '--out', pre]);
     expect(a.status, a.stderr).toBe(0);
     expect(a.stderr).toMatch(/step 2: val loss \d+\.\d{4} \(unigram entropy \d+\.\d{3}\) \| val accuracy \d+\.\d\d% of \d+ \(always guessing "[a-z.]+": \d+\.\d\d%\)/);
-    expect(JSON.parse(readFileSync(join(pre, 'tokenizer.json'), 'utf8')).kind).toBe('bert');
+    expect(JSON.parse(readFileSync(join(pre, 'tokenizer.json'), 'utf8')).kind).toBe('wordpiece');
     const ckpt = join(pre, 'ckpt-00000002');
 
     const ft = join(dir, 'ft');
@@ -30,6 +30,8 @@ describe('masked-LM pretraining, then fine-tuning with --init', () => {
     expect(b.status, b.stderr).toBe(0);
     expect(b.stderr).toContain(`initialised 39 of 41 tensors from ${ckpt} (model bert_tiny, step 2); fresh: head.classifier.weight, head.classifier.bias`);
     expect(b.stdout).toMatch(/held-out accuracy \d+\.\d\d% on all 600 test sentences/);
+    // The fine-tuning run reads text as its pretraining did: the same tokenizer file.
+    expect(readFileSync(join(ft, 'tokenizer.json'), 'utf8')).toBe(readFileSync(join(pre, 'tokenizer.json'), 'utf8'));
     // The run records where it started from, and its backbone is the pretrained one moved by
     // two small steps: AdamW moves each weight by at most about lr per step.
     const state = JSON.parse(readFileSync(join(ft, 'ckpt-00000002', 'state.json'), 'utf8'));

@@ -51,8 +51,8 @@ describe('lowering', () => {
 
 const TINY: [string, { vocab: number; classes?: number }][] = [
   ['gpt_tiny', { vocab: 65 }],
-  ['bert_tiny', { vocab: 30522 }],
-  ['bert_tiny_sentiment', { vocab: 30522, classes: 2 }],
+  ['bert_tiny', { vocab: 8192 }],
+  ['bert_tiny_sentiment', { vocab: 8192, classes: 2 }],
   ['vit_mnist', { vocab: 1, classes: 10 }],
   ['t5_tiny', { vocab: 2048 }],
   ['bart_tiny', { vocab: 2048 }],

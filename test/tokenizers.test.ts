@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { loadCorpus, splitDocuments, tokenStream } from '../runtime/text/data.ts';
-import { bertTokenizer, bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON } from '../runtime/text/tokenizer.ts';
+import { bertTokenizer, bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON, wordPieceTokenizer } from '../runtime/text/tokenizer.ts';
 import { basicTokens, bertVocab } from '../runtime/text/wordpiece.ts';
 
 const require = createRequire(import.meta.url);
@@ -86,5 +86,30 @@ describe('BERT WordPiece (bert-base-uncased)', () => {
     const again = tokenizerFromJSON(JSON.parse(JSON.stringify(tok.toJSON())));
     const text = moby[Math.floor(Math.random() * moby.length)].slice(0, 5000);
     expect(again.encode(text)).toEqual(tok.encode(text));
+  });
+});
+
+describe('WordPiece trained on the corpus', () => {
+  it('merges the most frequent pair first, continuation pieces keep ##, and encodes greedily longest-first', () => {
+    // Pairs: ##u ##g ×4 (hug ×3, pug), h ##u ×3, then h ##ug ×3, then ##u ##n ×2 (pun, bun); the rest occur once.
+    const tok = wordPieceTokenizer(['hug hug hug pug pun bun'], 26, ['<pad>', '<unk>']);
+    expect((tok.toJSON() as { pieces: string[] }).pieces).toEqual(['##g', '##n', '##u', 'b', 'h', 'p', '##ug', 'hug', '##un']);
+    expect(tok.encode('Hug pun bug')).toEqual([9, 7, 10, 5, 8]);
+    expect(tok.encode('hux')).toEqual([1]); // x is not in the alphabet: the word is <unk>
+    expect(tok.decode([9, 7, 10, 5, 8])).toBe('hug pun bug');
+  });
+
+  it('is deterministic, sized to the spec, and reloads from its JSON unchanged', () => {
+    const docs = splitDocuments(loadCorpus('moby-dick').documents).train.slice(0, 20);
+    const specials = ['<pad>', '<unk>', '<cls>', '<sep>', '<mask>'];
+    const a = wordPieceTokenizer(docs, 2000, specials);
+    const b = wordPieceTokenizer(docs, 2000, specials);
+    expect(a.vocabSize).toBe(2000);
+    expect(JSON.stringify(a.toJSON())).toBe(JSON.stringify(b.toJSON()));
+    const again = tokenizerFromJSON(JSON.parse(JSON.stringify(a.toJSON())));
+    const text = 'Call me Ishmael. Some years ago—never mind how long precisely—having little or no money in my purse.';
+    expect(again.encode(text)).toEqual(a.encode(text));
+    expect(a.specials.get('<mask>')).toBe(4);
+    expect(a.decode(a.encode(text))).toBe('call me ishmael . some years ago — never mind how long precisely — having little or no money in my purse .');
   });
 });

@@ -94,13 +94,23 @@ export class BpeEncoder {
 /**
  * Trains byte-level BPE merges until `vocabSize` symbols (256 bytes + merges). Deterministic:
  * the most frequent adjacent pair wins, ties go to the pair whose symbols come first by id.
- * Pair counts are kept incrementally: a merge only revisits the words that contain its pair.
  */
 export function trainBpe(texts: Iterable<string>, vocabSize: number): { vocab: Map<string, number>; merges: [string, string][] } {
-  const symbols: string[] = BYTE_TO_CHAR.slice();
   const counts = new Map<string, number>();
   for (const t of texts) for (const m of t.matchAll(GPT2_PATTERN)) counts.set(m[0], (counts.get(m[0]) ?? 0) + 1);
-  const words: { ids: number[]; n: number }[] = [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([w, n]) => ({ ids: Array.from(utf8.encode(w)), n }));
+  const words = [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([w, n]) => ({ ids: Array.from(utf8.encode(w)), n }));
+  return learnMerges(words, BYTE_TO_CHAR.slice(), (a, b) => a + b, vocabSize);
+}
+
+/**
+ * Learns merges over `words` (symbol ids, with counts) until there are `vocabSize` symbols or
+ * no pair occurs twice: the most frequent adjacent pair wins, ties go to the pair whose
+ * symbols come first by id; `join` spells the merged symbol. Pair counts are kept
+ * incrementally: a merge only revisits the words that contain its pair. Shared by the BPE and
+ * WordPiece trainers.
+ */
+export function learnMerges(words: { ids: number[]; n: number }[], initial: string[], join: (a: string, b: string) => string, vocabSize: number): { vocab: Map<string, number>; merges: [string, string][] } {
+  const symbols = initial;
   const key = (a: number, b: number) => a * 1_048_576 + b;
   const pairCount = new Map<number, number>();
   const pairWords = new Map<number, Set<number>>();
@@ -127,7 +137,7 @@ export function trainBpe(texts: Iterable<string>, vocabSize: number): { vocab: M
     if (bestCount < 2) break;
     const a = Math.floor(best / 1_048_576);
     const b = best % 1_048_576;
-    const merged = symbols[a] + symbols[b];
+    const merged = join(symbols[a], symbols[b]);
     let id = symbolIds.get(merged);
     if (id === undefined) {
       id = symbols.length;

@@ -1,14 +1,15 @@
 // Tokenizers for `tfm train`: character-level, byte-level BPE trained on the corpus, GPT-2's
-// r50k vocabulary, and BERT's bert-base-uncased WordPiece (wordpiece.ts). Special tokens are
+// r50k vocabulary, BERT's bert-base-uncased WordPiece, and a WordPiece trained on the corpus
+// (wordpiece.ts). Special tokens are
 // those the spec declares (`vocabulary specials`); a trained tokenizer is saved beside the
 // checkpoints as JSON and reloaded on resume.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { BpeEncoder, BYTE_TO_CHAR, trainBpe } from './bpe.ts';
-import { bertVocab, wordPiece } from './wordpiece.ts';
+import { bertVocab, trainWordPiece, wordPiece } from './wordpiece.ts';
 
-export type TokenizerKind = 'char' | 'bpe' | 'gpt2' | 'bert';
+export type TokenizerKind = 'char' | 'bpe' | 'gpt2' | 'bert' | 'wordpiece';
 
 export interface Tokenizer {
   kind: TokenizerKind;
@@ -103,6 +104,20 @@ export function bertTokenizer(specials: string[]): Tokenizer {
   return { kind: 'bert', vocabSize: vocab.length, specials: map, encode: wp.encode, decode: wp.decode, toJSON: () => ({ kind: 'bert', specials }) };
 }
 
+/** A WordPiece vocabulary trained on `texts` to `vocabSize` pieces, the specials first (BERT's
+ *  scheme with the spec's special tokens; `<unk>` for words it cannot spell). */
+export function wordPieceTokenizer(texts: string[], vocabSize: number, specials: string[]): Tokenizer {
+  if (!specials.includes(UNK)) throw new TokenizerError(`a trained WordPiece vocabulary needs \`${UNK}\` among the spec's \`vocabulary specials\``);
+  if (vocabSize - specials.length < 8) throw new TokenizerError(`a vocabulary of ${vocabSize} leaves no room for WordPiece pieces after ${specials.length} special tokens`);
+  return fromWordPiece(trainWordPiece(texts, vocabSize, specials), specials);
+}
+
+function fromWordPiece(pieces: string[], specials: string[]): Tokenizer {
+  const reserved = new Set(specials);
+  const wp = wordPiece([...specials, ...pieces], UNK, (p) => reserved.has(p));
+  return { kind: 'wordpiece', vocabSize: specials.length + pieces.length, specials: new Map(specials.map((s, k) => [s, k])), encode: wp.encode, decode: wp.decode, toJSON: () => ({ kind: 'wordpiece', specials, pieces }) };
+}
+
 /** Rebuilds a tokenizer from its JSON (as saved beside a checkpoint), validating the shape. */
 export function tokenizerFromJSON(json: unknown): Tokenizer {
   const j = json as { kind?: string; specials?: unknown; chars?: unknown; merges?: unknown };
@@ -110,11 +125,13 @@ export function tokenizerFromJSON(json: unknown): Tokenizer {
   if (j?.kind === 'gpt2') return gpt2Tokenizer();
   if (j?.kind === 'bert' && strings(j.specials)) return bertTokenizer(j.specials);
   if (j?.kind === 'char' && strings(j.specials) && strings(j.chars)) return fromChars(j.chars, j.specials);
+  const w = json as { pieces?: unknown };
+  if (j?.kind === 'wordpiece' && strings(j.specials) && j.specials.includes(UNK) && strings(w.pieces)) return fromWordPiece(w.pieces, j.specials);
   if (j?.kind === 'bpe' && strings(j.specials) && Array.isArray(j.merges) && j.merges.every((m) => strings(m) && m.length === 2)) {
     const merges = j.merges as [string, string][];
     const vocab = new Map<string, number>(BYTE_TO_CHAR.map((c, k) => [c, k]));
     for (const [a, b] of merges) if (!vocab.has(a + b)) vocab.set(a + b, vocab.size);
     return fromBpe(vocab, merges, j.specials);
   }
-  throw new TokenizerError('tokenizer file is not a valid tfm tokenizer (kind char, bpe, gpt2 or bert)');
+  throw new TokenizerError('tokenizer file is not a valid tfm tokenizer (kind char, bpe, gpt2, bert or wordpiece)');
 }

@@ -12,6 +12,7 @@
 // bracketed specials ([PAD], [CLS], …, [unusedN]) are as in vocab.txt. Converting back: strip
 // `▁`, or prefix `##`.
 import { createRequire } from 'node:module';
+import { learnMerges } from './bpe.ts';
 
 const MAX_WORD = 100;
 
@@ -71,11 +72,11 @@ export function basicTokens(text: string): string[] {
 
 /** Greedy longest-match-first WordPiece over `vocab` (pieces by id): a function from text to
  *  ids (no [CLS] or [SEP]), and one from ids back to text. */
-export function wordPiece(vocab: string[]): { ids: Map<string, number>; encode(text: string): number[]; decode(ids: number[]): string } {
+export function wordPiece(vocab: string[], unkPiece = '[UNK]', special: (piece: string) => boolean = (p) => /^\[.*\]$/.test(p)): { ids: Map<string, number>; encode(text: string): number[]; decode(ids: number[]): string } {
   const ids = new Map<string, number>();
   vocab.forEach((piece, id) => piece && !ids.has(piece) && ids.set(piece, id));
-  const unk = ids.get('[UNK]');
-  if (unk === undefined) throw new Error('internal: a WordPiece vocabulary without [UNK]');
+  const unk = ids.get(unkPiece);
+  if (unk === undefined) throw new Error(`internal: a WordPiece vocabulary without ${unkPiece}`);
   const piecesOf = (word: string): number[] => {
     const chars = Array.from(word);
     if (chars.length > MAX_WORD) return [unk];
@@ -99,8 +100,37 @@ export function wordPiece(vocab: string[]): { ids: Map<string, number>; encode(t
     decode: (list) =>
       list
         .map((id) => vocab[id] ?? '')
-        .filter((p) => p && !/^\[.*\]$/.test(p))
+        .filter((p) => p && !special(p))
         .join(' ')
         .replace(/ ##/g, ''),
   };
+}
+
+/**
+ * A WordPiece vocabulary trained on `texts`, as Hugging Face's WordPieceTrainer does: BPE over
+ * the basic tokenizer's words, where every character after a word's first carries `##`, so
+ * that merges build word-initial pieces and `##` continuations. The alphabet is the most
+ * frequent characters (each as an initial and a continuation symbol, up to a quarter of the
+ * vocabulary); words with a character outside it become `unk`. Deterministic: words sorted,
+ * ties in frequency broken by symbol order. Returns the pieces after `specials`, by id.
+ */
+export function trainWordPiece(texts: Iterable<string>, vocabSize: number, specials: string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const t of texts) for (const w of basicTokens(t)) counts.set(w, (counts.get(w) ?? 0) + 1);
+  const chars = new Map<string, number>();
+  for (const [w, n] of counts) Array.from(w).forEach((ch, k) => chars.set(k ? `##${ch}` : ch, (chars.get(k ? `##${ch}` : ch) ?? 0) + n));
+  const room = vocabSize - specials.length;
+  const alphabet = [...chars]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .slice(0, Math.max(1, Math.floor(room / 4)))
+    .map(([c]) => c)
+    .sort();
+  const symbol = new Map(alphabet.map((c, k) => [c, k]));
+  const words: { ids: number[]; n: number }[] = [];
+  for (const [w, n] of [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const ids = Array.from(w, (ch, k) => symbol.get(k ? `##${ch}` : ch));
+    if (ids.every((id) => id !== undefined)) words.push({ ids: ids as number[], n });
+  }
+  const { vocab } = learnMerges(words, alphabet.slice(), (a, b) => a + b.replace(/^##/, ''), room);
+  return [...vocab.keys()];
 }

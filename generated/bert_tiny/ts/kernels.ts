@@ -26,13 +26,13 @@ function hashUniform(seed: number, salt: number, index: number): number {
 }
 
 /**
- * token embedding lookup: [vocab 30522, 128]
+ * token embedding lookup: [vocab 8192, 128]
  *
- * From specs/bert_tiny.tfm:19:5 `tokens vocab -> d_model`.
+ * From specs/bert_tiny.tfm:21:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function embedding_241b0d37(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function embedding_4a0af594(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
@@ -45,7 +45,7 @@ export function embedding_241b0d37(table: Float32Array, ids: Int32Array, y: Floa
 /**
  * token embedding lookup: [vocab 2, 128]
  *
- * From specs/bert_tiny.tfm:20:5 `segments type_vocab`.
+ * From specs/bert_tiny.tfm:22:5 `segments type_vocab`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -62,7 +62,7 @@ export function embedding_ad4fe64d(table: Float32Array, ids: Int32Array, y: Floa
 /**
  * y = a + b (broadcast)
  *
- * From specs/bert_tiny.tfm:20:5 `segments type_vocab`.
+ * From specs/bert_tiny.tfm:22:5 `segments type_vocab`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -76,7 +76,7 @@ export function add_2b8307ad(x0: Float32Array, x1: Float32Array, y: Float32Array
 /**
  * rows [0, 0 + seq) of a [128, 128] table
  *
- * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ * From specs/bert_tiny.tfm:23:5 `positions learned ctx`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -90,7 +90,7 @@ export function slice_rows_24c405c3(table: Float32Array, y: Float32Array, seq: n
 /**
  * y = a + b (broadcast)
  *
- * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ * From specs/bert_tiny.tfm:23:5 `positions learned ctx`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -104,7 +104,7 @@ export function add_567ae027(x0: Float32Array, x1: Float32Array, y: Float32Array
 /**
  * layernorm over the last dim (128), eps 1e-12
  *
- * From specs/bert_tiny.tfm:22:5 `norm layernorm eps 1e-12`.
+ * From specs/bert_tiny.tfm:24:5 `norm layernorm eps 1e-12`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -132,7 +132,7 @@ export function layernorm_f7c97334(x: Float32Array, g: Float32Array, b: Float32A
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
  *
- * From specs/bert_tiny.tfm:18:3 `embed {`.
+ * From specs/bert_tiny.tfm:20:3 `embed {`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -146,7 +146,7 @@ export function dropout_9e9940b6(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * fused c = a @ b + bias: [rows, 128] → [rows, 128]
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -248,7 +248,7 @@ export function matmul_epilogue_4c814ba3(a: Float32Array, b: Float32Array, bias:
 /**
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -296,7 +296,7 @@ export function attention_12fc4296(q: Float32Array, k: Float32Array, v: Float32A
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -310,7 +310,7 @@ export function dropout_fec76721(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * fused residual add + layernorm over the last dim (128): writes the sum and the normed row
  *
- * From specs/bert_tiny.tfm:26:5 `norm post layernorm eps 1e-12`.
+ * From specs/bert_tiny.tfm:28:5 `norm post layernorm eps 1e-12`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -341,7 +341,7 @@ export function add_norm_12f42a4c(x: Float32Array, y: Float32Array, g: Float32Ar
 /**
  * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -460,7 +460,7 @@ export function matmul_epilogue_55935246(a: Float32Array, b: Float32Array, bias:
 /**
  * fused c = a @ b + bias: [rows, 512] → [rows, 128]
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -562,7 +562,7 @@ export function matmul_epilogue_180bad3c(a: Float32Array, b: Float32Array, bias:
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -576,7 +576,7 @@ export function dropout_65b6123b(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -624,7 +624,7 @@ export function attention_c307e8a1(q: Float32Array, k: Float32Array, v: Float32A
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -638,7 +638,7 @@ export function dropout_8faf0c02(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -783,7 +783,7 @@ export function matmul_epilogue_d1d0571f(a: Float32Array, b: Float32Array, bias:
 /**
  * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 128]
  *
- * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ * From specs/bert_tiny.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -900,17 +900,17 @@ export function matmul_epilogue_3665cc33(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused c = a @ bᵀ + bias: [rows, 128] → [rows, 30522]
+ * fused c = a @ bᵀ + bias: [rows, 128] → [rows, 8192]
  *
- * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ * From specs/bert_tiny.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_46cc4e94(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_08a40d74(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
-    for (let j0 = 0; j0 < 30520; j0 += 4) {
+    for (let j0 = 0; j0 < 8192; j0 += 4) {
       let c00 = 0;
       let c01 = 0;
       let c02 = 0;
@@ -954,85 +954,59 @@ export function matmul_epilogue_46cc4e94(a: Float32Array, b: Float32Array, bias:
         c33 = f32(c33 + f32(a3 * b3));
       }
       const pre00 = f32(c00 + bias[j0]);
-      c[i0 * 30522 + j0] = pre00;
+      c[i0 * 8192 + j0] = pre00;
       const pre01 = f32(c01 + bias[j0 + 1]);
-      c[i0 * 30522 + (j0 + 1)] = pre01;
+      c[i0 * 8192 + (j0 + 1)] = pre01;
       const pre02 = f32(c02 + bias[j0 + 2]);
-      c[i0 * 30522 + (j0 + 2)] = pre02;
+      c[i0 * 8192 + (j0 + 2)] = pre02;
       const pre03 = f32(c03 + bias[j0 + 3]);
-      c[i0 * 30522 + (j0 + 3)] = pre03;
+      c[i0 * 8192 + (j0 + 3)] = pre03;
       const pre10 = f32(c10 + bias[j0]);
-      c[(i0 + 1) * 30522 + j0] = pre10;
+      c[(i0 + 1) * 8192 + j0] = pre10;
       const pre11 = f32(c11 + bias[j0 + 1]);
-      c[(i0 + 1) * 30522 + (j0 + 1)] = pre11;
+      c[(i0 + 1) * 8192 + (j0 + 1)] = pre11;
       const pre12 = f32(c12 + bias[j0 + 2]);
-      c[(i0 + 1) * 30522 + (j0 + 2)] = pre12;
+      c[(i0 + 1) * 8192 + (j0 + 2)] = pre12;
       const pre13 = f32(c13 + bias[j0 + 3]);
-      c[(i0 + 1) * 30522 + (j0 + 3)] = pre13;
+      c[(i0 + 1) * 8192 + (j0 + 3)] = pre13;
       const pre20 = f32(c20 + bias[j0]);
-      c[(i0 + 2) * 30522 + j0] = pre20;
+      c[(i0 + 2) * 8192 + j0] = pre20;
       const pre21 = f32(c21 + bias[j0 + 1]);
-      c[(i0 + 2) * 30522 + (j0 + 1)] = pre21;
+      c[(i0 + 2) * 8192 + (j0 + 1)] = pre21;
       const pre22 = f32(c22 + bias[j0 + 2]);
-      c[(i0 + 2) * 30522 + (j0 + 2)] = pre22;
+      c[(i0 + 2) * 8192 + (j0 + 2)] = pre22;
       const pre23 = f32(c23 + bias[j0 + 3]);
-      c[(i0 + 2) * 30522 + (j0 + 3)] = pre23;
+      c[(i0 + 2) * 8192 + (j0 + 3)] = pre23;
       const pre30 = f32(c30 + bias[j0]);
-      c[(i0 + 3) * 30522 + j0] = pre30;
+      c[(i0 + 3) * 8192 + j0] = pre30;
       const pre31 = f32(c31 + bias[j0 + 1]);
-      c[(i0 + 3) * 30522 + (j0 + 1)] = pre31;
+      c[(i0 + 3) * 8192 + (j0 + 1)] = pre31;
       const pre32 = f32(c32 + bias[j0 + 2]);
-      c[(i0 + 3) * 30522 + (j0 + 2)] = pre32;
+      c[(i0 + 3) * 8192 + (j0 + 2)] = pre32;
       const pre33 = f32(c33 + bias[j0 + 3]);
-      c[(i0 + 3) * 30522 + (j0 + 3)] = pre33;
-    }
-    for (let jj = 30520; jj < 30522; jj++) {
-      let acc0 = 0;
-      for (let p = 0; p < 128; p++) {
-        acc0 = f32(acc0 + f32(a[i0 * 128 + p] * b[jj * 128 + p]));
-      }
-      const pree0 = f32(acc0 + bias[jj]);
-      c[i0 * 30522 + jj] = pree0;
-      let acc1 = 0;
-      for (let p = 0; p < 128; p++) {
-        acc1 = f32(acc1 + f32(a[(i0 + 1) * 128 + p] * b[jj * 128 + p]));
-      }
-      const pree1 = f32(acc1 + bias[jj]);
-      c[(i0 + 1) * 30522 + jj] = pree1;
-      let acc2 = 0;
-      for (let p = 0; p < 128; p++) {
-        acc2 = f32(acc2 + f32(a[(i0 + 2) * 128 + p] * b[jj * 128 + p]));
-      }
-      const pree2 = f32(acc2 + bias[jj]);
-      c[(i0 + 2) * 30522 + jj] = pree2;
-      let acc3 = 0;
-      for (let p = 0; p < 128; p++) {
-        acc3 = f32(acc3 + f32(a[(i0 + 3) * 128 + p] * b[jj * 128 + p]));
-      }
-      const pree3 = f32(acc3 + bias[jj]);
-      c[(i0 + 3) * 30522 + jj] = pree3;
+      c[(i0 + 3) * 8192 + (j0 + 3)] = pre33;
     }
   }
   if (part === parts - 1) {
     for (let ii = mFull; ii < batch * seq; ii++) {
-      for (let jj = 0; jj < 30522; jj++) {
+      for (let jj = 0; jj < 8192; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
           acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         const pree = f32(acc + bias[jj]);
-        c[ii * 30522 + jj] = pree;
+        c[ii * 8192 + jj] = pree;
       }
     }
   }
 }
 
 /**
- * softmax cross-entropy over 30522 classes, mean over targets ≠ -100
+ * softmax cross-entropy over 8192 classes, mean over targets ≠ -100
  *
- * From specs/bert_tiny.tfm:33:3 `objective mlm(mask_prob = 0.15, split = [0.8, 0.1, 0.1])`.
+ * From specs/bert_tiny.tfm:35:3 `objective mlm(mask_prob = 0.15, split = [0.8, 0.1, 0.1])`.
  */
-export function softmax_xent_7f7a81be(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
+export function softmax_xent_68ec175f(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     const t = targets[r];
@@ -1043,14 +1017,14 @@ export function softmax_xent_7f7a81be(logits: Float32Array, targets: Int32Array,
     const t = targets[r];
     const tc = (t !== -100 ? t : 0);
     let max = -Infinity;
-    for (let c = 0; c < 30522; c++) {
-      max = Math.max(max, logits[r * 30522 + c]);
+    for (let c = 0; c < 8192; c++) {
+      max = Math.max(max, logits[r * 8192 + c]);
     }
     let sum = 0;
-    for (let c = 0; c < 30522; c++) {
-      sum = f32(sum + f32(Math.exp(f32(logits[r * 30522 + c] - max))));
+    for (let c = 0; c < 8192; c++) {
+      sum = f32(sum + f32(Math.exp(f32(logits[r * 8192 + c] - max))));
     }
-    total = f32(total + (t !== -100 ? f32(f32(max + f32(Math.log(sum))) - logits[r * 30522 + tc]) : 0));
+    total = f32(total + (t !== -100 ? f32(f32(max + f32(Math.log(sum))) - logits[r * 8192 + tc]) : 0));
   }
   loss[0] = (count > 0 ? f32(total / count) : 0);
 }
@@ -1058,7 +1032,7 @@ export function softmax_xent_7f7a81be(logits: Float32Array, targets: Int32Array,
 /**
  * fill with 1
  *
- * From specs/bert_tiny.tfm:33:3 `objective mlm(mask_prob = 0.15, split = [0.8, 0.1, 0.1])`.
+ * From specs/bert_tiny.tfm:35:3 `objective mlm(mask_prob = 0.15, split = [0.8, 0.1, 0.1])`.
  */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
@@ -1069,11 +1043,11 @@ export function fill_a2914eb7(y: Float32Array): void {
 /**
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
- * From specs/bert_tiny.tfm:33:3 `objective mlm(mask_prob = 0.15, split = [0.8, 0.1, 0.1])`.
+ * From specs/bert_tiny.tfm:35:3 `objective mlm(mask_prob = 0.15, split = [0.8, 0.1, 0.1])`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_ae4f92f1(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_bf47f63f(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     const t = targets[r];
@@ -1084,50 +1058,50 @@ export function softmax_xent_grad_ae4f92f1(logits: Float32Array, targets: Int32A
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
     if (t === -100) {
-      for (let c = 0; c < 30522; c++) {
-        dlogits[r * 30522 + c] = 0;
+      for (let c = 0; c < 8192; c++) {
+        dlogits[r * 8192 + c] = 0;
       }
     }
      else {
       let max = -Infinity;
-      for (let c = 0; c < 30522; c++) {
-        max = Math.max(max, logits[r * 30522 + c]);
+      for (let c = 0; c < 8192; c++) {
+        max = Math.max(max, logits[r * 8192 + c]);
       }
       let sum = 0;
-      for (let c = 0; c < 30522; c++) {
-        sum = f32(sum + f32(Math.exp(f32(logits[r * 30522 + c] - max))));
+      for (let c = 0; c < 8192; c++) {
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 8192 + c] - max))));
       }
-      for (let c = 0; c < 30522; c++) {
-        dlogits[r * 30522 + c] = f32(f32(f32(Math.exp(f32(logits[r * 30522 + c] - max))) / sum) - (c === t ? 1 : 0)) * scale;
+      for (let c = 0; c < 8192; c++) {
+        dlogits[r * 8192 + c] = f32(f32(f32(Math.exp(f32(logits[r * 8192 + c] - max))) / sum) - (c === t ? 1 : 0)) * scale;
       }
     }
   }
 }
 
 /**
- * sum [batch, seq, 30522] down to [30522] (gradient of a broadcast)
+ * sum [batch, seq, 8192] down to [8192] (gradient of a broadcast)
  *
- * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ * From specs/bert_tiny.tfm:34:3 `head mlm tied transform gelu`.
  */
-export function reduce_to_7ef8fa41(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < 30522; o++) {
+export function reduce_to_123814f9(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+  for (let o = 0; o < 8192; o++) {
     y[o] = 0;
   }
   for (let r = 0; r < batch * seq; r++) {
-    for (let c = 0; c < 30522; c++) {
-      y[c] += x[r * 30522 + c];
+    for (let c = 0; c < 8192; c++) {
+      y[c] += x[r * 8192 + c];
     }
   }
 }
 
 /**
- * c = a @ b: [rows, 30522] @ [30522, 128]
+ * c = a @ b: [rows, 8192] @ [8192, 128]
  *
- * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ * From specs/bert_tiny.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_46c099f4(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_9f4c9646(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1148,11 +1122,11 @@ export function matmul_46c099f4(a: Float32Array, b: Float32Array, c: Float32Arra
       let c31 = 0;
       let c32 = 0;
       let c33 = 0;
-      for (let p = 0; p < 30522; p++) {
-        const a0 = a[i0 * 30522 + p];
-        const a1 = a[(i0 + 1) * 30522 + p];
-        const a2 = a[(i0 + 2) * 30522 + p];
-        const a3 = a[(i0 + 3) * 30522 + p];
+      for (let p = 0; p < 8192; p++) {
+        const a0 = a[i0 * 8192 + p];
+        const a1 = a[(i0 + 1) * 8192 + p];
+        const a2 = a[(i0 + 2) * 8192 + p];
+        const a3 = a[(i0 + 3) * 8192 + p];
         const b0 = b[p * 128 + j0];
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
@@ -1196,8 +1170,8 @@ export function matmul_46c099f4(a: Float32Array, b: Float32Array, c: Float32Arra
     for (let ii = mFull; ii < batch * seq; ii++) {
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
-        for (let p = 0; p < 30522; p++) {
-          acc = f32(acc + f32(a[ii * 30522 + p] * b[p * 128 + jj]));
+        for (let p = 0; p < 8192; p++) {
+          acc = f32(acc + f32(a[ii * 8192 + p] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1206,14 +1180,14 @@ export function matmul_46c099f4(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * c = aᵀ @ b: [rows, 30522]ᵀ @ [rows, 128]
+ * c = aᵀ @ b: [rows, 8192]ᵀ @ [rows, 128]
  *
- * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ * From specs/bert_tiny.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e59b4649(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const mFull = 30520;
+export function matmul_a6a9e9b8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const mFull = 8192;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
     for (let j0 = 0; j0 < 128; j0 += 4) {
@@ -1234,10 +1208,10 @@ export function matmul_e59b4649(a: Float32Array, b: Float32Array, c: Float32Arra
       let c32 = 0;
       let c33 = 0;
       for (let p = 0; p < batch * seq; p++) {
-        const a0 = a[p * 30522 + i0];
-        const a1 = a[p * 30522 + (i0 + 1)];
-        const a2 = a[p * 30522 + (i0 + 2)];
-        const a3 = a[p * 30522 + (i0 + 3)];
+        const a0 = a[p * 8192 + i0];
+        const a1 = a[p * 8192 + (i0 + 1)];
+        const a2 = a[p * 8192 + (i0 + 2)];
+        const a3 = a[p * 8192 + (i0 + 3)];
         const b0 = b[p * 128 + j0];
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
@@ -1278,11 +1252,11 @@ export function matmul_e59b4649(a: Float32Array, b: Float32Array, c: Float32Arra
     }
   }
   if (part === parts - 1) {
-    for (let ii = mFull; ii < 30522; ii++) {
+    for (let ii = mFull; ii < 8192; ii++) {
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc = f32(acc + f32(a[p * 30522 + ii] * b[p * 128 + jj]));
+          acc = f32(acc + f32(a[p * 8192 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1293,7 +1267,7 @@ export function matmul_e59b4649(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * layernorm backward: dx, dg, db
  *
- * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ * From specs/bert_tiny.tfm:34:3 `head mlm tied transform gelu`.
  */
 export function layernorm_grad_7e18ab0a(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
   for (let k = 0; k < 128; k++) {
@@ -1335,7 +1309,7 @@ export function layernorm_grad_7e18ab0a(x: Float32Array, g: Float32Array, dy: Fl
 /**
  * gelu backward
  *
- * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ * From specs/bert_tiny.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1350,7 +1324,7 @@ export function act_grad_cb50a984(x0: Float32Array, x1: Float32Array, y: Float32
 /**
  * sum [batch, seq, 128] down to [128] (gradient of a broadcast)
  *
- * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ * From specs/bert_tiny.tfm:34:3 `head mlm tied transform gelu`.
  */
 export function reduce_to_73f7e64b(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 128; o++) {
@@ -1366,7 +1340,7 @@ export function reduce_to_73f7e64b(x: Float32Array, y: Float32Array, batch: numb
 /**
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
  *
- * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ * From specs/bert_tiny.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1451,7 +1425,7 @@ export function matmul_0a1772f9(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
  *
- * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
+ * From specs/bert_tiny.tfm:34:3 `head mlm tied transform gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1536,7 +1510,7 @@ export function matmul_161da9cc(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1621,7 +1595,7 @@ export function matmul_16c848d3(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1706,7 +1680,7 @@ export function matmul_4c3a8c47(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * gelu backward
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1721,7 +1695,7 @@ export function act_grad_61e2f566(x0: Float32Array, x1: Float32Array, y: Float32
 /**
  * sum [batch, seq, 512] down to [512] (gradient of a broadcast)
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  */
 export function reduce_to_bf1d315d(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 512; o++) {
@@ -1737,7 +1711,7 @@ export function reduce_to_bf1d315d(x: Float32Array, y: Float32Array, batch: numb
 /**
  * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1822,7 +1796,7 @@ export function matmul_9261aa0c(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1907,7 +1881,7 @@ export function matmul_54fd9dda(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1963,7 +1937,7 @@ export function attention_grad_2db797dc(q: Float32Array, k: Float32Array, v: Flo
 /**
  * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2019,7 +1993,7 @@ export function attention_grad_b9e5dfa8(q: Float32Array, k: Float32Array, v: Flo
 /**
  * sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast)
  *
- * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ * From specs/bert_tiny.tfm:23:5 `positions learned ctx`.
  */
 export function reduce_to_6c404e49(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 128; o++) {
@@ -2035,7 +2009,7 @@ export function reduce_to_6c404e49(x: Float32Array, y: Float32Array, batch: numb
 /**
  * slice_rows backward: scatter into a zeroed table gradient
  *
- * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ * From specs/bert_tiny.tfm:23:5 `positions learned ctx`.
  */
 export function slice_rows_grad_60ce9dd3(dy: Float32Array, dtable: Float32Array, seq: number): void {
   for (let o = 0; o < 16384; o++) {
@@ -2049,7 +2023,7 @@ export function slice_rows_grad_60ce9dd3(dy: Float32Array, dtable: Float32Array,
 /**
  * embedding backward: scatter-add rows of dy into the table gradient
  *
- * From specs/bert_tiny.tfm:20:5 `segments type_vocab`.
+ * From specs/bert_tiny.tfm:22:5 `segments type_vocab`.
  */
 export function embedding_grad_77ebb0d0(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 256; o++) {
@@ -2066,10 +2040,10 @@ export function embedding_grad_77ebb0d0(ids: Int32Array, dy: Float32Array, dtabl
 /**
  * embedding backward: scatter-add rows of dy into the table gradient
  *
- * From specs/bert_tiny.tfm:19:5 `tokens vocab -> d_model`.
+ * From specs/bert_tiny.tfm:21:5 `tokens vocab -> d_model`.
  */
-export function embedding_grad_e3924463(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < 3906816; o++) {
+export function embedding_grad_61d22e12(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
+  for (let o = 0; o < 1048576; o++) {
     dtable[o] = 0;
   }
   for (let r = 0; r < batch * seq; r++) {
@@ -2083,13 +2057,13 @@ export function embedding_grad_e3924463(ids: Int32Array, dy: Float32Array, dtabl
 /**
  * y = a + b (broadcast)
  *
- * From specs/bert_tiny.tfm:19:5 `tokens vocab -> d_model`.
+ * From specs/bert_tiny.tfm:21:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_0cc848f5(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
-  const __count = 3906816;
-  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(3906816, (((__count * (part + 1)) / (parts)) | 0)); o++) {
+export function add_5da8d932(x0: Float32Array, x1: Float32Array, y: Float32Array, part: number = 0, parts: number = 1): void {
+  const __count = 1048576;
+  for (let o = (((__count * part) / (parts)) | 0); o < Math.min(1048576, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     y[o] = x0[o] + x1[o];
   }
 }

@@ -41,9 +41,9 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel embedding_241b0d37 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
-// token embedding lookup: [vocab 30522, 128]
-// From specs/bert_tiny.tfm:19:5.
+// ==== kernel embedding_4a0af594 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
+// token embedding lookup: [vocab 8192, 128]
+// From specs/bert_tiny.tfm:21:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
@@ -67,7 +67,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel embedding_ad4fe64d {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2, 128]
-// From specs/bert_tiny.tfm:20:5.
+// From specs/bert_tiny.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
@@ -91,7 +91,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_2b8307ad {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
-// From specs/bert_tiny.tfm:20:5.
+// From specs/bert_tiny.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -108,7 +108,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel slice_rows_24c405c3 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","seq",128],"workgroup":64}]}
 // rows [0, 0 + seq) of a [128, 128] table
-// From specs/bert_tiny.tfm:21:5.
+// From specs/bert_tiny.tfm:23:5.
 struct Args { seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -124,7 +124,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_567ae027 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
-// From specs/bert_tiny.tfm:21:5.
+// From specs/bert_tiny.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -141,7 +141,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel layernorm_f7c97334 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // layernorm over the last dim (128), eps 1e-12
-// From specs/bert_tiny.tfm:22:5.
+// From specs/bert_tiny.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -186,7 +186,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_9e9940b6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
-// From specs/bert_tiny.tfm:18:3.
+// From specs/bert_tiny.tfm:20:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -203,7 +203,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_4c814ba3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -605,7 +605,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_12fc4296 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
@@ -688,7 +688,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_fec76721 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -705,7 +705,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_norm_12f42a4c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
-// From specs/bert_tiny.tfm:26:5.
+// From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
@@ -763,7 +763,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_55935246 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],64],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -1230,7 +1230,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_180bad3c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -1632,7 +1632,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_65b6123b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -1649,7 +1649,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_c307e8a1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
@@ -1732,7 +1732,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_8faf0c02 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -1749,7 +1749,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_e2a10faf {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -2250,7 +2250,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_3665cc33 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 128]
-// From specs/bert_tiny.tfm:32:3.
+// From specs/bert_tiny.tfm:34:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -2715,9 +2715,9 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_46cc4e94 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],3816],"workgroup":64}]}
-// fused c = a @ bᵀ + bias: [rows, 128] → [rows, 30522]
-// From specs/bert_tiny.tfm:32:3.
+// ==== kernel matmul_epilogue_08a40d74 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],1024],"workgroup":64}]}
+// fused c = a @ bᵀ + bias: [rows, 128] → [rows, 8192]
+// From specs/bert_tiny.tfm:34:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -2727,10 +2727,10 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (3816)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 7) / 8) * (1024)) {
     var tfm_rest = tfm_gid;
-    let jt: i32 = tfm_rest % (3816);
-    tfm_rest = tfm_rest / (3816);
+    let jt: i32 = tfm_rest % (1024);
+    tfm_rest = tfm_rest / (1024);
     let it: i32 = tfm_rest;
     let i0: i32 = it * 8;
     let j0: i32 = jt * 8;
@@ -2809,13 +2809,13 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let a6: vec4<f32> = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 128 + p) / 4];
       let a7: vec4<f32> = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 128 + p) / 4];
       let b0: vec4<f32> = b[(j0 * 128 + p) / 4];
-      let b1: vec4<f32> = b[(min(j0 + 1, 30521) * 128 + p) / 4];
-      let b2: vec4<f32> = b[(min(j0 + 2, 30521) * 128 + p) / 4];
-      let b3: vec4<f32> = b[(min(j0 + 3, 30521) * 128 + p) / 4];
-      let b4: vec4<f32> = b[(min(j0 + 4, 30521) * 128 + p) / 4];
-      let b5: vec4<f32> = b[(min(j0 + 5, 30521) * 128 + p) / 4];
-      let b6: vec4<f32> = b[(min(j0 + 6, 30521) * 128 + p) / 4];
-      let b7: vec4<f32> = b[(min(j0 + 7, 30521) * 128 + p) / 4];
+      let b1: vec4<f32> = b[((j0 + 1) * 128 + p) / 4];
+      let b2: vec4<f32> = b[((j0 + 2) * 128 + p) / 4];
+      let b3: vec4<f32> = b[((j0 + 3) * 128 + p) / 4];
+      let b4: vec4<f32> = b[((j0 + 4) * 128 + p) / 4];
+      let b5: vec4<f32> = b[((j0 + 5) * 128 + p) / 4];
+      let b6: vec4<f32> = b[((j0 + 6) * 128 + p) / 4];
+      let b7: vec4<f32> = b[((j0 + 7) * 128 + p) / 4];
       c0_0 += a0[0] * b0[0];
       c0_1 += a0[0] * b1[0];
       c0_2 += a0[0] * b2[0];
@@ -3083,13 +3083,13 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       let a0_6: f32 = a[(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 128 + p) / 4][(min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 128 + p) % 4];
       let a0_7: f32 = a[(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 128 + p) / 4][(min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 128 + p) % 4];
       let b0_0: f32 = b[(j0 * 128 + p) / 4][(j0 * 128 + p) % 4];
-      let b0_1: f32 = b[(min(j0 + 1, 30521) * 128 + p) / 4][(min(j0 + 1, 30521) * 128 + p) % 4];
-      let b0_2: f32 = b[(min(j0 + 2, 30521) * 128 + p) / 4][(min(j0 + 2, 30521) * 128 + p) % 4];
-      let b0_3: f32 = b[(min(j0 + 3, 30521) * 128 + p) / 4][(min(j0 + 3, 30521) * 128 + p) % 4];
-      let b0_4: f32 = b[(min(j0 + 4, 30521) * 128 + p) / 4][(min(j0 + 4, 30521) * 128 + p) % 4];
-      let b0_5: f32 = b[(min(j0 + 5, 30521) * 128 + p) / 4][(min(j0 + 5, 30521) * 128 + p) % 4];
-      let b0_6: f32 = b[(min(j0 + 6, 30521) * 128 + p) / 4][(min(j0 + 6, 30521) * 128 + p) % 4];
-      let b0_7: f32 = b[(min(j0 + 7, 30521) * 128 + p) / 4][(min(j0 + 7, 30521) * 128 + p) % 4];
+      let b0_1: f32 = b[((j0 + 1) * 128 + p) / 4][((j0 + 1) * 128 + p) % 4];
+      let b0_2: f32 = b[((j0 + 2) * 128 + p) / 4][((j0 + 2) * 128 + p) % 4];
+      let b0_3: f32 = b[((j0 + 3) * 128 + p) / 4][((j0 + 3) * 128 + p) % 4];
+      let b0_4: f32 = b[((j0 + 4) * 128 + p) / 4][((j0 + 4) * 128 + p) % 4];
+      let b0_5: f32 = b[((j0 + 5) * 128 + p) / 4][((j0 + 5) * 128 + p) % 4];
+      let b0_6: f32 = b[((j0 + 6) * 128 + p) / 4][((j0 + 6) * 128 + p) % 4];
+      let b0_7: f32 = b[((j0 + 7) * 128 + p) / 4][((j0 + 7) * 128 + p) % 4];
       c0_0 += a0_0 * b0_0;
       c0_1 += a0_0 * b0_1;
       c0_2 += a0_0 * b0_2;
@@ -3156,265 +3156,251 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       c7_7 += a0_7 * b0_7;
     }
     let pre00: f32 = c0_0 + bias[j0];
-    c[i0 * 30522 + j0] = pre00;
-    if (j0 + 1 < 30522) {
-      let pre01: f32 = c0_1 + bias[j0 + 1];
-      c[i0 * 30522 + (j0 + 1)] = pre01;
-    }
-    if (j0 + 2 < 30522) {
-      let pre02: f32 = c0_2 + bias[j0 + 2];
-      c[i0 * 30522 + (j0 + 2)] = pre02;
-    }
-    if (j0 + 3 < 30522) {
-      let pre03: f32 = c0_3 + bias[j0 + 3];
-      c[i0 * 30522 + (j0 + 3)] = pre03;
-    }
-    if (j0 + 4 < 30522) {
-      let pre04: f32 = c0_4 + bias[j0 + 4];
-      c[i0 * 30522 + (j0 + 4)] = pre04;
-    }
-    if (j0 + 5 < 30522) {
-      let pre05: f32 = c0_5 + bias[j0 + 5];
-      c[i0 * 30522 + (j0 + 5)] = pre05;
-    }
-    if (j0 + 6 < 30522) {
-      let pre06: f32 = c0_6 + bias[j0 + 6];
-      c[i0 * 30522 + (j0 + 6)] = pre06;
-    }
-    if (j0 + 7 < 30522) {
-      let pre07: f32 = c0_7 + bias[j0 + 7];
-      c[i0 * 30522 + (j0 + 7)] = pre07;
-    }
+    c[i0 * 8192 + j0] = pre00;
+    let pre01: f32 = c0_1 + bias[j0 + 1];
+    c[i0 * 8192 + (j0 + 1)] = pre01;
+    let pre02: f32 = c0_2 + bias[j0 + 2];
+    c[i0 * 8192 + (j0 + 2)] = pre02;
+    let pre03: f32 = c0_3 + bias[j0 + 3];
+    c[i0 * 8192 + (j0 + 3)] = pre03;
+    let pre04: f32 = c0_4 + bias[j0 + 4];
+    c[i0 * 8192 + (j0 + 4)] = pre04;
+    let pre05: f32 = c0_5 + bias[j0 + 5];
+    c[i0 * 8192 + (j0 + 5)] = pre05;
+    let pre06: f32 = c0_6 + bias[j0 + 6];
+    c[i0 * 8192 + (j0 + 6)] = pre06;
+    let pre07: f32 = c0_7 + bias[j0 + 7];
+    c[i0 * 8192 + (j0 + 7)] = pre07;
     if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
       let pre10: f32 = c1_0 + bias[j0];
-      c[(i0 + 1) * 30522 + j0] = pre10;
+      c[(i0 + 1) * 8192 + j0] = pre10;
     }
-    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 1 < 30522) {
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
       let pre11: f32 = c1_1 + bias[j0 + 1];
-      c[(i0 + 1) * 30522 + (j0 + 1)] = pre11;
+      c[(i0 + 1) * 8192 + (j0 + 1)] = pre11;
     }
-    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 2 < 30522) {
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
       let pre12: f32 = c1_2 + bias[j0 + 2];
-      c[(i0 + 1) * 30522 + (j0 + 2)] = pre12;
+      c[(i0 + 1) * 8192 + (j0 + 2)] = pre12;
     }
-    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 3 < 30522) {
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
       let pre13: f32 = c1_3 + bias[j0 + 3];
-      c[(i0 + 1) * 30522 + (j0 + 3)] = pre13;
+      c[(i0 + 1) * 8192 + (j0 + 3)] = pre13;
     }
-    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 4 < 30522) {
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
       let pre14: f32 = c1_4 + bias[j0 + 4];
-      c[(i0 + 1) * 30522 + (j0 + 4)] = pre14;
+      c[(i0 + 1) * 8192 + (j0 + 4)] = pre14;
     }
-    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 5 < 30522) {
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
       let pre15: f32 = c1_5 + bias[j0 + 5];
-      c[(i0 + 1) * 30522 + (j0 + 5)] = pre15;
+      c[(i0 + 1) * 8192 + (j0 + 5)] = pre15;
     }
-    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 6 < 30522) {
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
       let pre16: f32 = c1_6 + bias[j0 + 6];
-      c[(i0 + 1) * 30522 + (j0 + 6)] = pre16;
+      c[(i0 + 1) * 8192 + (j0 + 6)] = pre16;
     }
-    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 7 < 30522) {
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
       let pre17: f32 = c1_7 + bias[j0 + 7];
-      c[(i0 + 1) * 30522 + (j0 + 7)] = pre17;
+      c[(i0 + 1) * 8192 + (j0 + 7)] = pre17;
     }
     if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
       let pre20: f32 = c2_0 + bias[j0];
-      c[(i0 + 2) * 30522 + j0] = pre20;
+      c[(i0 + 2) * 8192 + j0] = pre20;
     }
-    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 1 < 30522) {
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
       let pre21: f32 = c2_1 + bias[j0 + 1];
-      c[(i0 + 2) * 30522 + (j0 + 1)] = pre21;
+      c[(i0 + 2) * 8192 + (j0 + 1)] = pre21;
     }
-    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 2 < 30522) {
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
       let pre22: f32 = c2_2 + bias[j0 + 2];
-      c[(i0 + 2) * 30522 + (j0 + 2)] = pre22;
+      c[(i0 + 2) * 8192 + (j0 + 2)] = pre22;
     }
-    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 3 < 30522) {
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
       let pre23: f32 = c2_3 + bias[j0 + 3];
-      c[(i0 + 2) * 30522 + (j0 + 3)] = pre23;
+      c[(i0 + 2) * 8192 + (j0 + 3)] = pre23;
     }
-    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 4 < 30522) {
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
       let pre24: f32 = c2_4 + bias[j0 + 4];
-      c[(i0 + 2) * 30522 + (j0 + 4)] = pre24;
+      c[(i0 + 2) * 8192 + (j0 + 4)] = pre24;
     }
-    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 5 < 30522) {
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
       let pre25: f32 = c2_5 + bias[j0 + 5];
-      c[(i0 + 2) * 30522 + (j0 + 5)] = pre25;
+      c[(i0 + 2) * 8192 + (j0 + 5)] = pre25;
     }
-    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 6 < 30522) {
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
       let pre26: f32 = c2_6 + bias[j0 + 6];
-      c[(i0 + 2) * 30522 + (j0 + 6)] = pre26;
+      c[(i0 + 2) * 8192 + (j0 + 6)] = pre26;
     }
-    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 7 < 30522) {
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
       let pre27: f32 = c2_7 + bias[j0 + 7];
-      c[(i0 + 2) * 30522 + (j0 + 7)] = pre27;
+      c[(i0 + 2) * 8192 + (j0 + 7)] = pre27;
     }
     if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
       let pre30: f32 = c3_0 + bias[j0];
-      c[(i0 + 3) * 30522 + j0] = pre30;
+      c[(i0 + 3) * 8192 + j0] = pre30;
     }
-    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 1 < 30522) {
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
       let pre31: f32 = c3_1 + bias[j0 + 1];
-      c[(i0 + 3) * 30522 + (j0 + 1)] = pre31;
+      c[(i0 + 3) * 8192 + (j0 + 1)] = pre31;
     }
-    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 2 < 30522) {
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
       let pre32: f32 = c3_2 + bias[j0 + 2];
-      c[(i0 + 3) * 30522 + (j0 + 2)] = pre32;
+      c[(i0 + 3) * 8192 + (j0 + 2)] = pre32;
     }
-    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 3 < 30522) {
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
       let pre33: f32 = c3_3 + bias[j0 + 3];
-      c[(i0 + 3) * 30522 + (j0 + 3)] = pre33;
+      c[(i0 + 3) * 8192 + (j0 + 3)] = pre33;
     }
-    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 4 < 30522) {
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
       let pre34: f32 = c3_4 + bias[j0 + 4];
-      c[(i0 + 3) * 30522 + (j0 + 4)] = pre34;
+      c[(i0 + 3) * 8192 + (j0 + 4)] = pre34;
     }
-    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 5 < 30522) {
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
       let pre35: f32 = c3_5 + bias[j0 + 5];
-      c[(i0 + 3) * 30522 + (j0 + 5)] = pre35;
+      c[(i0 + 3) * 8192 + (j0 + 5)] = pre35;
     }
-    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 6 < 30522) {
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
       let pre36: f32 = c3_6 + bias[j0 + 6];
-      c[(i0 + 3) * 30522 + (j0 + 6)] = pre36;
+      c[(i0 + 3) * 8192 + (j0 + 6)] = pre36;
     }
-    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 7 < 30522) {
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
       let pre37: f32 = c3_7 + bias[j0 + 7];
-      c[(i0 + 3) * 30522 + (j0 + 7)] = pre37;
+      c[(i0 + 3) * 8192 + (j0 + 7)] = pre37;
     }
     if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
       let pre40: f32 = c4_0 + bias[j0];
-      c[(i0 + 4) * 30522 + j0] = pre40;
+      c[(i0 + 4) * 8192 + j0] = pre40;
     }
-    if (i0 + 4 < tfm_args.batch * tfm_args.seq && j0 + 1 < 30522) {
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
       let pre41: f32 = c4_1 + bias[j0 + 1];
-      c[(i0 + 4) * 30522 + (j0 + 1)] = pre41;
+      c[(i0 + 4) * 8192 + (j0 + 1)] = pre41;
     }
-    if (i0 + 4 < tfm_args.batch * tfm_args.seq && j0 + 2 < 30522) {
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
       let pre42: f32 = c4_2 + bias[j0 + 2];
-      c[(i0 + 4) * 30522 + (j0 + 2)] = pre42;
+      c[(i0 + 4) * 8192 + (j0 + 2)] = pre42;
     }
-    if (i0 + 4 < tfm_args.batch * tfm_args.seq && j0 + 3 < 30522) {
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
       let pre43: f32 = c4_3 + bias[j0 + 3];
-      c[(i0 + 4) * 30522 + (j0 + 3)] = pre43;
+      c[(i0 + 4) * 8192 + (j0 + 3)] = pre43;
     }
-    if (i0 + 4 < tfm_args.batch * tfm_args.seq && j0 + 4 < 30522) {
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
       let pre44: f32 = c4_4 + bias[j0 + 4];
-      c[(i0 + 4) * 30522 + (j0 + 4)] = pre44;
+      c[(i0 + 4) * 8192 + (j0 + 4)] = pre44;
     }
-    if (i0 + 4 < tfm_args.batch * tfm_args.seq && j0 + 5 < 30522) {
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
       let pre45: f32 = c4_5 + bias[j0 + 5];
-      c[(i0 + 4) * 30522 + (j0 + 5)] = pre45;
+      c[(i0 + 4) * 8192 + (j0 + 5)] = pre45;
     }
-    if (i0 + 4 < tfm_args.batch * tfm_args.seq && j0 + 6 < 30522) {
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
       let pre46: f32 = c4_6 + bias[j0 + 6];
-      c[(i0 + 4) * 30522 + (j0 + 6)] = pre46;
+      c[(i0 + 4) * 8192 + (j0 + 6)] = pre46;
     }
-    if (i0 + 4 < tfm_args.batch * tfm_args.seq && j0 + 7 < 30522) {
+    if (i0 + 4 < tfm_args.batch * tfm_args.seq) {
       let pre47: f32 = c4_7 + bias[j0 + 7];
-      c[(i0 + 4) * 30522 + (j0 + 7)] = pre47;
+      c[(i0 + 4) * 8192 + (j0 + 7)] = pre47;
     }
     if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
       let pre50: f32 = c5_0 + bias[j0];
-      c[(i0 + 5) * 30522 + j0] = pre50;
+      c[(i0 + 5) * 8192 + j0] = pre50;
     }
-    if (i0 + 5 < tfm_args.batch * tfm_args.seq && j0 + 1 < 30522) {
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
       let pre51: f32 = c5_1 + bias[j0 + 1];
-      c[(i0 + 5) * 30522 + (j0 + 1)] = pre51;
+      c[(i0 + 5) * 8192 + (j0 + 1)] = pre51;
     }
-    if (i0 + 5 < tfm_args.batch * tfm_args.seq && j0 + 2 < 30522) {
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
       let pre52: f32 = c5_2 + bias[j0 + 2];
-      c[(i0 + 5) * 30522 + (j0 + 2)] = pre52;
+      c[(i0 + 5) * 8192 + (j0 + 2)] = pre52;
     }
-    if (i0 + 5 < tfm_args.batch * tfm_args.seq && j0 + 3 < 30522) {
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
       let pre53: f32 = c5_3 + bias[j0 + 3];
-      c[(i0 + 5) * 30522 + (j0 + 3)] = pre53;
+      c[(i0 + 5) * 8192 + (j0 + 3)] = pre53;
     }
-    if (i0 + 5 < tfm_args.batch * tfm_args.seq && j0 + 4 < 30522) {
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
       let pre54: f32 = c5_4 + bias[j0 + 4];
-      c[(i0 + 5) * 30522 + (j0 + 4)] = pre54;
+      c[(i0 + 5) * 8192 + (j0 + 4)] = pre54;
     }
-    if (i0 + 5 < tfm_args.batch * tfm_args.seq && j0 + 5 < 30522) {
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
       let pre55: f32 = c5_5 + bias[j0 + 5];
-      c[(i0 + 5) * 30522 + (j0 + 5)] = pre55;
+      c[(i0 + 5) * 8192 + (j0 + 5)] = pre55;
     }
-    if (i0 + 5 < tfm_args.batch * tfm_args.seq && j0 + 6 < 30522) {
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
       let pre56: f32 = c5_6 + bias[j0 + 6];
-      c[(i0 + 5) * 30522 + (j0 + 6)] = pre56;
+      c[(i0 + 5) * 8192 + (j0 + 6)] = pre56;
     }
-    if (i0 + 5 < tfm_args.batch * tfm_args.seq && j0 + 7 < 30522) {
+    if (i0 + 5 < tfm_args.batch * tfm_args.seq) {
       let pre57: f32 = c5_7 + bias[j0 + 7];
-      c[(i0 + 5) * 30522 + (j0 + 7)] = pre57;
+      c[(i0 + 5) * 8192 + (j0 + 7)] = pre57;
     }
     if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
       let pre60: f32 = c6_0 + bias[j0];
-      c[(i0 + 6) * 30522 + j0] = pre60;
+      c[(i0 + 6) * 8192 + j0] = pre60;
     }
-    if (i0 + 6 < tfm_args.batch * tfm_args.seq && j0 + 1 < 30522) {
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
       let pre61: f32 = c6_1 + bias[j0 + 1];
-      c[(i0 + 6) * 30522 + (j0 + 1)] = pre61;
+      c[(i0 + 6) * 8192 + (j0 + 1)] = pre61;
     }
-    if (i0 + 6 < tfm_args.batch * tfm_args.seq && j0 + 2 < 30522) {
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
       let pre62: f32 = c6_2 + bias[j0 + 2];
-      c[(i0 + 6) * 30522 + (j0 + 2)] = pre62;
+      c[(i0 + 6) * 8192 + (j0 + 2)] = pre62;
     }
-    if (i0 + 6 < tfm_args.batch * tfm_args.seq && j0 + 3 < 30522) {
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
       let pre63: f32 = c6_3 + bias[j0 + 3];
-      c[(i0 + 6) * 30522 + (j0 + 3)] = pre63;
+      c[(i0 + 6) * 8192 + (j0 + 3)] = pre63;
     }
-    if (i0 + 6 < tfm_args.batch * tfm_args.seq && j0 + 4 < 30522) {
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
       let pre64: f32 = c6_4 + bias[j0 + 4];
-      c[(i0 + 6) * 30522 + (j0 + 4)] = pre64;
+      c[(i0 + 6) * 8192 + (j0 + 4)] = pre64;
     }
-    if (i0 + 6 < tfm_args.batch * tfm_args.seq && j0 + 5 < 30522) {
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
       let pre65: f32 = c6_5 + bias[j0 + 5];
-      c[(i0 + 6) * 30522 + (j0 + 5)] = pre65;
+      c[(i0 + 6) * 8192 + (j0 + 5)] = pre65;
     }
-    if (i0 + 6 < tfm_args.batch * tfm_args.seq && j0 + 6 < 30522) {
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
       let pre66: f32 = c6_6 + bias[j0 + 6];
-      c[(i0 + 6) * 30522 + (j0 + 6)] = pre66;
+      c[(i0 + 6) * 8192 + (j0 + 6)] = pre66;
     }
-    if (i0 + 6 < tfm_args.batch * tfm_args.seq && j0 + 7 < 30522) {
+    if (i0 + 6 < tfm_args.batch * tfm_args.seq) {
       let pre67: f32 = c6_7 + bias[j0 + 7];
-      c[(i0 + 6) * 30522 + (j0 + 7)] = pre67;
+      c[(i0 + 6) * 8192 + (j0 + 7)] = pre67;
     }
     if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
       let pre70: f32 = c7_0 + bias[j0];
-      c[(i0 + 7) * 30522 + j0] = pre70;
+      c[(i0 + 7) * 8192 + j0] = pre70;
     }
-    if (i0 + 7 < tfm_args.batch * tfm_args.seq && j0 + 1 < 30522) {
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
       let pre71: f32 = c7_1 + bias[j0 + 1];
-      c[(i0 + 7) * 30522 + (j0 + 1)] = pre71;
+      c[(i0 + 7) * 8192 + (j0 + 1)] = pre71;
     }
-    if (i0 + 7 < tfm_args.batch * tfm_args.seq && j0 + 2 < 30522) {
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
       let pre72: f32 = c7_2 + bias[j0 + 2];
-      c[(i0 + 7) * 30522 + (j0 + 2)] = pre72;
+      c[(i0 + 7) * 8192 + (j0 + 2)] = pre72;
     }
-    if (i0 + 7 < tfm_args.batch * tfm_args.seq && j0 + 3 < 30522) {
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
       let pre73: f32 = c7_3 + bias[j0 + 3];
-      c[(i0 + 7) * 30522 + (j0 + 3)] = pre73;
+      c[(i0 + 7) * 8192 + (j0 + 3)] = pre73;
     }
-    if (i0 + 7 < tfm_args.batch * tfm_args.seq && j0 + 4 < 30522) {
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
       let pre74: f32 = c7_4 + bias[j0 + 4];
-      c[(i0 + 7) * 30522 + (j0 + 4)] = pre74;
+      c[(i0 + 7) * 8192 + (j0 + 4)] = pre74;
     }
-    if (i0 + 7 < tfm_args.batch * tfm_args.seq && j0 + 5 < 30522) {
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
       let pre75: f32 = c7_5 + bias[j0 + 5];
-      c[(i0 + 7) * 30522 + (j0 + 5)] = pre75;
+      c[(i0 + 7) * 8192 + (j0 + 5)] = pre75;
     }
-    if (i0 + 7 < tfm_args.batch * tfm_args.seq && j0 + 6 < 30522) {
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
       let pre76: f32 = c7_6 + bias[j0 + 6];
-      c[(i0 + 7) * 30522 + (j0 + 6)] = pre76;
+      c[(i0 + 7) * 8192 + (j0 + 6)] = pre76;
     }
-    if (i0 + 7 < tfm_args.batch * tfm_args.seq && j0 + 7 < 30522) {
+    if (i0 + 7 < tfm_args.batch * tfm_args.seq) {
       let pre77: f32 = c7_7 + bias[j0 + 7];
-      c[(i0 + 7) * 30522 + (j0 + 7)] = pre77;
+      c[(i0 + 7) * 8192 + (j0 + 7)] = pre77;
     }
   }
 }
 
-// ==== kernel softmax_xent_7f7a81be {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
-// softmax cross-entropy over 30522 classes, mean over targets ≠ -100
-// From specs/bert_tiny.tfm:33:3.
+// ==== kernel softmax_xent_68ec175f {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
+// softmax cross-entropy over 8192 classes, mean over targets ≠ -100
+// From specs/bert_tiny.tfm:35:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
@@ -3448,14 +3434,14 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
       let t: i32 = targets[r];
       let tc: i32 = select(0, t, t != (-100));
       var max_: f32 = (-3.4028234663852886e38f);
-      for (var c: i32 = 0; c < 30522; c += 1) {
-        max_ = max(max_, logits[r * 30522 + c]);
+      for (var c: i32 = 0; c < 8192; c += 1) {
+        max_ = max(max_, logits[r * 8192 + c]);
       }
       var sum: f32 = 0.0f;
-      for (var c: i32 = 0; c < 30522; c += 1) {
-        sum = sum + exp(logits[r * 30522 + c] - max_);
+      for (var c: i32 = 0; c < 8192; c += 1) {
+        sum = sum + exp(logits[r * 8192 + c] - max_);
       }
-      total_part_run = total_part_run + select(0f, max_ + log(sum) - logits[r * 30522 + tc], t != (-100));
+      total_part_run = total_part_run + select(0f, max_ + log(sum) - logits[r * 8192 + tc], t != (-100));
     }
     total_part = total_part + total_part_run;
   }
@@ -3474,7 +3460,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 
 // ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
-// From specs/bert_tiny.tfm:33:3.
+// From specs/bert_tiny.tfm:35:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
@@ -3487,11 +3473,11 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_ae4f92f1 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
+// ==== kernel softmax_xent_grad_bf47f63f {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
-// From specs/bert_tiny.tfm:33:3.
+// From specs/bert_tiny.tfm:35:3.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(0) var<storage, read> logits: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
@@ -3509,34 +3495,34 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     let r: i32 = tfm_gid;
     let t: i32 = targets[r];
     if (t == (-100)) {
-      for (var c: i32 = 0; c < 30522; c += 1) {
-        dlogits[r * 30522 + c] = 0f;
+      for (var c: i32 = 0; c < 8192; c += 1) {
+        dlogits[r * 8192 + c] = 0f;
       }
     } else {
       var max_: f32 = (-3.4028234663852886e38f);
-      for (var c: i32 = 0; c < 30522; c += 1) {
-        max_ = max(max_, logits[r * 30522 + c]);
+      for (var c: i32 = 0; c < 8192; c += 1) {
+        max_ = max(max_, logits[(r * 8192 + c) / 4][(r * 8192 + c) % 4]);
       }
       var sum: f32 = 0f;
-      let vend0: i32 = 30520;
+      let vend0: i32 = 8192;
       var sum_v0: vec4<f32> = vec4<f32>(0f);
       for (var c: i32 = 0; c < vend0; c += 4) {
-        sum_v0 += exp(vec4<f32>(logits[r * 30522 + c], logits[r * 30522 + c + 1], logits[r * 30522 + c + 2], logits[r * 30522 + c + 3]) - vec4<f32>(max_));
+        sum_v0 += exp(logits[(r * 8192 + c) / 4] - vec4<f32>(max_));
       }
       sum += sum_v0[0] + sum_v0[1] + (sum_v0[2] + sum_v0[3]);
-      for (var c: i32 = vend0; c < 30522; c += 1) {
-        sum += exp(logits[r * 30522 + c] - max_);
+      for (var c: i32 = vend0; c < 8192; c += 1) {
+        sum += exp(logits[(r * 8192 + c) / 4][(r * 8192 + c) % 4] - max_);
       }
-      for (var c: i32 = 0; c < 30522; c += 1) {
-        dlogits[r * 30522 + c] = (exp(logits[r * 30522 + c] - max_) / sum - select(0f, 1f, c == t)) * scale;
+      for (var c: i32 = 0; c < 8192; c += 1) {
+        dlogits[r * 8192 + c] = (exp(logits[(r * 8192 + c) / 4][(r * 8192 + c) % 4] - max_) / sum - select(0f, 1f, c == t)) * scale;
       }
     }
   }
 }
 
-// ==== kernel reduce_to_7ef8fa41 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":30522,"workgroup":64}]}
-// sum [batch, seq, 30522] down to [30522] (gradient of a broadcast)
-// From specs/bert_tiny.tfm:32:3.
+// ==== kernel reduce_to_123814f9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":8192,"workgroup":64}]}
+// sum [batch, seq, 8192] down to [8192] (gradient of a broadcast)
+// From specs/bert_tiny.tfm:34:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -3544,19 +3530,19 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (30522)) {
+  if (tfm_gid < (8192)) {
     let c: i32 = tfm_gid;
     var colSum: f32 = 0f;
     for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
-      colSum += x[r * 30522 + c];
+      colSum += x[r * 8192 + c];
     }
     y[c] = colSum;
   }
 }
 
-// ==== kernel matmul_46c099f4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
-// c = a @ b: [rows, 30522] @ [30522, 128]
-// From specs/bert_tiny.tfm:32:3.
+// ==== kernel matmul_9f4c9646 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
+// c = a @ b: [rows, 8192] @ [8192, 128]
+// From specs/bert_tiny.tfm:34:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -3636,15 +3622,15 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_5: f32 = 0f;
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
-    for (var p: i32 = 0; p < 30522; p += 1) {
-      let a0_0: f32 = a[i0 * 30522 + p];
-      let a0_1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 30522 + p];
-      let a0_2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 30522 + p];
-      let a0_3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 30522 + p];
-      let a0_4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 30522 + p];
-      let a0_5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 30522 + p];
-      let a0_6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 30522 + p];
-      let a0_7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 30522 + p];
+    for (var p: i32 = 0; p < 8192; p += 1) {
+      let a0_0: f32 = a[i0 * 8192 + p];
+      let a0_1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 8192 + p];
+      let a0_2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 8192 + p];
+      let a0_3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 8192 + p];
+      let a0_4: f32 = a[min(i0 + 4, tfm_args.batch * tfm_args.seq - 1) * 8192 + p];
+      let a0_5: f32 = a[min(i0 + 5, tfm_args.batch * tfm_args.seq - 1) * 8192 + p];
+      let a0_6: f32 = a[min(i0 + 6, tfm_args.batch * tfm_args.seq - 1) * 8192 + p];
+      let a0_7: f32 = a[min(i0 + 7, tfm_args.batch * tfm_args.seq - 1) * 8192 + p];
       let b0_0: vec4<f32> = b[(p * 128 + j0) / 4];
       let b0_1: vec4<f32> = b[(p * 128 + (j0 + 4)) / 4];
       c0_0 += a0_0 * b0_0[0];
@@ -3891,18 +3877,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_e59b4649 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",30529,8],16],"workgroup":64}]}
-// c = aᵀ @ b: [rows, 30522]ᵀ @ [rows, 128]
-// From specs/bert_tiny.tfm:32:3.
+// ==== kernel matmul_a6a9e9b8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",8199,8],16],"workgroup":64}]}
+// c = aᵀ @ b: [rows, 8192]ᵀ @ [rows, 128]
+// From specs/bert_tiny.tfm:34:3.
 struct Args { batch: i32, seq: i32 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (30529 / 8) * (16)) {
+  if (tfm_gid < (8199 / 8) * (16)) {
     var tfm_rest = tfm_gid;
     let jt: i32 = tfm_rest % (16);
     tfm_rest = tfm_rest / (16);
@@ -3974,80 +3960,74 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var c7_6: f32 = 0f;
     var c7_7: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      let a0_0: f32 = a[p * 30522 + i0];
-      let a0_1: f32 = a[p * 30522 + min(i0 + 1, 30521)];
-      let a0_2: f32 = a[p * 30522 + min(i0 + 2, 30521)];
-      let a0_3: f32 = a[p * 30522 + min(i0 + 3, 30521)];
-      let a0_4: f32 = a[p * 30522 + min(i0 + 4, 30521)];
-      let a0_5: f32 = a[p * 30522 + min(i0 + 5, 30521)];
-      let a0_6: f32 = a[p * 30522 + min(i0 + 6, 30521)];
-      let a0_7: f32 = a[p * 30522 + min(i0 + 7, 30521)];
+      let a0_0: vec4<f32> = a[(p * 8192 + i0) / 4];
+      let a0_1: vec4<f32> = a[(p * 8192 + min(i0 + 4, 8188)) / 4];
       let b0_0: vec4<f32> = b[(p * 128 + j0) / 4];
       let b0_1: vec4<f32> = b[(p * 128 + (j0 + 4)) / 4];
-      c0_0 += a0_0 * b0_0[0];
-      c0_1 += a0_0 * b0_0[1];
-      c0_2 += a0_0 * b0_0[2];
-      c0_3 += a0_0 * b0_0[3];
-      c0_4 += a0_0 * b0_1[0];
-      c0_5 += a0_0 * b0_1[1];
-      c0_6 += a0_0 * b0_1[2];
-      c0_7 += a0_0 * b0_1[3];
-      c1_0 += a0_1 * b0_0[0];
-      c1_1 += a0_1 * b0_0[1];
-      c1_2 += a0_1 * b0_0[2];
-      c1_3 += a0_1 * b0_0[3];
-      c1_4 += a0_1 * b0_1[0];
-      c1_5 += a0_1 * b0_1[1];
-      c1_6 += a0_1 * b0_1[2];
-      c1_7 += a0_1 * b0_1[3];
-      c2_0 += a0_2 * b0_0[0];
-      c2_1 += a0_2 * b0_0[1];
-      c2_2 += a0_2 * b0_0[2];
-      c2_3 += a0_2 * b0_0[3];
-      c2_4 += a0_2 * b0_1[0];
-      c2_5 += a0_2 * b0_1[1];
-      c2_6 += a0_2 * b0_1[2];
-      c2_7 += a0_2 * b0_1[3];
-      c3_0 += a0_3 * b0_0[0];
-      c3_1 += a0_3 * b0_0[1];
-      c3_2 += a0_3 * b0_0[2];
-      c3_3 += a0_3 * b0_0[3];
-      c3_4 += a0_3 * b0_1[0];
-      c3_5 += a0_3 * b0_1[1];
-      c3_6 += a0_3 * b0_1[2];
-      c3_7 += a0_3 * b0_1[3];
-      c4_0 += a0_4 * b0_0[0];
-      c4_1 += a0_4 * b0_0[1];
-      c4_2 += a0_4 * b0_0[2];
-      c4_3 += a0_4 * b0_0[3];
-      c4_4 += a0_4 * b0_1[0];
-      c4_5 += a0_4 * b0_1[1];
-      c4_6 += a0_4 * b0_1[2];
-      c4_7 += a0_4 * b0_1[3];
-      c5_0 += a0_5 * b0_0[0];
-      c5_1 += a0_5 * b0_0[1];
-      c5_2 += a0_5 * b0_0[2];
-      c5_3 += a0_5 * b0_0[3];
-      c5_4 += a0_5 * b0_1[0];
-      c5_5 += a0_5 * b0_1[1];
-      c5_6 += a0_5 * b0_1[2];
-      c5_7 += a0_5 * b0_1[3];
-      c6_0 += a0_6 * b0_0[0];
-      c6_1 += a0_6 * b0_0[1];
-      c6_2 += a0_6 * b0_0[2];
-      c6_3 += a0_6 * b0_0[3];
-      c6_4 += a0_6 * b0_1[0];
-      c6_5 += a0_6 * b0_1[1];
-      c6_6 += a0_6 * b0_1[2];
-      c6_7 += a0_6 * b0_1[3];
-      c7_0 += a0_7 * b0_0[0];
-      c7_1 += a0_7 * b0_0[1];
-      c7_2 += a0_7 * b0_0[2];
-      c7_3 += a0_7 * b0_0[3];
-      c7_4 += a0_7 * b0_1[0];
-      c7_5 += a0_7 * b0_1[1];
-      c7_6 += a0_7 * b0_1[2];
-      c7_7 += a0_7 * b0_1[3];
+      c0_0 += a0_0[0] * b0_0[0];
+      c0_1 += a0_0[0] * b0_0[1];
+      c0_2 += a0_0[0] * b0_0[2];
+      c0_3 += a0_0[0] * b0_0[3];
+      c0_4 += a0_0[0] * b0_1[0];
+      c0_5 += a0_0[0] * b0_1[1];
+      c0_6 += a0_0[0] * b0_1[2];
+      c0_7 += a0_0[0] * b0_1[3];
+      c1_0 += a0_0[1] * b0_0[0];
+      c1_1 += a0_0[1] * b0_0[1];
+      c1_2 += a0_0[1] * b0_0[2];
+      c1_3 += a0_0[1] * b0_0[3];
+      c1_4 += a0_0[1] * b0_1[0];
+      c1_5 += a0_0[1] * b0_1[1];
+      c1_6 += a0_0[1] * b0_1[2];
+      c1_7 += a0_0[1] * b0_1[3];
+      c2_0 += a0_0[2] * b0_0[0];
+      c2_1 += a0_0[2] * b0_0[1];
+      c2_2 += a0_0[2] * b0_0[2];
+      c2_3 += a0_0[2] * b0_0[3];
+      c2_4 += a0_0[2] * b0_1[0];
+      c2_5 += a0_0[2] * b0_1[1];
+      c2_6 += a0_0[2] * b0_1[2];
+      c2_7 += a0_0[2] * b0_1[3];
+      c3_0 += a0_0[3] * b0_0[0];
+      c3_1 += a0_0[3] * b0_0[1];
+      c3_2 += a0_0[3] * b0_0[2];
+      c3_3 += a0_0[3] * b0_0[3];
+      c3_4 += a0_0[3] * b0_1[0];
+      c3_5 += a0_0[3] * b0_1[1];
+      c3_6 += a0_0[3] * b0_1[2];
+      c3_7 += a0_0[3] * b0_1[3];
+      c4_0 += a0_1[0] * b0_0[0];
+      c4_1 += a0_1[0] * b0_0[1];
+      c4_2 += a0_1[0] * b0_0[2];
+      c4_3 += a0_1[0] * b0_0[3];
+      c4_4 += a0_1[0] * b0_1[0];
+      c4_5 += a0_1[0] * b0_1[1];
+      c4_6 += a0_1[0] * b0_1[2];
+      c4_7 += a0_1[0] * b0_1[3];
+      c5_0 += a0_1[1] * b0_0[0];
+      c5_1 += a0_1[1] * b0_0[1];
+      c5_2 += a0_1[1] * b0_0[2];
+      c5_3 += a0_1[1] * b0_0[3];
+      c5_4 += a0_1[1] * b0_1[0];
+      c5_5 += a0_1[1] * b0_1[1];
+      c5_6 += a0_1[1] * b0_1[2];
+      c5_7 += a0_1[1] * b0_1[3];
+      c6_0 += a0_1[2] * b0_0[0];
+      c6_1 += a0_1[2] * b0_0[1];
+      c6_2 += a0_1[2] * b0_0[2];
+      c6_3 += a0_1[2] * b0_0[3];
+      c6_4 += a0_1[2] * b0_1[0];
+      c6_5 += a0_1[2] * b0_1[1];
+      c6_6 += a0_1[2] * b0_1[2];
+      c6_7 += a0_1[2] * b0_1[3];
+      c7_0 += a0_1[3] * b0_0[0];
+      c7_1 += a0_1[3] * b0_0[1];
+      c7_2 += a0_1[3] * b0_0[2];
+      c7_3 += a0_1[3] * b0_0[3];
+      c7_4 += a0_1[3] * b0_1[0];
+      c7_5 += a0_1[3] * b0_1[1];
+      c7_6 += a0_1[3] * b0_1[2];
+      c7_7 += a0_1[3] * b0_1[3];
     }
     c[i0 * 128 + j0] = c0_0;
     c[i0 * 128 + (j0 + 1)] = c0_1;
@@ -4057,172 +4037,172 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     c[i0 * 128 + (j0 + 5)] = c0_5;
     c[i0 * 128 + (j0 + 6)] = c0_6;
     c[i0 * 128 + (j0 + 7)] = c0_7;
-    if (i0 + 1 < 30522) {
+    if (i0 + 1 < 8192) {
       c[(i0 + 1) * 128 + j0] = c1_0;
     }
-    if (i0 + 1 < 30522) {
+    if (i0 + 1 < 8192) {
       c[(i0 + 1) * 128 + (j0 + 1)] = c1_1;
     }
-    if (i0 + 1 < 30522) {
+    if (i0 + 1 < 8192) {
       c[(i0 + 1) * 128 + (j0 + 2)] = c1_2;
     }
-    if (i0 + 1 < 30522) {
+    if (i0 + 1 < 8192) {
       c[(i0 + 1) * 128 + (j0 + 3)] = c1_3;
     }
-    if (i0 + 1 < 30522) {
+    if (i0 + 1 < 8192) {
       c[(i0 + 1) * 128 + (j0 + 4)] = c1_4;
     }
-    if (i0 + 1 < 30522) {
+    if (i0 + 1 < 8192) {
       c[(i0 + 1) * 128 + (j0 + 5)] = c1_5;
     }
-    if (i0 + 1 < 30522) {
+    if (i0 + 1 < 8192) {
       c[(i0 + 1) * 128 + (j0 + 6)] = c1_6;
     }
-    if (i0 + 1 < 30522) {
+    if (i0 + 1 < 8192) {
       c[(i0 + 1) * 128 + (j0 + 7)] = c1_7;
     }
-    if (i0 + 2 < 30522) {
+    if (i0 + 2 < 8192) {
       c[(i0 + 2) * 128 + j0] = c2_0;
     }
-    if (i0 + 2 < 30522) {
+    if (i0 + 2 < 8192) {
       c[(i0 + 2) * 128 + (j0 + 1)] = c2_1;
     }
-    if (i0 + 2 < 30522) {
+    if (i0 + 2 < 8192) {
       c[(i0 + 2) * 128 + (j0 + 2)] = c2_2;
     }
-    if (i0 + 2 < 30522) {
+    if (i0 + 2 < 8192) {
       c[(i0 + 2) * 128 + (j0 + 3)] = c2_3;
     }
-    if (i0 + 2 < 30522) {
+    if (i0 + 2 < 8192) {
       c[(i0 + 2) * 128 + (j0 + 4)] = c2_4;
     }
-    if (i0 + 2 < 30522) {
+    if (i0 + 2 < 8192) {
       c[(i0 + 2) * 128 + (j0 + 5)] = c2_5;
     }
-    if (i0 + 2 < 30522) {
+    if (i0 + 2 < 8192) {
       c[(i0 + 2) * 128 + (j0 + 6)] = c2_6;
     }
-    if (i0 + 2 < 30522) {
+    if (i0 + 2 < 8192) {
       c[(i0 + 2) * 128 + (j0 + 7)] = c2_7;
     }
-    if (i0 + 3 < 30522) {
+    if (i0 + 3 < 8192) {
       c[(i0 + 3) * 128 + j0] = c3_0;
     }
-    if (i0 + 3 < 30522) {
+    if (i0 + 3 < 8192) {
       c[(i0 + 3) * 128 + (j0 + 1)] = c3_1;
     }
-    if (i0 + 3 < 30522) {
+    if (i0 + 3 < 8192) {
       c[(i0 + 3) * 128 + (j0 + 2)] = c3_2;
     }
-    if (i0 + 3 < 30522) {
+    if (i0 + 3 < 8192) {
       c[(i0 + 3) * 128 + (j0 + 3)] = c3_3;
     }
-    if (i0 + 3 < 30522) {
+    if (i0 + 3 < 8192) {
       c[(i0 + 3) * 128 + (j0 + 4)] = c3_4;
     }
-    if (i0 + 3 < 30522) {
+    if (i0 + 3 < 8192) {
       c[(i0 + 3) * 128 + (j0 + 5)] = c3_5;
     }
-    if (i0 + 3 < 30522) {
+    if (i0 + 3 < 8192) {
       c[(i0 + 3) * 128 + (j0 + 6)] = c3_6;
     }
-    if (i0 + 3 < 30522) {
+    if (i0 + 3 < 8192) {
       c[(i0 + 3) * 128 + (j0 + 7)] = c3_7;
     }
-    if (i0 + 4 < 30522) {
+    if (i0 + 4 < 8192) {
       c[(i0 + 4) * 128 + j0] = c4_0;
     }
-    if (i0 + 4 < 30522) {
+    if (i0 + 4 < 8192) {
       c[(i0 + 4) * 128 + (j0 + 1)] = c4_1;
     }
-    if (i0 + 4 < 30522) {
+    if (i0 + 4 < 8192) {
       c[(i0 + 4) * 128 + (j0 + 2)] = c4_2;
     }
-    if (i0 + 4 < 30522) {
+    if (i0 + 4 < 8192) {
       c[(i0 + 4) * 128 + (j0 + 3)] = c4_3;
     }
-    if (i0 + 4 < 30522) {
+    if (i0 + 4 < 8192) {
       c[(i0 + 4) * 128 + (j0 + 4)] = c4_4;
     }
-    if (i0 + 4 < 30522) {
+    if (i0 + 4 < 8192) {
       c[(i0 + 4) * 128 + (j0 + 5)] = c4_5;
     }
-    if (i0 + 4 < 30522) {
+    if (i0 + 4 < 8192) {
       c[(i0 + 4) * 128 + (j0 + 6)] = c4_6;
     }
-    if (i0 + 4 < 30522) {
+    if (i0 + 4 < 8192) {
       c[(i0 + 4) * 128 + (j0 + 7)] = c4_7;
     }
-    if (i0 + 5 < 30522) {
+    if (i0 + 5 < 8192) {
       c[(i0 + 5) * 128 + j0] = c5_0;
     }
-    if (i0 + 5 < 30522) {
+    if (i0 + 5 < 8192) {
       c[(i0 + 5) * 128 + (j0 + 1)] = c5_1;
     }
-    if (i0 + 5 < 30522) {
+    if (i0 + 5 < 8192) {
       c[(i0 + 5) * 128 + (j0 + 2)] = c5_2;
     }
-    if (i0 + 5 < 30522) {
+    if (i0 + 5 < 8192) {
       c[(i0 + 5) * 128 + (j0 + 3)] = c5_3;
     }
-    if (i0 + 5 < 30522) {
+    if (i0 + 5 < 8192) {
       c[(i0 + 5) * 128 + (j0 + 4)] = c5_4;
     }
-    if (i0 + 5 < 30522) {
+    if (i0 + 5 < 8192) {
       c[(i0 + 5) * 128 + (j0 + 5)] = c5_5;
     }
-    if (i0 + 5 < 30522) {
+    if (i0 + 5 < 8192) {
       c[(i0 + 5) * 128 + (j0 + 6)] = c5_6;
     }
-    if (i0 + 5 < 30522) {
+    if (i0 + 5 < 8192) {
       c[(i0 + 5) * 128 + (j0 + 7)] = c5_7;
     }
-    if (i0 + 6 < 30522) {
+    if (i0 + 6 < 8192) {
       c[(i0 + 6) * 128 + j0] = c6_0;
     }
-    if (i0 + 6 < 30522) {
+    if (i0 + 6 < 8192) {
       c[(i0 + 6) * 128 + (j0 + 1)] = c6_1;
     }
-    if (i0 + 6 < 30522) {
+    if (i0 + 6 < 8192) {
       c[(i0 + 6) * 128 + (j0 + 2)] = c6_2;
     }
-    if (i0 + 6 < 30522) {
+    if (i0 + 6 < 8192) {
       c[(i0 + 6) * 128 + (j0 + 3)] = c6_3;
     }
-    if (i0 + 6 < 30522) {
+    if (i0 + 6 < 8192) {
       c[(i0 + 6) * 128 + (j0 + 4)] = c6_4;
     }
-    if (i0 + 6 < 30522) {
+    if (i0 + 6 < 8192) {
       c[(i0 + 6) * 128 + (j0 + 5)] = c6_5;
     }
-    if (i0 + 6 < 30522) {
+    if (i0 + 6 < 8192) {
       c[(i0 + 6) * 128 + (j0 + 6)] = c6_6;
     }
-    if (i0 + 6 < 30522) {
+    if (i0 + 6 < 8192) {
       c[(i0 + 6) * 128 + (j0 + 7)] = c6_7;
     }
-    if (i0 + 7 < 30522) {
+    if (i0 + 7 < 8192) {
       c[(i0 + 7) * 128 + j0] = c7_0;
     }
-    if (i0 + 7 < 30522) {
+    if (i0 + 7 < 8192) {
       c[(i0 + 7) * 128 + (j0 + 1)] = c7_1;
     }
-    if (i0 + 7 < 30522) {
+    if (i0 + 7 < 8192) {
       c[(i0 + 7) * 128 + (j0 + 2)] = c7_2;
     }
-    if (i0 + 7 < 30522) {
+    if (i0 + 7 < 8192) {
       c[(i0 + 7) * 128 + (j0 + 3)] = c7_3;
     }
-    if (i0 + 7 < 30522) {
+    if (i0 + 7 < 8192) {
       c[(i0 + 7) * 128 + (j0 + 4)] = c7_4;
     }
-    if (i0 + 7 < 30522) {
+    if (i0 + 7 < 8192) {
       c[(i0 + 7) * 128 + (j0 + 5)] = c7_5;
     }
-    if (i0 + 7 < 30522) {
+    if (i0 + 7 < 8192) {
       c[(i0 + 7) * 128 + (j0 + 6)] = c7_6;
     }
-    if (i0 + 7 < 30522) {
+    if (i0 + 7 < 8192) {
       c[(i0 + 7) * 128 + (j0 + 7)] = c7_7;
     }
   }
@@ -4230,7 +4210,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel layernorm_grad_7e18ab0a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
-// From specs/bert_tiny.tfm:32:3.
+// From specs/bert_tiny.tfm:34:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
@@ -4315,7 +4295,7 @@ fn main() {
 
 // ==== kernel act_grad_cb50a984 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // gelu backward
-// From specs/bert_tiny.tfm:32:3.
+// From specs/bert_tiny.tfm:34:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -4333,7 +4313,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel reduce_to_73f7e64b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":128,"workgroup":64}]}
 // sum [batch, seq, 128] down to [128] (gradient of a broadcast)
-// From specs/bert_tiny.tfm:32:3.
+// From specs/bert_tiny.tfm:34:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -4353,7 +4333,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_0a1772f9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
-// From specs/bert_tiny.tfm:32:3.
+// From specs/bert_tiny.tfm:34:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -4971,7 +4951,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_161da9cc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
-// From specs/bert_tiny.tfm:32:3.
+// From specs/bert_tiny.tfm:34:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -5302,7 +5282,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_16c848d3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -5920,7 +5900,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_4c3a8c47 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",519,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -6251,7 +6231,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel act_grad_61e2f566 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],512],"workgroup":64}]}
 // gelu backward
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -6269,7 +6249,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel reduce_to_bf1d315d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":512,"workgroup":64}]}
 // sum [batch, seq, 512] down to [512] (gradient of a broadcast)
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -6289,7 +6269,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_9261aa0c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -6907,7 +6887,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_54fd9dda {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -7238,7 +7218,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_grad_0a75ec90 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
@@ -7430,7 +7410,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 
 // ==== kernel attention_grad_8a7da0ea {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
@@ -7622,7 +7602,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 
 // ==== kernel reduce_to_6c404e49 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","seq",128],"workgroup":64}]}
 // sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast)
-// From specs/bert_tiny.tfm:21:5.
+// From specs/bert_tiny.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -7642,7 +7622,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel slice_rows_grad_60ce9dd3 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
-// From specs/bert_tiny.tfm:21:5.
+// From specs/bert_tiny.tfm:23:5.
 struct Args { seq: i32 }
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dtable: array<f32>;
@@ -7667,7 +7647,7 @@ fn main() {
 
 // ==== kernel embedding_grad_77ebb0d0 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
-// From specs/bert_tiny.tfm:20:5.
+// From specs/bert_tiny.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
 @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
@@ -7694,9 +7674,9 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_e3924463 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel embedding_grad_61d22e12 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
-// From specs/bert_tiny.tfm:19:5.
+// From specs/bert_tiny.tfm:21:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
 @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
@@ -7704,11 +7684,11 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 3906816;
+  let vend0: i32 = 1048576;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
-  for (var o: i32 = vend0; o < 3906816; o += 1) {
+  for (var o: i32 = vend0; o < 1048576; o += 1) {
     dtable[o] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
@@ -7723,16 +7703,16 @@ fn main() {
   }
 }
 
-// ==== kernel add_0cc848f5 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":3906816,"workgroup":64}]}
+// ==== kernel add_5da8d932 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":1048576,"workgroup":64}]}
 // y = a + b (broadcast)
-// From specs/bert_tiny.tfm:19:5.
+// From specs/bert_tiny.tfm:21:5.
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (3906816)) {
+  if (tfm_gid < (1048576)) {
     let o: i32 = tfm_gid;
     y[o] = x0[o] + x1[o];
   }

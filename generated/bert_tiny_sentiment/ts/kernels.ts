@@ -26,13 +26,13 @@ function hashUniform(seed: number, salt: number, index: number): number {
 }
 
 /**
- * token embedding lookup: [vocab 30522, 128]
+ * token embedding lookup: [vocab 8192, 128]
  *
- * From specs/bert_tiny.tfm:19:5 `tokens vocab -> d_model`.
+ * From specs/bert_tiny.tfm:21:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function embedding_241b0d37(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function embedding_4a0af594(table: Float32Array, ids: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const src = ids[r] * 128;
@@ -45,7 +45,7 @@ export function embedding_241b0d37(table: Float32Array, ids: Int32Array, y: Floa
 /**
  * token embedding lookup: [vocab 2, 128]
  *
- * From specs/bert_tiny.tfm:20:5 `segments type_vocab`.
+ * From specs/bert_tiny.tfm:22:5 `segments type_vocab`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -62,7 +62,7 @@ export function embedding_ad4fe64d(table: Float32Array, ids: Int32Array, y: Floa
 /**
  * y = a + b (broadcast)
  *
- * From specs/bert_tiny.tfm:20:5 `segments type_vocab`.
+ * From specs/bert_tiny.tfm:22:5 `segments type_vocab`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -76,7 +76,7 @@ export function add_2b8307ad(x0: Float32Array, x1: Float32Array, y: Float32Array
 /**
  * rows [0, 0 + seq) of a [128, 128] table
  *
- * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ * From specs/bert_tiny.tfm:23:5 `positions learned ctx`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -90,7 +90,7 @@ export function slice_rows_24c405c3(table: Float32Array, y: Float32Array, seq: n
 /**
  * y = a + b (broadcast)
  *
- * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ * From specs/bert_tiny.tfm:23:5 `positions learned ctx`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -104,7 +104,7 @@ export function add_567ae027(x0: Float32Array, x1: Float32Array, y: Float32Array
 /**
  * layernorm over the last dim (128), eps 1e-12
  *
- * From specs/bert_tiny.tfm:22:5 `norm layernorm eps 1e-12`.
+ * From specs/bert_tiny.tfm:24:5 `norm layernorm eps 1e-12`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -132,7 +132,7 @@ export function layernorm_f7c97334(x: Float32Array, g: Float32Array, b: Float32A
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
  *
- * From specs/bert_tiny.tfm:18:3 `embed {`.
+ * From specs/bert_tiny.tfm:20:3 `embed {`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -146,7 +146,7 @@ export function dropout_9e9940b6(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * fused c = a @ b + bias: [rows, 128] → [rows, 128]
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -248,7 +248,7 @@ export function matmul_epilogue_4c814ba3(a: Float32Array, b: Float32Array, bias:
 /**
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -296,7 +296,7 @@ export function attention_12fc4296(q: Float32Array, k: Float32Array, v: Float32A
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -310,7 +310,7 @@ export function dropout_fec76721(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * fused residual add + layernorm over the last dim (128): writes the sum and the normed row
  *
- * From specs/bert_tiny.tfm:26:5 `norm post layernorm eps 1e-12`.
+ * From specs/bert_tiny.tfm:28:5 `norm post layernorm eps 1e-12`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -341,7 +341,7 @@ export function add_norm_12f42a4c(x: Float32Array, y: Float32Array, g: Float32Ar
 /**
  * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -460,7 +460,7 @@ export function matmul_epilogue_55935246(a: Float32Array, b: Float32Array, bias:
 /**
  * fused c = a @ b + bias: [rows, 512] → [rows, 128]
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -562,7 +562,7 @@ export function matmul_epilogue_180bad3c(a: Float32Array, b: Float32Array, bias:
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -576,7 +576,7 @@ export function dropout_65b6123b(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -624,7 +624,7 @@ export function attention_c307e8a1(q: Float32Array, k: Float32Array, v: Float32A
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -638,7 +638,7 @@ export function dropout_8faf0c02(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1432,7 +1432,7 @@ export function take_first_grad_e3f283d9(dy: Float32Array, dx: Float32Array, bat
 /**
  * layernorm backward: dx, dg, db
  *
- * From specs/bert_tiny.tfm:26:5 `norm post layernorm eps 1e-12`.
+ * From specs/bert_tiny.tfm:28:5 `norm post layernorm eps 1e-12`.
  */
 export function layernorm_grad_7e18ab0a(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
   for (let k = 0; k < 128; k++) {
@@ -1474,7 +1474,7 @@ export function layernorm_grad_7e18ab0a(x: Float32Array, g: Float32Array, dy: Fl
 /**
  * sum [batch, seq, 128] down to [128] (gradient of a broadcast)
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  */
 export function reduce_to_73f7e64b(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 128; o++) {
@@ -1490,7 +1490,7 @@ export function reduce_to_73f7e64b(x: Float32Array, y: Float32Array, batch: numb
 /**
  * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1575,7 +1575,7 @@ export function matmul_16c848d3(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1660,7 +1660,7 @@ export function matmul_4c3a8c47(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * gelu backward
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1675,7 +1675,7 @@ export function act_grad_61e2f566(x0: Float32Array, x1: Float32Array, y: Float32
 /**
  * sum [batch, seq, 512] down to [512] (gradient of a broadcast)
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  */
 export function reduce_to_bf1d315d(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 512; o++) {
@@ -1691,7 +1691,7 @@ export function reduce_to_bf1d315d(x: Float32Array, y: Float32Array, batch: numb
 /**
  * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1776,7 +1776,7 @@ export function matmul_9261aa0c(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
  *
- * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
+ * From specs/bert_tiny.tfm:30:5 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1861,7 +1861,7 @@ export function matmul_54fd9dda(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1946,7 +1946,7 @@ export function matmul_0a1772f9(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2031,7 +2031,7 @@ export function matmul_161da9cc(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2087,7 +2087,7 @@ export function attention_grad_2db797dc(q: Float32Array, k: Float32Array, v: Flo
 /**
  * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
- * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
+ * From specs/bert_tiny.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2143,7 +2143,7 @@ export function attention_grad_b9e5dfa8(q: Float32Array, k: Float32Array, v: Flo
 /**
  * sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast)
  *
- * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ * From specs/bert_tiny.tfm:23:5 `positions learned ctx`.
  */
 export function reduce_to_6c404e49(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 128; o++) {
@@ -2159,7 +2159,7 @@ export function reduce_to_6c404e49(x: Float32Array, y: Float32Array, batch: numb
 /**
  * slice_rows backward: scatter into a zeroed table gradient
  *
- * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
+ * From specs/bert_tiny.tfm:23:5 `positions learned ctx`.
  */
 export function slice_rows_grad_60ce9dd3(dy: Float32Array, dtable: Float32Array, seq: number): void {
   for (let o = 0; o < 16384; o++) {
@@ -2173,7 +2173,7 @@ export function slice_rows_grad_60ce9dd3(dy: Float32Array, dtable: Float32Array,
 /**
  * embedding backward: scatter-add rows of dy into the table gradient
  *
- * From specs/bert_tiny.tfm:20:5 `segments type_vocab`.
+ * From specs/bert_tiny.tfm:22:5 `segments type_vocab`.
  */
 export function embedding_grad_77ebb0d0(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 256; o++) {
@@ -2190,10 +2190,10 @@ export function embedding_grad_77ebb0d0(ids: Int32Array, dy: Float32Array, dtabl
 /**
  * embedding backward: scatter-add rows of dy into the table gradient
  *
- * From specs/bert_tiny.tfm:19:5 `tokens vocab -> d_model`.
+ * From specs/bert_tiny.tfm:21:5 `tokens vocab -> d_model`.
  */
-export function embedding_grad_e3924463(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
-  for (let o = 0; o < 3906816; o++) {
+export function embedding_grad_61d22e12(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, seq: number): void {
+  for (let o = 0; o < 1048576; o++) {
     dtable[o] = 0;
   }
   for (let r = 0; r < batch * seq; r++) {

@@ -41,9 +41,9 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel embedding_241b0d37 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
-// token embedding lookup: [vocab 30522, 128]
-// From specs/bert_tiny.tfm:19:5.
+// ==== kernel embedding_4a0af594 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
+// token embedding lookup: [vocab 8192, 128]
+// From specs/bert_tiny.tfm:21:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
@@ -67,7 +67,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel embedding_ad4fe64d {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2, 128]
-// From specs/bert_tiny.tfm:20:5.
+// From specs/bert_tiny.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
@@ -91,7 +91,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_2b8307ad {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
-// From specs/bert_tiny.tfm:20:5.
+// From specs/bert_tiny.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -108,7 +108,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel slice_rows_24c405c3 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","seq",128],"workgroup":64}]}
 // rows [0, 0 + seq) of a [128, 128] table
-// From specs/bert_tiny.tfm:21:5.
+// From specs/bert_tiny.tfm:23:5.
 struct Args { seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -124,7 +124,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_567ae027 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
-// From specs/bert_tiny.tfm:21:5.
+// From specs/bert_tiny.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -141,7 +141,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel layernorm_f7c97334 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // layernorm over the last dim (128), eps 1e-12
-// From specs/bert_tiny.tfm:22:5.
+// From specs/bert_tiny.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -186,7 +186,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_9e9940b6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
-// From specs/bert_tiny.tfm:18:3.
+// From specs/bert_tiny.tfm:20:3.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -203,7 +203,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_4c814ba3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -605,7 +605,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_12fc4296 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
@@ -688,7 +688,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_fec76721 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -705,7 +705,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_norm_12f42a4c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
-// From specs/bert_tiny.tfm:26:5.
+// From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
@@ -763,7 +763,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_55935246 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],64],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -1230,7 +1230,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_180bad3c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -1632,7 +1632,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_65b6123b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -1649,7 +1649,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_c307e8a1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
@@ -1732,7 +1732,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_8faf0c02 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -1749,7 +1749,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_e2a10faf {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -5116,7 +5116,7 @@ fn main() {
 
 // ==== kernel layernorm_grad_7e18ab0a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
-// From specs/bert_tiny.tfm:26:5.
+// From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
@@ -5201,7 +5201,7 @@ fn main() {
 
 // ==== kernel reduce_to_73f7e64b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":128,"workgroup":64}]}
 // sum [batch, seq, 128] down to [128] (gradient of a broadcast)
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -5221,7 +5221,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_16c848d3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -5839,7 +5839,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_4c3a8c47 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",519,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -6170,7 +6170,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel act_grad_61e2f566 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],512],"workgroup":64}]}
 // gelu backward
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -6188,7 +6188,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel reduce_to_bf1d315d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":512,"workgroup":64}]}
 // sum [batch, seq, 512] down to [512] (gradient of a broadcast)
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -6208,7 +6208,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_9261aa0c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -6826,7 +6826,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_54fd9dda {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
-// From specs/bert_tiny.tfm:28:5.
+// From specs/bert_tiny.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -7157,7 +7157,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_0a1772f9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -7775,7 +7775,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_161da9cc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -8106,7 +8106,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_grad_0a75ec90 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
@@ -8298,7 +8298,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 
 // ==== kernel attention_grad_8a7da0ea {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
-// From specs/bert_tiny.tfm:27:5.
+// From specs/bert_tiny.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
@@ -8490,7 +8490,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 
 // ==== kernel reduce_to_6c404e49 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","seq",128],"workgroup":64}]}
 // sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast)
-// From specs/bert_tiny.tfm:21:5.
+// From specs/bert_tiny.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -8510,7 +8510,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel slice_rows_grad_60ce9dd3 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
-// From specs/bert_tiny.tfm:21:5.
+// From specs/bert_tiny.tfm:23:5.
 struct Args { seq: i32 }
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dtable: array<f32>;
@@ -8535,7 +8535,7 @@ fn main() {
 
 // ==== kernel embedding_grad_77ebb0d0 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
-// From specs/bert_tiny.tfm:20:5.
+// From specs/bert_tiny.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
 @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
@@ -8562,9 +8562,9 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_e3924463 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel embedding_grad_61d22e12 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
-// From specs/bert_tiny.tfm:19:5.
+// From specs/bert_tiny.tfm:21:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
 @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
@@ -8572,11 +8572,11 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(3) var<uniform> tfm_args: Args;
 @compute @workgroup_size(1)
 fn main() {
-  let vend0: i32 = 3906816;
+  let vend0: i32 = 1048576;
   for (var o: i32 = 0; o < vend0; o += 4) {
     { let tfm_v0 = vec4<f32>(0f); dtable[o] = tfm_v0[0]; dtable[o + 1] = tfm_v0[1]; dtable[o + 2] = tfm_v0[2]; dtable[o + 3] = tfm_v0[3]; }
   }
-  for (var o: i32 = vend0; o < 3906816; o += 1) {
+  for (var o: i32 = vend0; o < 1048576; o += 1) {
     dtable[o] = 0f;
   }
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
