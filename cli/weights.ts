@@ -103,7 +103,7 @@ function npy(data: Float32Array, shape: number[]): Uint8Array {
 
 export async function convertCommand(direction: 'import' | 'export', spec: string, opts: { checkpoint?: string; seed?: string; out: string }): Promise<void> {
   const m = checkedModel(spec);
-  if (m.model.layout?.value !== 'decoder' && !m.model.inputs.image) throw new TfmError('TFM4002', 'Hugging Face names are known for the GPT family (decoder models) and ViT (models of an image) so far');
+  if (m.model.layout?.value === 'encoder_decoder') throw new TfmError('TFM4002', 'Hugging Face names are known for GPT (decoders), BERT (encoders of tokens) and ViT (models of an image) so far');
   const seed = direction === 'export' && !opts.checkpoint && opts.seed !== undefined ? count(opts.seed, 'seed', 0) : undefined;
   if (!opts.checkpoint && seed === undefined) throw new TfmError('TFM5006', direction === 'export' ? 'give --checkpoint <file> or --seed <n>' : 'give --checkpoint <file>');
   checkWritable(opts.out, 'weights');
@@ -121,6 +121,6 @@ export async function convertCommand(direction: 'import' | 'export', spec: strin
   }
   const naming: Naming = direction === 'export' ? hfNaming(program) : 'internal';
   writeWeights(opts.out, params, naming, program, { format: 'pt', model: m.model.name });
-  console.log(`${m.model.name}: ${params.size} parameters written to ${opts.out} (${naming === 'hf-gpt2' ? 'Hugging Face GPT-2 names' : naming === 'hf-vit' ? 'Hugging Face ViT names' : 'tfm names'})`);
+  console.log(`${m.model.name}: ${params.size} parameters written to ${opts.out} (${{ 'hf-gpt2': 'Hugging Face GPT-2 names', 'hf-vit': 'Hugging Face ViT names', 'hf-bert': 'Hugging Face BERT names', internal: 'tfm names' }[naming]})`);
 }
 

@@ -203,3 +203,71 @@ export function importVit(hf: Params, expected: Map<string, number[]>, channels:
   }
   return out;
 }
+
+// BERT family (BertForMaskedLM, BertForSequenceClassification): nn.Linear weights [out, in],
+// post-norm blocks (attention.output.LayerNorm after attention, output.LayerNorm after the
+// MLP), the MLM head's transform, LayerNorm and output bias under `cls.predictions` (its
+// decoder is tied to the word embeddings, which transformers re-ties on load).
+const BERT_RULES: [RegExp, string, Layout][] = [
+  [/^embed\.tokens$/, 'bert.embeddings.word_embeddings.weight', 'same'],
+  [/^embed\.positions$/, 'bert.embeddings.position_embeddings.weight', 'same'],
+  [/^embed\.segments$/, 'bert.embeddings.token_type_embeddings.weight', 'same'],
+  [/^embed\.norm\.(weight|bias)$/, 'bert.embeddings.LayerNorm.$1', 'same'],
+  [/^blocks\.(\d+)\.attention\.q\.weight$/, 'bert.encoder.layer.$1.attention.self.query.weight', 'transpose'],
+  [/^blocks\.(\d+)\.attention\.k\.weight$/, 'bert.encoder.layer.$1.attention.self.key.weight', 'transpose'],
+  [/^blocks\.(\d+)\.attention\.v\.weight$/, 'bert.encoder.layer.$1.attention.self.value.weight', 'transpose'],
+  [/^blocks\.(\d+)\.attention\.q\.bias$/, 'bert.encoder.layer.$1.attention.self.query.bias', 'same'],
+  [/^blocks\.(\d+)\.attention\.k\.bias$/, 'bert.encoder.layer.$1.attention.self.key.bias', 'same'],
+  [/^blocks\.(\d+)\.attention\.v\.bias$/, 'bert.encoder.layer.$1.attention.self.value.bias', 'same'],
+  [/^blocks\.(\d+)\.attention\.o\.weight$/, 'bert.encoder.layer.$1.attention.output.dense.weight', 'transpose'],
+  [/^blocks\.(\d+)\.attention\.o\.bias$/, 'bert.encoder.layer.$1.attention.output.dense.bias', 'same'],
+  [/^blocks\.(\d+)\.norm_1\.(weight|bias)$/, 'bert.encoder.layer.$1.attention.output.LayerNorm.$2', 'same'],
+  [/^blocks\.(\d+)\.mlp\.up\.weight$/, 'bert.encoder.layer.$1.intermediate.dense.weight', 'transpose'],
+  [/^blocks\.(\d+)\.mlp\.up\.bias$/, 'bert.encoder.layer.$1.intermediate.dense.bias', 'same'],
+  [/^blocks\.(\d+)\.mlp\.down\.weight$/, 'bert.encoder.layer.$1.output.dense.weight', 'transpose'],
+  [/^blocks\.(\d+)\.mlp\.down\.bias$/, 'bert.encoder.layer.$1.output.dense.bias', 'same'],
+  [/^blocks\.(\d+)\.norm_2\.(weight|bias)$/, 'bert.encoder.layer.$1.output.LayerNorm.$2', 'same'],
+  [/^pooler\.weight$/, 'bert.pooler.dense.weight', 'transpose'],
+  [/^pooler\.bias$/, 'bert.pooler.dense.bias', 'same'],
+  [/^head\.transform\.weight$/, 'cls.predictions.transform.dense.weight', 'transpose'],
+  [/^head\.transform\.bias$/, 'cls.predictions.transform.dense.bias', 'same'],
+  [/^head\.norm\.(weight|bias)$/, 'cls.predictions.transform.LayerNorm.$1', 'same'],
+  [/^head\.bias$/, 'cls.predictions.bias', 'same'],
+  [/^head\.classifier\.weight$/, 'classifier.weight', 'transpose'],
+  [/^head\.classifier\.bias$/, 'classifier.bias', 'same'],
+];
+
+function bertRule(name: string): [string, Layout] {
+  const rule = BERT_RULES.find(([re]) => re.test(name));
+  if (!rule) throw new NameMapError(`no BERT name for \`${name}\``);
+  return [name.replace(rule[0], rule[1]), rule[2]];
+}
+
+export function bertShapes(expected: Map<string, number[]>): Map<string, number[]> {
+  return new Map([...expected].map(([name, shape]) => {
+    const [hf, layout] = bertRule(name);
+    return [hf, vitShape(layout, shape, 1)];
+  }));
+}
+
+/** Internal parameters → BertForMaskedLM / BertForSequenceClassification names and layouts. */
+export function exportBert(params: Params): Params {
+  return new Map([...params].map(([name, t]) => {
+    const [hf, layout] = bertRule(name);
+    return [hf, layout === 'transpose' ? transpose(t) : t];
+  }));
+}
+
+/** BERT names and layouts → internal parameters (exportBert's inverse). */
+export function importBert(hf: Params, expected: Map<string, number[]>): Params {
+  const out: Params = new Map();
+  for (const [name, shape] of expected) {
+    const [key, layout] = bertRule(name);
+    const t = hf.get(key);
+    if (!t) throw new NameMapError(`checkpoint has no tensor for \`${name}\` (\`${key}\`)`);
+    const want = vitShape(layout, shape, 1);
+    if (t.shape.length !== want.length || t.shape.some((d, k) => d !== want[k])) throw new NameMapError(`\`${key}\`: checkpoint shape [${t.shape}] differs from the model's [${want}]`);
+    out.set(name, layout === 'transpose' ? transpose(t) : t);
+  }
+  return out;
+}

@@ -2,16 +2,23 @@
 // Hugging Face names of its family (detected from the tensor names), validated before use.
 import { TfmError } from '../common/errors.ts';
 import { resolveShape, sameShape, type Program } from '../common/program.ts';
-import { exportGpt, exportVit, gptShapes, importGpt, importVit, NameMapError, vitShapes } from './hf.ts';
+import { bertShapes, exportBert, exportGpt, exportVit, gptShapes, importBert, importGpt, importVit, NameMapError, vitShapes } from './hf.ts';
 import { writeAtomically } from '../common/files.ts';
 import { encodeChunks, readSafetensorsFile, type NamedTensor, type TensorEntry } from './safetensors.ts';
 
-export type Naming = 'internal' | 'hf-gpt2' | 'hf-vit';
+export type Naming = 'internal' | HfNaming;
+export type HfNaming = 'hf-gpt2' | 'hf-vit' | 'hf-bert';
 
-/** The Hugging Face family a program's parameters map to: ViT for models of an image, GPT-2
- *  otherwise (the only other family with names so far). */
-export function hfNaming(program: Program): 'hf-gpt2' | 'hf-vit' {
-  return imageChannels(program) !== undefined ? 'hf-vit' : 'hf-gpt2';
+/** The Hugging Face family a program's parameters map to: ViT for models of an image, BERT for
+ *  encoders of tokens (an embedding LayerNorm), GPT-2 otherwise. */
+export function hfNaming(program: Program): HfNaming {
+  if (imageChannels(program) !== undefined) return 'hf-vit';
+  return program.params.some((p) => p.name === 'embed.norm.weight') ? 'hf-bert' : 'hf-gpt2';
+}
+
+export function expectedShapes(program: Program): Map<string, number[]> {
+  // Parameter shapes are all compile-time constants.
+  return new Map(program.params.map((p) => [p.name, resolveShape(p.shape, {})]));
 }
 
 /** The channels of a program's `image` input, if it has one. */
@@ -21,21 +28,21 @@ export function imageChannels(program: Program): number | undefined {
   return shape ? Number(shape[1]) : undefined;
 }
 
-const FAMILY = { 'hf-gpt2': 'Hugging Face GPT-2', 'hf-vit': 'Hugging Face ViT' } as const;
+const FAMILY: Record<HfNaming, string> = { 'hf-gpt2': 'Hugging Face GPT-2', 'hf-vit': 'Hugging Face ViT', 'hf-bert': 'Hugging Face BERT' };
+
+/** The Hugging Face tensors (names and shapes) a model of these parameter shapes reads. */
+function hfShapes(naming: HfNaming, expected: Map<string, number[]>, program: Program): Map<string, number[]> {
+  return naming === 'hf-vit' ? vitShapes(expected, imageChannels(program)!) : naming === 'hf-bert' ? bertShapes(expected) : gptShapes(expected);
+}
 
 /** Hugging Face names and layouts → internal parameters. */
-export function fromHf(naming: 'hf-gpt2' | 'hf-vit', tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program): Map<string, NamedTensor> {
-  return naming === 'hf-vit' ? importVit(tensors, expected, imageChannels(program)!) : importGpt(tensors, expected);
+export function fromHf(naming: HfNaming, tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program): Map<string, NamedTensor> {
+  return naming === 'hf-vit' ? importVit(tensors, expected, imageChannels(program)!) : naming === 'hf-bert' ? importBert(tensors, expected) : importGpt(tensors, expected);
 }
 
 /** Internal parameters → Hugging Face names and layouts. */
-export function toHf(naming: 'hf-gpt2' | 'hf-vit', params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> {
-  return naming === 'hf-vit' ? exportVit(params, imageChannels(program)!) : exportGpt(params);
-}
-
-export function expectedShapes(program: Program): Map<string, number[]> {
-  // Parameter shapes are all compile-time constants.
-  return new Map(program.params.map((p) => [p.name, resolveShape(p.shape, {})]));
+export function toHf(naming: HfNaming, params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> {
+  return naming === 'hf-vit' ? exportVit(params, imageChannels(program)!) : naming === 'hf-bert' ? exportBert(params) : exportGpt(params);
 }
 
 export function readWeights(path: string, program: Program): { params: Map<string, NamedTensor>; naming: Naming } {
@@ -53,7 +60,7 @@ export function readWeights(path: string, program: Program): { params: Map<strin
     naming = hfNaming(program);
     let hf: Map<string, number[]>;
     try {
-      hf = naming === 'hf-vit' ? vitShapes(expected, imageChannels(program)!) : gptShapes(expected);
+      hf = hfShapes(naming, expected, program);
     } catch (e) {
       if (e instanceof NameMapError) throw new TfmError('TFM5007', `\`${path}\` does not hold the model's parameter names, and ${e.message}`);
       throw e;
@@ -64,7 +71,7 @@ export function readWeights(path: string, program: Program): { params: Map<strin
       const e = byStripped.get(name);
       if (!e) {
         const missing = [...expected.keys()].find((k) => !h.entries.has(k));
-        throw new TfmError('TFM5007', `\`${path}\` matches neither the model's parameter names (no \`${missing}\`) nor ${FAMILY[naming as keyof typeof FAMILY]} names (no \`${name}\`)`);
+        throw new TfmError('TFM5007', `\`${path}\` matches neither the model's parameter names (no \`${missing}\`) nor ${FAMILY[naming as HfNaming]} names (no \`${name}\`)`);
       }
       return want(e.name, e, shape, e.name);
     });

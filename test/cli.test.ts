@@ -135,21 +135,23 @@ describe('tfm export / import / forward', () => {
     expect(la.loss).toBeLessThan(5);
   });
 
-  it('ViT: export writes Hugging Face ViT names; import and export again give the same file', async () => {
+  it.each([
+    ['vit_mnist', 'ViT', { 'vit.embeddings.patch_embeddings.projection.weight': [64, 1, 7, 7], 'vit.encoder.layer.3.attention.attention.query.weight': [64, 64], 'classifier.weight': [10, 64] }],
+    ['bert_tiny', 'BERT', { 'bert.embeddings.token_type_embeddings.weight': [2, 128], 'bert.encoder.layer.1.output.LayerNorm.bias': [128], 'cls.predictions.bias': [8192], 'bert.pooler.dense.weight': [128, 128] }],
+    ['bert_tiny_sentiment', 'BERT', { 'bert.encoder.layer.0.attention.self.key.weight': [128, 128], 'classifier.weight': [2, 128] }],
+  ])('%s: export writes Hugging Face %s names; import and export again give the same file', async (spec, family, shapes) => {
     const { mkdtempSync, readFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(`${tmpdir()}/tfm-cli-`);
     const seed = String(Math.floor(Math.random() * 1e6));
-    const exported = tfm('export', 'specs/vit_mnist.tfm', '--seed', seed, '-o', `${dir}/hf.safetensors`);
+    const exported = tfm('export', `specs/${spec}.tfm`, '--seed', seed, '-o', `${dir}/hf.safetensors`);
     expect(exported.code, exported.stderr).toBe(0);
-    expect(exported.stdout).toContain('Hugging Face ViT names');
+    expect(exported.stdout).toContain(`Hugging Face ${family} names`);
     const file = readFileSync(`${dir}/hf.safetensors`);
     const header = JSON.parse(file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString('utf8'));
-    expect(header['vit.embeddings.patch_embeddings.projection.weight'].shape).toEqual([64, 1, 7, 7]);
-    expect(header['vit.encoder.layer.3.attention.attention.query.weight'].shape).toEqual([64, 64]);
-    expect(header['classifier.weight'].shape).toEqual([10, 64]);
-    expect(tfm('import', 'specs/vit_mnist.tfm', '-c', `${dir}/hf.safetensors`, '-o', `${dir}/tfm.safetensors`).code).toBe(0);
-    expect(tfm('export', 'specs/vit_mnist.tfm', '-c', `${dir}/tfm.safetensors`, '-o', `${dir}/again.safetensors`).code).toBe(0);
+    for (const [name, shape] of Object.entries(shapes)) expect(header[name]?.shape, name).toEqual(shape);
+    expect(tfm('import', `specs/${spec}.tfm`, '-c', `${dir}/hf.safetensors`, '-o', `${dir}/tfm.safetensors`).code).toBe(0);
+    expect(tfm('export', `specs/${spec}.tfm`, '-c', `${dir}/tfm.safetensors`, '-o', `${dir}/again.safetensors`).code).toBe(0);
     expect(readFileSync(`${dir}/again.safetensors`).equals(file)).toBe(true);
   });
 

@@ -1,0 +1,116 @@
+// Conformance against PyTorch for a tiny BERT (bert_tiny without dropout, a small vocabulary):
+// with the same random weights and a batch of sentence pairs — segments, padded rows, masked-LM
+// targets at a few positions — the generated kernels' logits, pooled `<cls>` state, loss and
+// every parameter gradient agree with an independent PyTorch BERT (test/torch/bert_reference.py,
+// the computation of transformers' BertForMaskedLM) to ≤ 1e-4 relative. Weights cross over under
+// Hugging Face BERT names (what `tfm export` writes) and come back through import unchanged.
+// Needs Debian's python3-torch, like test/torch.test.ts.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { checkFiles } from '../compiler/check.ts';
+import { compile } from '../compiler/codegen/compile.ts';
+import { emit } from '../compiler/codegen/emit.ts';
+import { resolveShape } from '../compiler/ir.ts';
+import { CPU_TARGETS } from '../compiler/targets/index.ts';
+import { Executor } from '../runtime/executor.ts';
+import { bertShapes, exportBert, importBert } from '../runtime/hf.ts';
+import { initParams } from '../runtime/init.ts';
+import { loadCompiled } from '../runtime/load.ts';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
+import { relErr } from './support/compare.ts';
+
+const PYTHON = '/usr/bin/python3';
+const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+
+describe('PyTorch conformance (tiny BERT)', () => {
+  it.skipIf(!hasTorch).each(Object.keys(CPU_TARGETS))('%s target: logits, pooled state, loss and every gradient match PyTorch under Hugging Face BERT names', async (target) => {
+    const r = checkFiles(['test/torch/bert_tiny.tfm']);
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const model = r.models.find((m) => m.model.name === 'bert_conf')!;
+    const dir = `out/test-torch-bert/${target}`;
+    mkdirSync(dir, { recursive: true });
+    emit(compile(model, CPU_TARGETS[target], r.program.sources), `${dir}/bert_conf`);
+    const { program, source } = loadCompiled(`${dir}/bert_conf`);
+    const [B, T] = [3, 32];
+    const dims = { batch: B, seq: T };
+    const ex = await Executor.create(program, source, dims);
+    const seed = Math.floor(Math.random() * 2 ** 31);
+    initParams(ex, seed);
+    // Weights larger than the init's 0.02, so that every block's contribution shows in the logits.
+    for (const p of program.params) {
+      const w = ex.param(p.name);
+      for (let i = 0; i < w.length; i++) w[i] += (Math.random() - 0.5) * 0.2;
+    }
+    // Rows <cls> A <sep> B <sep> of random lengths, then padding (id 0, masked out); segment 1
+    // on B; targets at about 15% of the real tokens.
+    const tokens = new Int32Array(B * T);
+    const segments = new Int32Array(B * T);
+    const keyMask = new Float32Array(B * T);
+    const targets = new Int32Array(B * T).fill(-100);
+    for (let b = 0; b < B; b++) {
+      const len = b === 0 ? T : 8 + Math.floor(Math.random() * (T - 12));
+      const cut = 2 + Math.floor(Math.random() * (len - 5));
+      for (let t = 0; t < len; t++) {
+        const at = b * T + t;
+        tokens[at] = t === 0 ? 2 : t === cut || t === len - 1 ? 3 : 5 + Math.floor(Math.random() * 595);
+        segments[at] = t > cut ? 1 : 0;
+        keyMask[at] = 1;
+        if (t > 0 && Math.random() < 0.15) targets[at] = Math.floor(Math.random() * 600);
+      }
+      targets[b * T + 1] = tokens[b * T + 1]; // at least one target per row
+    }
+
+    const shapes = new Map(program.params.map((p) => [p.name, resolveShape(p.shape, dims)]));
+    const params = new Map<string, NamedTensor>(program.params.map((p) => [p.name, { shape: shapes.get(p.name)!, data: ex.param(p.name) }]));
+    const hf = exportBert(params);
+    // The names and shapes of transformers' BertForMaskedLM.
+    expect(hf.get('bert.embeddings.token_type_embeddings.weight')!.shape).toEqual([2, 128]);
+    expect(hf.get('bert.encoder.layer.1.attention.output.LayerNorm.weight')!.shape).toEqual([128]);
+    expect(hf.get('bert.encoder.layer.0.intermediate.dense.weight')!.shape).toEqual([512, 128]);
+    expect(hf.get('cls.predictions.transform.dense.weight')!.shape).toEqual([128, 128]);
+    expect(hf.get('cls.predictions.bias')!.shape).toEqual([600]);
+    expect([...bertShapes(shapes)]).toEqual([...hf].map(([k, t]) => [k, t.shape]));
+    writeFileSync(`${dir}/weights.safetensors`, encodeSafetensors(hf));
+    const batch = new Map<string, NamedTensor>([
+      ['tokens', { shape: [B, T], data: tokens }],
+      ['segments', { shape: [B, T], data: segments }],
+      ['key_mask', { shape: [B, T], data: keyMask }],
+      ['targets', { shape: [B, T], data: targets }],
+    ]);
+    writeFileSync(`${dir}/batch.safetensors`, encodeSafetensors(batch));
+    writeFileSync(`${dir}/config.json`, JSON.stringify({ heads: 2, eps: 1e-12 }));
+    const py = spawnSync(PYTHON, ['test/torch/bert_reference.py', `${dir}/weights.safetensors`, `${dir}/batch.safetensors`, `${dir}/config.json`, `${dir}/torch.safetensors`], { encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    const torch = decodeSafetensors(readFileSync(`${dir}/torch.safetensors`)).tensors;
+
+    for (const [name, t] of batch) ex.input(name).set(t.data);
+    const loss = ex.forward();
+    ex.backward();
+    const theirLoss = torch.get('loss')!.data[0];
+    expect(Math.abs(loss - theirLoss) / theirLoss, `loss ${loss} vs ${theirLoss}, seed ${seed}`).toBeLessThan(1e-4);
+    expect(relErr(ex.output('logits'), torch.get('logits')!.data), `logits, seed ${seed}`).toBeLessThan(1e-4);
+    expect(relErr(ex.output('pooled'), torch.get('pooled')!.data), `pooled, seed ${seed}`).toBeLessThan(1e-4);
+    const grads = exportBert(new Map(program.params.map((p) => [p.name, { shape: shapes.get(p.name)!, data: ex.grad(p.name) }])));
+    const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, x) => s + x * x, 0));
+    for (const [name, g] of grads) {
+      const theirs = torch.get(`grad.${name}`)!.data;
+      if (name.startsWith('bert.pooler.')) {
+        // The masked-LM loss does not reach the pooler: no gradient on either side.
+        expect(Array.from(g.data).every((x) => x === 0) && Array.from(theirs).every((x) => x === 0), `gradient of ${name}`).toBe(true);
+      } else if (name.endsWith('attention.self.key.bias')) {
+        // Exactly zero in exact arithmetic (a key bias shifts all the scores of a query alike,
+        // which softmax ignores): both sides hold rounding noise, compared by size with the
+        // query bias's gradient instead.
+        const scale = norm(grads.get(name.replace('key.bias', 'query.bias'))!.data);
+        expect(norm(g.data) / scale, `gradient of ${name} (ours), seed ${seed}`).toBeLessThan(1e-5);
+        expect(norm(theirs) / scale, `gradient of ${name} (PyTorch), seed ${seed}`).toBeLessThan(1e-5);
+      } else expect(relErr(g.data, theirs), `gradient of ${name}, seed ${seed}`).toBeLessThan(1e-4);
+    }
+    expect(grads.size).toBe(2 * 16 + 5 + 2 + 5); // 16 per block; 5 embedding tensors; pooler (2); MLM head (5)
+
+    // Back through import: the same numbers under our names.
+    const back = importBert(decodeSafetensors(readFileSync(`${dir}/weights.safetensors`)).tensors, shapes);
+    for (const p of program.params) expect(Array.from(back.get(p.name)!.data), p.name).toEqual(Array.from(ex.param(p.name)));
+  });
+});
