@@ -18,6 +18,7 @@ const compileModule = () => loadSource<typeof import('./compile.ts')>('compile.t
 const weightsModule = () => loadSource<typeof import('./weights.ts')>('weights.ts');
 const trainModule = () => loadSource<typeof import('./train.ts')>('train.ts');
 const serveModule = () => loadSource<typeof import('./serve.ts')>('serve.ts');
+const evalModule = () => loadSource<typeof import('./eval.ts')>('eval.ts');
 
 /** The errors of the compile and run commands are TfmErrors (common/errors.ts) with a
  *  diagnostic code; matched by shape, not by class: those commands run from source while this
@@ -195,6 +196,20 @@ Exit codes:
     .option('--profile', 'time every kernel and print the time per step by op at the end (WebGPU: device timestamps)')
     .addOption(errorFormat())
     .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => (await trainModule()).trainCommand(spec, opts));
+
+  program
+    .command('eval')
+    .description('measure a checkpoint on its objective\'s held-out split: the metric, report.json, and for classifiers a confusion matrix (text and SVG, with the first misclassified images drawn)')
+    .argument('<spec>', 'spec file')
+    .requiredOption('-c, --checkpoint <folder>', 'checkpoint folder of tfm train (ckpt-<step>)')
+    .option('--data <source>', 'held-out data as tfm train reads it (default: the objective\'s built-in)')
+    .option('--batch <n>', 'examples per forward pass', '32')
+    .option('--seq <n>', 'tokens per row (default: what the run recorded)')
+    .option('--eval-batches <n>', 'language models: batches of validation text', '8')
+    .option('-o, --out <dir>', 'report folder (default: eval-<checkpoint> beside the checkpoint)')
+    .addOption(new Option('--target <target>', 'where to run it').choices(['cpu', 'wasm', 'ts', 'webgpu']).default('cpu'))
+    .addOption(errorFormat())
+    .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => (await evalModule()).evalCommand(spec, opts));
 
   program
     .command('serve')

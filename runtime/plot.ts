@@ -69,3 +69,60 @@ function smooth(xs: number[], beta: number): number[] {
     return avg / (1 - beta ** (k + 1));
   });
 }
+
+/** A classifier's confusion matrix as a heat map (rows: true class, columns: prediction), and
+ *  below it the first misclassified images, each captioned `true → predicted`. */
+export function confusionSvg(confusion: number[][], title: string, pictures: { label: number; predicted: number; data: Uint8Array; width: number; height: number }[] = []): string {
+  const n = confusion.length;
+  const cell = Math.max(24, Math.min(48, Math.floor(480 / n)));
+  const m = { l: 70, t: 60 };
+  const grid = n * cell;
+  const scale = pictures.length ? Math.max(2, Math.floor(56 / pictures[0].height)) : 1;
+  const picW = pictures.length ? pictures[0].width * scale : 0;
+  const perRow = pictures.length ? Math.max(1, Math.floor((m.l + grid) / (picW + 16))) : 1;
+  const picRows = Math.ceil(pictures.length / perRow);
+  const W = Math.max(m.l + grid + 30, 360);
+  const H = m.t + grid + 50 + (pictures.length ? 30 + picRows * (picW + 30) : 0);
+  const rowTotals = confusion.map((r) => r.reduce((a, b) => a + b, 0) || 1);
+  const esc = (t: string) => t.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    `<text x="${m.l + grid / 2}" y="${m.t - 22}" text-anchor="middle">predicted</text>`,
+    `<text x="18" y="${m.t + grid / 2}" text-anchor="middle" transform="rotate(-90 18 ${m.t + grid / 2})">true class</text>`,
+  ];
+  for (let i = 0; i < n; i++) {
+    out.push(`<text x="${m.l + i * cell + cell / 2}" y="${m.t - 6}" text-anchor="middle">${i}</text>`, `<text x="${m.l - 8}" y="${m.t + i * cell + cell / 2 + 4}" text-anchor="end">${i}</text>`);
+    for (let j = 0; j < n; j++) {
+      // Shade by the share of the true class's examples: the diagonal is recall.
+      const share = confusion[i][j] / rowTotals[i];
+      const shade = Math.round(255 * (1 - Math.min(1, share * (i === j ? 1 : 5))));
+      const fill = i === j ? `rgb(${shade},${Math.round(128 + shade / 2)},${shade})` : `rgb(255,${shade},${shade})`;
+      out.push(`<rect x="${m.l + j * cell}" y="${m.t + i * cell}" width="${cell}" height="${cell}" fill="${fill}" stroke="#ddd"/>`);
+      if (confusion[i][j]) out.push(`<text x="${m.l + j * cell + cell / 2}" y="${m.t + i * cell + cell / 2 + 4}" text-anchor="middle" font-size="${cell < 32 ? 9 : 11}" fill="${share > 0.5 ? 'white' : 'black'}">${confusion[i][j]}</text>`);
+    }
+  }
+  if (pictures.length) {
+    const top = m.t + grid + 40;
+    out.push(`<text x="10" y="${top}">first misclassified (true → predicted):</text>`);
+    pictures.forEach((p, k) => {
+      const x0 = 10 + (k % perRow) * (picW + 16);
+      const y0 = top + 12 + Math.floor(k / perRow) * (picW + 30);
+      out.push(`<g transform="translate(${x0},${y0})"><rect width="${picW}" height="${p.height * scale}" fill="black"/>`);
+      // Rows of equal grey (16 levels) as one rectangle: the background costs nothing.
+      for (let y = 0; y < p.height; y++) {
+        for (let x = 0; x < p.width; ) {
+          const level = p.data[y * p.width + x] >> 4;
+          let end = x + 1;
+          while (end < p.width && p.data[y * p.width + end] >> 4 === level) end++;
+          if (level) out.push(`<rect x="${x * scale}" y="${y * scale}" width="${(end - x) * scale}" height="${scale}" fill="rgb(${level * 17},${level * 17},${level * 17})"/>`);
+          x = end;
+        }
+      }
+      out.push(`<text x="${picW / 2}" y="${p.height * scale + 14}" text-anchor="middle">${p.label} → ${p.predicted}</text></g>`);
+    });
+  }
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}

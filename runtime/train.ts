@@ -129,7 +129,7 @@ const finite = (a: Float32Array) => a.every(Number.isFinite);
 const encoderTokenizer = (model: TrainModel): TokenizerKind => (model.vocab === 30522 ? 'bert' : 'wordpiece');
 
 /** The objective's data, loaded and checked before anything is compiled or written. */
-function objectiveData(model: TrainModel, opts: TrainOptions, seq: number): ObjectiveData {
+export function objectiveData(model: TrainModel, opts: Pick<TrainOptions, 'data' | 'tokenizer' | 'batch' | 'seq' | 'evalBatches' | 'sampleTokens' | 'log'>, seq: number): ObjectiveData {
   switch (model.objective) {
     case 'clm':
       return clmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? 'char', batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, sampleTokens: opts.sampleTokens, log: opts.log });

@@ -44,6 +44,15 @@ describe('masked-LM pretraining, then fine-tuning with --init', () => {
     for (let i = 0; i < e0.length; i++) if (Math.abs(e0[i] - e1[i]) > 2 * 3e-3 * 1.01) far++;
     expect(far).toBe(0);
 
+    // tfm eval on the fine-tuned checkpoint: the run's held-out accuracy again, with the
+    // misclassified sentences in the report.
+    const ev = tfm(['eval', 'specs/bert_tiny_sentiment.tfm', '-c', join(ft, 'ckpt-00000002'), '--batch', '50']);
+    expect(ev.status, ev.stderr).toBe(0);
+    const accuracy = /held-out accuracy (\d+\.\d\d)%/.exec(b.stdout)![1];
+    expect(ev.stdout).toContain(`over 600 examples, accuracy ${accuracy}%`);
+    const report = JSON.parse(readFileSync(join(ft, 'eval-ckpt-00000002', 'report.json'), 'utf8'));
+    for (const m of report.mistakes) expect(typeof m.text).toBe('string');
+
     const vit = tfm(['train', 'specs/vit_mnist.tfm', '--init', ckpt, '--steps', '1', '--out', join(dir, 'vit')]);
     expect(vit.status).toBe(1);
     expect(vit.stderr).toMatch(/error\[TFM5024\]: --init `.*ckpt-00000002` \(model bert_tiny\) holds `embed.positions` of shape \[128,128\]; this model's is \[17,64\]: the backbones differ/);

@@ -112,6 +112,20 @@ describe('tfm train on images', () => {
     expect(state.history.map((h: unknown[]) => h.length)).toEqual([3, 4, 3, 4]);
     for (const h of state.history.filter((h: unknown[]) => h.length === 4)) expect(h[3] * 16).toBeCloseTo(Math.round(h[3] * 16), 9);
     expect(readFileSync(join(out, 'loss.svg'), 'utf8')).toContain('validation accuracy');
+
+    // tfm eval on the checkpoint: the same accuracy on the same 20 images, a confusion matrix
+    // whose rows count each class's images, and a report.
+    const ev = spawnSync(process.execPath, ['bin/tfm.js', 'eval', 'specs/vit_mnist.tfm', '-c', join(out, 'ckpt-00000004'), '--data', f.dir, '--batch', '8'], { encoding: 'utf8' });
+    expect(ev.status, ev.stderr).toBe(0);
+    const accuracy = /held-out accuracy (\d+\.\d\d)%/.exec(run.stdout)![1];
+    expect(ev.stdout).toContain(`loss `);
+    expect(ev.stdout).toContain(`over 20 examples, accuracy ${accuracy}%`);
+    const report = JSON.parse(readFileSync(join(out, 'eval-ckpt-00000004', 'report.json'), 'utf8'));
+    const rows = report.metrics.confusion.map((r: number[]) => r.reduce((a, b) => a + b, 0));
+    expect(rows).toEqual(Array.from({ length: 10 }, (_, c) => f.testLabels.filter((l) => l === c).length));
+    expect(report.metrics.mistakes.length).toBe(Math.min(16, 20 - Math.round((20 * Number(accuracy)) / 100)));
+    const svg = readFileSync(join(out, 'eval-ckpt-00000004', 'confusion.svg'), 'utf8');
+    expect(svg).toContain('first misclassified');
   });
 
   it('refuses images of another size than the spec, before writing anything', () => {

@@ -4,7 +4,7 @@
 // accuracy on the whole test split.
 import { TfmError } from '../../common/errors.ts';
 import { imageBatch, imageDigest, loadImages, testBatch } from '../image/data.ts';
-import { copyWeights, type Metrics, type ObjectiveData } from './objective.ts';
+import { copyWeights, Tally, type Metrics, type ObjectiveData } from './objective.ts';
 
 export interface ImageClassifyOptions {
   data: string;
@@ -43,18 +43,16 @@ export function imageClassifyData(o: ImageClassifyOptions): ObjectiveData {
       const measure = async (count: number): Promise<Metrics> => {
         await copyWeights(ex, evalEx);
         let loss = 0;
-        let correct = 0;
-        let seen = 0;
+        const tally = new Tally(o.classes);
         for (let start = 0; start < count; start += batch) {
           const fresh = testBatch(set, start, evalImages, evalLabels);
           const n = Math.min(fresh, count - start);
           loss += (await evalEx.forward()) * batch;
           const logits = (await evalEx.read('logits')) as Float32Array;
-          for (let b = 0; b < n; b++) if (argmax(logits, b * o.classes, o.classes) === evalLabels[b]) correct++;
-          seen += n;
+          for (let b = 0; b < n; b++) tally.add(start + b, evalLabels[b], argmax(logits, b * o.classes, o.classes));
         }
         // The loss is the batch mean of whole batches (a wrapped last batch counts its repeats).
-        return { loss: loss / (Math.ceil(count / batch) * batch), accuracy: correct / seen, count: seen };
+        return { loss: loss / (Math.ceil(count / batch) * batch), accuracy: tally.correct / tally.count, count: tally.count, confusion: tally.confusion, mistakes: tally.mistakes };
       };
       return {
         title: `${set.name} (${set.train.count} training, ${set.test.count} test images)`,
@@ -66,6 +64,11 @@ export function imageClassifyData(o: ImageClassifyOptions): ObjectiveData {
         fill: (rng) => imageBatch(set, rng, images, labels),
         evaluate: () => measure(Math.min(set.test.count, o.evalBatches * batch)),
         evaluateAll: () => measure(set.test.count),
+        example: (index) => {
+          const size = set.channels * set.height * set.width;
+          // The first channel: the images drawn are grey.
+          return { pixels: { data: set.test.pixels.subarray(index * size, index * size + set.height * set.width), width: set.width, height: set.height } };
+        },
         close: () => evalEx.close(),
       };
     },

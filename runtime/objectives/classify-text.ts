@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { LIMITS, readTextBounded } from '../../common/files.ts';
 import type { TokenizerKind } from '../text/tokenizer.ts';
 import { argmax } from './classify-image.ts';
-import { copyWeights, type Metrics, type ObjectiveData } from './objective.ts';
+import { copyWeights, Tally, type Metrics, type ObjectiveData } from './objective.ts';
 import { openTokenizer } from './tokenizer-file.ts';
 
 export interface Sentence {
@@ -115,7 +115,7 @@ export function textClassifyData(o: TextClassifyOptions): ObjectiveData {
         const mask = evalEx.input('key_mask') as Float32Array;
         const labels = evalEx.input('labels') as Int32Array;
         let loss = 0;
-        let correct = 0;
+        const tally = new Tally(o.classes);
         for (let start = 0; start < test.length; start += batch) {
           // A last partial batch repeats the first sentences; only the new ones are counted.
           const n = Math.min(batch, test.length - start);
@@ -126,9 +126,9 @@ export function textClassifyData(o: TextClassifyOptions): ObjectiveData {
           }
           loss += (await evalEx.forward()) * batch;
           const logits = (await evalEx.read('logits')) as Float32Array;
-          for (let b = 0; b < n; b++) if (argmax(logits, b * o.classes, o.classes) === labels[b]) correct++;
+          for (let b = 0; b < n; b++) tally.add(start + b, labels[b], argmax(logits, b * o.classes, o.classes));
         }
-        return { loss: loss / (Math.ceil(test.length / batch) * batch), accuracy: correct / test.length, count: test.length };
+        return { loss: loss / (Math.ceil(test.length / batch) * batch), accuracy: tally.correct / tally.count, count: tally.count, confusion: tally.confusion, mistakes: tally.mistakes };
       };
       const counts = new Map<number, number>();
       for (const s of train) counts.set(s.label, (counts.get(s.label) ?? 0) + 1);
@@ -154,6 +154,7 @@ export function textClassifyData(o: TextClassifyOptions): ObjectiveData {
         },
         evaluate: measure,
         evaluateAll: measure,
+        example: (index) => ({ text: test[index].text }),
         close: () => evalEx.close(),
       };
     },

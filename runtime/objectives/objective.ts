@@ -15,6 +15,27 @@ export interface Metrics {
   accuracy?: number;
   /** Examples (or tokens) the metric is over. */
   count: number;
+  /** Classifiers: counts by [true class][predicted class]. */
+  confusion?: number[][];
+  /** Classifiers: the first misclassified examples (their index in the held-out split). */
+  mistakes?: { index: number; label: number; predicted: number }[];
+}
+
+/** Tallies classifier predictions: the confusion matrix and the first `keep` mistakes. */
+export class Tally {
+  readonly confusion: number[][];
+  readonly mistakes: { index: number; label: number; predicted: number }[] = [];
+  correct = 0;
+  count = 0;
+  constructor(classes: number, private readonly keep = 16) {
+    this.confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  }
+  add(index: number, label: number, predicted: number): void {
+    this.confusion[label][predicted]++;
+    this.count++;
+    if (label === predicted) this.correct++;
+    else if (this.mistakes.length < this.keep) this.mistakes.push({ index, label, predicted });
+  }
 }
 
 /** An objective's data, loaded and checked before anything is compiled or written. */
@@ -63,6 +84,8 @@ export interface Objective {
   evaluate(): Promise<Metrics>;
   /** The same on the whole held-out split (classifiers, at the end of a run). */
   evaluateAll?(): Promise<Metrics>;
+  /** Classifiers: a held-out example by its index, to show a mistake (its text, or its pixels). */
+  example?(index: number): { text?: string; pixels?: { data: Uint8Array; width: number; height: number } };
   /** What the model does now, shown after validation (a greedy text continuation). */
   sample?(): Promise<string>;
   close(): void;
