@@ -119,6 +119,13 @@ describe('checkpoint files', () => {
 });
 
 const TRAIN = ['bin/tfm.js', 'train', 'specs/gpt_tiny.tfm', '--steps', '120', '--batch', '2', '--seq', '16', '--checkpoint-every', '1', '--eval-every', '1000', '--eval-batches', '1', '--threads', '1', '--keep', '2', '--seed', '3'];
+/** Masked-LM pretraining on a small text (its WordPiece vocabulary trained at the start), validating every 25 steps. */
+const mlmRun = () => {
+  const dir = tmp();
+  const words = ['the', 'whale', 'ship', 'sea', 'captain', 'white', 'rope', 'deck', 'storm', 'harpoon', 'ahab', 'ishmael'];
+  writeFileSync(join(dir, 'text.txt'), Array.from({ length: 3000 }, (_, k) => words[Math.floor(Math.random() * words.length)] + (k % 11 === 10 ? '.' : '')).join(' '));
+  return ['bin/tfm.js', 'train', 'specs/bert_tiny.tfm', '--data', join(dir, 'text.txt'), '--steps', '120', '--batch', '2', '--seq', '24', '--checkpoint-every', '1', '--eval-every', '25', '--eval-batches', '1', '--threads', '1', '--keep', '2', '--seed', '3'];
+};
 /** An image classifier on a small hand-made image set, validating every 25 steps. */
 const imageRun = () => ['bin/tfm.js', 'train', 'specs/vit_mnist.tfm', '--data', imageFolder(96, 24, 28, 28).dir, '--steps', '120', '--batch', '4', '--checkpoint-every', '1', '--eval-every', '25', '--eval-batches', '2', '--threads', '1', '--keep', '2', '--seed', '3'];
 
@@ -129,6 +136,7 @@ describe('training runs', () => {
   it.each([
     ['next-token prediction (gpt_tiny)', () => TRAIN],
     ['image classification (vit_mnist)', imageRun],
+    ['masked-LM pretraining (bert_tiny)', mlmRun],
   ])('kill -9 at random moments, then --resume: the same weights and optimizer state, bit for bit — %s', async (_, args) => {
     const TRAIN = args();
     const reference = tmp();

@@ -20,7 +20,7 @@ describe('masked-LM pretraining, then fine-tuning with --init', () => {
     const small = ['--batch', '2', '--seq', '16', '--threads', '1', '--eval-batches', '1'];
     const a = tfm(['train', 'specs/bert_tiny.tfm', '--data', join(dir, 'text.txt'), '--steps', '2', '--eval-every', '2', ...small, '--out', pre]);
     expect(a.status, a.stderr).toBe(0);
-    expect(a.stderr).toMatch(/step 2: val loss \d+\.\d{4} \(unigram entropy \d+\.\d{3}\) \| val accuracy \d+\.\d\d% of \d+ \(always guessing "[a-z.]+": \d+\.\d\d%\)/);
+    expect(a.stderr).toMatch(/step 2: val loss \d+\.\d{4} \(unigram model \d+\.\d{3}\) \| val accuracy \d+\.\d\d% of \d+ \(always guessing "[a-z.]+": \d+\.\d\d%\)/);
     expect(JSON.parse(readFileSync(join(pre, 'tokenizer.json'), 'utf8')).kind).toBe('wordpiece');
     const ckpt = join(pre, 'ckpt-00000002');
 
