@@ -134,7 +134,7 @@ export function objectiveData(model: TrainModel, opts: Pick<TrainOptions, 'data'
     case 'clm':
       return clmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? 'char', batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, sampleTokens: opts.sampleTokens, log: opts.log });
     case 'mlm':
-      return mlmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? encoderTokenizer(model), batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, maskProb: model.mlm!.maskProb, split: model.mlm!.split });
+      return mlmData({ data: opts.data ?? 'moby-dick+sotu', tokenizer: opts.tokenizer ?? encoderTokenizer(model), batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, maskProb: model.mlm!.maskProb, split: model.mlm!.split });
     case 'classify':
       if (model.image) return imageClassifyData({ data: opts.data ?? 'mnist', batch: opts.batch, evalBatches: opts.evalBatches, image: model.image, classes: model.classes! });
       return textClassifyData({ data: opts.data ?? 'sentiment', tokenizer: opts.tokenizer ?? encoderTokenizer(model), batch: opts.batch, seq: opts.seq, context: model.context, vocab: model.vocab!, specials: model.specials, classes: model.classes! });

