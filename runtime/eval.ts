@@ -1,13 +1,11 @@
 // `tfm eval`: a checkpoint measured on its objective's whole held-out split (validation text
 // for language models) with the same data pipeline training used, and a report: the metric,
 // and for classifiers the confusion matrix and the first mistakes.
-import { TfmError } from '../common/errors.ts';
 import { join } from 'node:path';
-import { sameShape } from '../common/program.ts';
 import { readCheckpoint } from './checkpoint.ts';
 import { objectiveData, type TrainModel } from './train.ts';
 import type { Metrics } from './objectives/objective.ts';
-import { fromHf, expectedShapes } from './weights.ts';
+import { checkpointParams } from './weights.ts';
 import type { TokenizerKind } from './text/tokenizer.ts';
 
 export interface EvalOptions {
@@ -40,25 +38,12 @@ export async function evaluateCheckpoint(model: TrainModel, o: EvalOptions): Pro
   const seq = o.seq ?? (typeof recorded.seq === 'number' ? recorded.seq : undefined);
   const data = objectiveData(
     model,
-    { data: o.data, tokenizer: typeof recorded.tokenizer === 'string' ? (recorded.tokenizer as TokenizerKind) : undefined, batch: o.batch, seq, evalBatches: o.evalBatches, sampleTokens: 0, log: () => {} },
+    { data: o.data, tokenizer: typeof recorded.tokenizer === 'string' ? (recorded.tokenizer as TokenizerKind) : undefined, batch: o.batch, seq, evalBatches: o.evalBatches, sampleTokens: 0 },
     seq ?? model.context ?? 64,
   );
   const ex = await model.executor(data.dims, { train: false });
   try {
-    const shapes = expectedShapes(ex.program);
-    let params = ck.model;
-    if (ck.state.naming !== 'internal') {
-      try {
-        params = fromHf(ck.state.naming, ck.model, shapes, ex.program);
-      } catch (e) {
-        throw new TfmError('TFM5007', `checkpoint \`${o.checkpoint}\`: ${(e as Error).message}`);
-      }
-    }
-    for (const [name, shape] of shapes) {
-      const t = params.get(name);
-      if (!t || !sameShape(t.shape, shape)) throw new TfmError('TFM5007', `checkpoint \`${o.checkpoint}\` lacks \`${name}\` of shape [${shape}]`);
-      ex.param(name).set(t.data);
-    }
+    for (const [name, t] of checkpointParams(ck.model, ck.state.naming, ex.program, o.checkpoint)) ex.param(name).set(t.data);
     ex.push();
     const task = await data.open({
       train: ex,
@@ -77,11 +62,9 @@ export async function evaluateCheckpoint(model: TrainModel, o: EvalOptions): Pro
           const count = row.reduce((a, b) => a + b, 0);
           return { precision: predicted ? row[k] / predicted : 0, recall: count ? row[k] / count : 0, count };
         });
-        report.mistakes = (metrics.mistakes ?? []).map((m) => ({ ...m, ...(task.example?.(m.index).text !== undefined ? { text: task.example!(m.index).text } : {}) }));
-        report.pictures = (metrics.mistakes ?? []).flatMap((m) => {
-          const px = task.example?.(m.index).pixels;
-          return px ? [{ label: m.label, predicted: m.predicted, ...px }] : [];
-        });
+        const shown = (metrics.mistakes ?? []).map((m) => ({ m, example: task.example?.(m.index) ?? {} }));
+        report.mistakes = shown.map(({ m, example }) => (example.text !== undefined ? { ...m, text: example.text } : m));
+        report.pictures = shown.flatMap(({ m, example }) => (example.pixels ? [{ label: m.label, predicted: m.predicted, ...example.pixels }] : []));
       }
       return report;
     } finally {

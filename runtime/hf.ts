@@ -124,7 +124,8 @@ export function gptShapes(expected: Map<string, number[]>): Map<string, number[]
 // embedding is a Conv2d [d, channels, p, p] (our [channels·p·p, d] matrix, whose rows are
 // ordered channel, row, column, transposed); `<cls>` and positions carry leading unit dims.
 type Layout = 'same' | 'transpose' | 'conv' | 'lead';
-const VIT_RULES: [RegExp, string, Layout][] = [
+type Rules = [RegExp, string, Layout][];
+const VIT_RULES: Rules = [
   [/^embed\.patches\.weight$/, 'vit.embeddings.patch_embeddings.projection.weight', 'conv'],
   [/^embed\.patches\.bias$/, 'vit.embeddings.patch_embeddings.projection.bias', 'same'],
   [/^embed\.cls$/, 'vit.embeddings.cls_token', 'lead'],
@@ -148,67 +149,11 @@ const VIT_RULES: [RegExp, string, Layout][] = [
   [/^head\.classifier\.bias$/, 'classifier.bias', 'same'],
 ];
 
-function vitRule(name: string): [string, Layout] {
-  const rule = VIT_RULES.find(([re]) => re.test(name));
-  if (!rule) throw new NameMapError(`no ViT name for \`${name}\``);
-  return [name.replace(rule[0], rule[1]), rule[2]];
-}
-
-/** The Hugging Face shape of a parameter of internal shape `shape`. */
-function vitShape(layout: Layout, shape: number[], channels: number): number[] {
-  switch (layout) {
-    case 'same':
-      return shape;
-    case 'transpose':
-      return [...shape].reverse();
-    case 'lead':
-      return shape.length === 1 ? [1, 1, ...shape] : [1, ...shape];
-    case 'conv': {
-      const p = Math.round(Math.sqrt(shape[0] / channels));
-      if (p * p * channels !== shape[0]) throw new NameMapError(`patch weights of ${shape[0]} rows are not ${channels} channels of square patches`);
-      return [shape[1], channels, p, p];
-    }
-  }
-}
-
-/** The Hugging Face ViT tensors (names and shapes) for a model of these parameter shapes. */
-export function vitShapes(expected: Map<string, number[]>, channels: number): Map<string, number[]> {
-  return new Map([...expected].map(([name, shape]) => {
-    const [hf, layout] = vitRule(name);
-    return [hf, vitShape(layout, shape, channels)];
-  }));
-}
-
-/** Internal parameters → ViTForImageClassification names and layouts. */
-export function exportVit(params: Params, channels: number): Params {
-  return new Map([...params].map(([name, t]) => {
-    const [hf, layout] = vitRule(name);
-    const shape = vitShape(layout, t.shape, channels);
-    const data = layout === 'transpose' || layout === 'conv' ? transpose(t).data : t.data;
-    return [hf, { shape, data }];
-  }));
-}
-
-/** ViTForImageClassification names and layouts → internal parameters (exportVit's inverse). */
-export function importVit(hf: Params, expected: Map<string, number[]>, channels: number): Params {
-  const out: Params = new Map();
-  for (const [name, shape] of expected) {
-    const [key, layout] = vitRule(name);
-    const t = hf.get(key);
-    if (!t) throw new NameMapError(`checkpoint has no tensor for \`${name}\` (\`${key}\`)`);
-    const want = vitShape(layout, shape, channels);
-    if (t.shape.length !== want.length || t.shape.some((d, k) => d !== want[k])) throw new NameMapError(`\`${key}\`: checkpoint shape [${t.shape}] differs from the model's [${want}]`);
-    const data = layout === 'transpose' || layout === 'conv' ? transpose({ shape: [want[0], t.data.length / want[0]], data: t.data }).data : t.data;
-    out.set(name, { shape, data });
-  }
-  return out;
-}
-
 // BERT family (BertForMaskedLM, BertForSequenceClassification): nn.Linear weights [out, in],
 // post-norm blocks (attention.output.LayerNorm after attention, output.LayerNorm after the
 // MLP), the MLM head's transform, LayerNorm and output bias under `cls.predictions` (its
 // decoder is tied to the word embeddings, which transformers re-ties on load).
-const BERT_RULES: [RegExp, string, Layout][] = [
+const BERT_RULES: Rules = [
   [/^embed\.tokens$/, 'bert.embeddings.word_embeddings.weight', 'same'],
   [/^embed\.positions$/, 'bert.embeddings.position_embeddings.weight', 'same'],
   [/^embed\.segments$/, 'bert.embeddings.token_type_embeddings.weight', 'same'],
@@ -237,37 +182,71 @@ const BERT_RULES: [RegExp, string, Layout][] = [
   [/^head\.classifier\.bias$/, 'classifier.bias', 'same'],
 ];
 
-function bertRule(name: string): [string, Layout] {
-  const rule = BERT_RULES.find(([re]) => re.test(name));
-  if (!rule) throw new NameMapError(`no BERT name for \`${name}\``);
+// The ViT and BERT families are tables of rules: an internal name pattern, its Hugging Face
+// name, and how the tensor's layout changes. One set of functions serves every table.
+function ruleFor(rules: Rules, family: string, name: string): [string, Layout] {
+  const rule = rules.find(([re]) => re.test(name));
+  if (!rule) throw new NameMapError(`no ${family} name for \`${name}\``);
   return [name.replace(rule[0], rule[1]), rule[2]];
 }
 
-export function bertShapes(expected: Map<string, number[]>): Map<string, number[]> {
+/** The Hugging Face shape of a parameter of internal shape `shape` (`channels`: of the image a
+ *  patch projection reads). */
+function layoutShape(layout: Layout, shape: number[], channels: number): number[] {
+  switch (layout) {
+    case 'same':
+      return shape;
+    case 'transpose':
+      return [...shape].reverse();
+    case 'lead':
+      return shape.length === 1 ? [1, 1, ...shape] : [1, ...shape];
+    case 'conv': {
+      const p = Math.round(Math.sqrt(shape[0] / channels));
+      if (p * p * channels !== shape[0]) throw new NameMapError(`patch weights of ${shape[0]} rows are not ${channels} channels of square patches`);
+      return [shape[1], channels, p, p];
+    }
+  }
+}
+
+function shapesByRules(rules: Rules, family: string, expected: Map<string, number[]>, channels: number): Map<string, number[]> {
   return new Map([...expected].map(([name, shape]) => {
-    const [hf, layout] = bertRule(name);
-    return [hf, vitShape(layout, shape, 1)];
+    const [hf, layout] = ruleFor(rules, family, name);
+    return [hf, layoutShape(layout, shape, channels)];
   }));
 }
 
-/** Internal parameters → BertForMaskedLM / BertForSequenceClassification names and layouts. */
-export function exportBert(params: Params): Params {
+function exportByRules(rules: Rules, family: string, params: Params, channels: number): Params {
   return new Map([...params].map(([name, t]) => {
-    const [hf, layout] = bertRule(name);
-    return [hf, layout === 'transpose' ? transpose(t) : t];
+    const [hf, layout] = ruleFor(rules, family, name);
+    const shape = layoutShape(layout, t.shape, channels);
+    const data = layout === 'transpose' || layout === 'conv' ? transpose(t).data : t.data;
+    return [hf, { shape, data }];
   }));
 }
 
-/** BERT names and layouts → internal parameters (exportBert's inverse). */
-export function importBert(hf: Params, expected: Map<string, number[]>): Params {
+function importByRules(rules: Rules, family: string, hf: Params, expected: Map<string, number[]>, channels: number): Params {
   const out: Params = new Map();
   for (const [name, shape] of expected) {
-    const [key, layout] = bertRule(name);
+    const [key, layout] = ruleFor(rules, family, name);
     const t = hf.get(key);
     if (!t) throw new NameMapError(`checkpoint has no tensor for \`${name}\` (\`${key}\`)`);
-    const want = vitShape(layout, shape, 1);
+    const want = layoutShape(layout, shape, channels);
     if (t.shape.length !== want.length || t.shape.some((d, k) => d !== want[k])) throw new NameMapError(`\`${key}\`: checkpoint shape [${t.shape}] differs from the model's [${want}]`);
-    out.set(name, layout === 'transpose' ? transpose(t) : t);
+    const data = layout === 'transpose' || layout === 'conv' ? transpose({ shape: [want[0], t.data.length / want[0]], data: t.data }).data : t.data;
+    out.set(name, { shape, data });
   }
   return out;
 }
+
+/** The Hugging Face ViT tensors (names and shapes) for a model of these parameter shapes. */
+export const vitShapes = (expected: Map<string, number[]>, channels: number) => shapesByRules(VIT_RULES, 'ViT', expected, channels);
+/** Internal parameters → ViTForImageClassification names and layouts. */
+export const exportVit = (params: Params, channels: number) => exportByRules(VIT_RULES, 'ViT', params, channels);
+/** ViTForImageClassification names and layouts → internal parameters (exportVit's inverse). */
+export const importVit = (hf: Params, expected: Map<string, number[]>, channels: number) => importByRules(VIT_RULES, 'ViT', hf, expected, channels);
+
+export const bertShapes = (expected: Map<string, number[]>) => shapesByRules(BERT_RULES, 'BERT', expected, 1);
+/** Internal parameters → BertForMaskedLM / BertForSequenceClassification names and layouts. */
+export const exportBert = (params: Params) => exportByRules(BERT_RULES, 'BERT', params, 1);
+/** BERT names and layouts → internal parameters (exportBert's inverse). */
+export const importBert = (hf: Params, expected: Map<string, number[]>) => importByRules(BERT_RULES, 'BERT', hf, expected, 1);

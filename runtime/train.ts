@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { resolveShape, sameShape } from '../common/program.ts';
 import type { ModelRunner } from './executor.ts';
 import { checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type HistoryRow, type LoadedCheckpoint } from './checkpoint.ts';
-import { fromHf, toHf } from './weights.ts';
+import { checkpointParams, toHf } from './weights.ts';
 import { initParams, Rng } from './init.ts';
 import { lossPlotSvg } from './plot.ts';
 import type { NamedTensor } from './safetensors.ts';
@@ -129,10 +129,10 @@ const finite = (a: Float32Array) => a.every(Number.isFinite);
 const encoderTokenizer = (model: TrainModel): TokenizerKind => (model.vocab === 30522 ? 'bert' : 'wordpiece');
 
 /** The objective's data, loaded and checked before anything is compiled or written. */
-export function objectiveData(model: TrainModel, opts: Pick<TrainOptions, 'data' | 'tokenizer' | 'batch' | 'seq' | 'evalBatches' | 'sampleTokens' | 'log'>, seq: number): ObjectiveData {
+export function objectiveData(model: TrainModel, opts: Pick<TrainOptions, 'data' | 'tokenizer' | 'batch' | 'seq' | 'evalBatches' | 'sampleTokens'>, seq: number): ObjectiveData {
   switch (model.objective) {
     case 'clm':
-      return clmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? 'char', batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, sampleTokens: opts.sampleTokens, log: opts.log });
+      return clmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? 'char', batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, sampleTokens: opts.sampleTokens });
     case 'mlm':
       return mlmData({ data: opts.data ?? 'moby-dick+sotu', tokenizer: opts.tokenizer ?? encoderTokenizer(model), batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, maskProb: model.mlm!.maskProb, split: model.mlm!.split });
     case 'classify':
@@ -201,19 +201,7 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
 
     if (ck) {
       if (ck.state.naming !== task.naming && ck.state.naming !== 'internal') throw new TfmError('TFM5011', `checkpoint \`${latest}\` names its weights ${ck.state.naming}, which this objective does not use`);
-      let params = ck.model;
-      if (ck.state.naming !== 'internal') {
-        try {
-          params = fromHf(ck.state.naming, ck.model, shapes, ex.program);
-        } catch (e) {
-          throw new TfmError('TFM5007', `checkpoint \`${latest}\`: ${(e as Error).message}`);
-        }
-      }
-      for (const [name, shape] of shapes) {
-        const t = params.get(name);
-        if (!t || !sameShape(t.shape, shape)) throw new TfmError('TFM5007', `checkpoint \`${latest}\` lacks \`${name}\` of shape [${shape}]`);
-        ex.param(name).set(t.data);
-      }
+      for (const [name, t] of checkpointParams(ck.model, ck.state.naming, ex.program, latest!)) ex.param(name).set(t.data);
       const [mm, vv] = [ck.optimizer.get('m'), ck.optimizer.get('v')];
       if (!mm || !vv || mm.data.length !== ex.mem.m.length || vv.data.length !== ex.mem.v.length) throw new TfmError('TFM5007', `checkpoint \`${latest}\` has no optimizer state for this model`);
       ex.mem.m.set(mm.data);

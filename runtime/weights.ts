@@ -93,6 +93,29 @@ export function readWeights(path: string, program: Program): { params: Map<strin
   return { params, naming };
 }
 
+/** A checkpoint's weights under the model's parameter names, in program order: converted
+ *  from the Hugging Face names it was saved under, if any; a missing name or another shape is
+ *  refused (TFM5007), naming the checkpoint as `where`. */
+export function checkpointParams(tensors: Map<string, NamedTensor>, naming: Naming, program: Program, where: string): Map<string, NamedTensor> {
+  const shapes = expectedShapes(program);
+  let params = tensors;
+  if (naming !== 'internal') {
+    try {
+      params = fromHf(naming, tensors, shapes, program);
+    } catch (e) {
+      if (e instanceof NameMapError) throw new TfmError('TFM5007', `checkpoint \`${where}\`: ${e.message}`);
+      throw e;
+    }
+  }
+  const out = new Map<string, NamedTensor>();
+  for (const [name, shape] of shapes) {
+    const t = params.get(name);
+    if (!t || !sameShape(t.shape, shape)) throw new TfmError('TFM5007', `checkpoint \`${where}\` lacks \`${name}\` of shape [${shape}]`);
+    out.set(name, t);
+  }
+  return out;
+}
+
 export function writeWeights(path: string, params: Map<string, NamedTensor>, naming: Naming, program: Program, metadata: Record<string, string> = {}): void {
   const tensors = naming === 'internal' ? params : toHf(naming, params, program);
   writeAtomically(path, encodeChunks(tensors, metadata), 'weights');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TfmError } from '../common/errors.ts';
 import { imageBatch, imageDigest, loadImages, parseIdx, testBatch } from '../runtime/image/data.ts';
-import { argmax } from '../runtime/objectives/classify-image.ts';
+import { argmax } from '../runtime/objectives/objective.ts';
 import { Rng } from '../runtime/init.ts';
 import { idx, imageFolder } from './support/images.ts';
 

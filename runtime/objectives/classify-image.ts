@@ -4,7 +4,7 @@
 // accuracy on the whole test split.
 import { TfmError } from '../../common/errors.ts';
 import { imageBatch, imageDigest, loadImages, testBatch } from '../image/data.ts';
-import { copyWeights, Tally, type Metrics, type ObjectiveData } from './objective.ts';
+import { argmax, copyWeights, Tally, type Metrics, type ObjectiveData } from './objective.ts';
 
 export interface ImageClassifyOptions {
   data: string;
@@ -13,13 +13,6 @@ export interface ImageClassifyOptions {
   /** The spec's `input image` (channels, height, width) and its number of classes. */
   image: { channels: number; height: number; width: number };
   classes: number;
-}
-
-/** The index of the largest of `n` logits from `o` (the first on ties). */
-export function argmax(logits: Float32Array, o: number, n: number): number {
-  let best = 0;
-  for (let c = 1; c < n; c++) if (logits[o + c] > logits[o + best]) best = c;
-  return best;
 }
 
 export function imageClassifyData(o: ImageClassifyOptions): ObjectiveData {

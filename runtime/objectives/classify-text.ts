@@ -10,9 +10,8 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { LIMITS, readTextBounded } from '../../common/files.ts';
 import type { TokenizerKind } from '../text/tokenizer.ts';
-import { argmax } from './classify-image.ts';
-import { copyWeights, Tally, type Metrics, type ObjectiveData } from './objective.ts';
-import { openTokenizer } from './tokenizer-file.ts';
+import { argmax, copyWeights, Tally, type Metrics, type ObjectiveData } from './objective.ts';
+import { openTokenizer, specialId } from './tokenizer-file.ts';
 
 export interface Sentence {
   text: string;
@@ -86,11 +85,7 @@ export function textClassifyData(o: TextClassifyOptions): ObjectiveData {
     dims: { batch, seq: rowLength },
     async open(ctx) {
       const { tok, text, folderFiles } = openTokenizer(ctx, o.tokenizer, train.map((s) => s.text), o.vocab, o.specials);
-      const id = (s: string) => {
-        const v = tok.specials.get(s);
-        if (v === undefined) throw new TfmError('TFM5014', `text classification needs the special token \`${s}\` (\`vocabulary specials\` of the spec, and in the ${tok.kind} tokenizer)`);
-        return v;
-      };
+      const id = (name: string) => specialId(tok, name, 'text classification');
       const [cls, sep, pad] = [id('<cls>'), id('<sep>'), id('<pad>')];
       const seq = rowLength;
       const encode = (s: Sentence) => Int32Array.from(tok.encode(s.text).slice(0, seq - 2));

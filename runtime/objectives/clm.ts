@@ -4,7 +4,7 @@
 // of the validation text as a sample.
 import { corpusDigest, loadCorpus, sampleBatch, splitDocuments, tokenStream, unigramEntropy, validationBatches } from '../text/data.ts';
 import type { TokenizerKind } from '../text/tokenizer.ts';
-import { copyWeights, type ObjectiveData } from './objective.ts';
+import { argmax, copyWeights, type ObjectiveData } from './objective.ts';
 import { openTokenizer } from './tokenizer-file.ts';
 
 export interface ClmOptions {
@@ -16,7 +16,6 @@ export interface ClmOptions {
   vocab: number;
   specials: string[];
   sampleTokens: number;
-  log: (line: string) => void;
 }
 
 export function clmData(o: ClmOptions): ObjectiveData {
@@ -69,10 +68,7 @@ export function clmData(o: ClmOptions): ObjectiveData {
             input.set(window);
             await sampler.forward();
             const logits = (await sampler.read('logits')) as Float32Array;
-            const row = logits.subarray((window.length - 1) * tok.vocabSize, window.length * tok.vocabSize);
-            let best = 0;
-            for (let c = 1; c < tok.vocabSize; c++) if (row[c] > row[best]) best = c;
-            ids.push(best);
+            ids.push(argmax(logits, (window.length - 1) * tok.vocabSize, tok.vocabSize));
           }
           return `${tok.decode(ids.slice(0, prompt))}⟨${tok.decode(ids.slice(prompt))}⟩`;
         },

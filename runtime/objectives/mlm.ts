@@ -12,9 +12,8 @@ import { corpusDigest, loadCorpus, splitDocuments } from '../text/data.ts';
 import { IGNORE_INDEX, mlmMasker } from '../text/mlm.ts';
 import { pairBatch, type PairBatch, type PairSettings } from '../text/pairs.ts';
 import type { TokenizerKind } from '../text/tokenizer.ts';
-import { argmax } from './classify-image.ts';
-import { copyWeights, type ObjectiveData } from './objective.ts';
-import { openTokenizer } from './tokenizer-file.ts';
+import { argmax, copyWeights, type ObjectiveData } from './objective.ts';
+import { openTokenizer, specialId } from './tokenizer-file.ts';
 
 export interface MlmOptions {
   data: string;
@@ -45,11 +44,7 @@ export function mlmData(o: MlmOptions): ObjectiveData {
     dims: { batch, seq },
     async open(ctx) {
       const { tok, text, folderFiles } = openTokenizer(ctx, o.tokenizer, split.train, o.vocab, o.specials);
-      const id = (s: string) => {
-        const v = tok.specials.get(s);
-        if (v === undefined) throw new TfmError('TFM5014', `masked-LM pretraining needs the special token \`${s}\` (\`vocabulary specials\` of the spec, and in the ${tok.kind} tokenizer)`);
-        return v;
-      };
+      const id = (name: string) => specialId(tok, name, 'masked-LM pretraining');
       const special = new Set(tok.specials.values());
       const ends = new Set(['.', '!', '?'].flatMap((p) => tok.encode(p)));
       const pairs: PairSettings = { seq, cls: id('<cls>'), sep: id('<sep>'), pad: id('<pad>'), sentenceEnds: ends };

@@ -91,6 +91,13 @@ export interface Objective {
   close(): void;
 }
 
+/** The index of the largest of `n` logits from `o` (the first on ties). */
+export function argmax(logits: Float32Array, o: number, n: number): number {
+  let best = 0;
+  for (let c = 1; c < n; c++) if (logits[o + c] > logits[o + best]) best = c;
+  return best;
+}
+
 /** Copies the training executor's current weights to another executor of the model. */
 export async function copyWeights(from: ModelRunner, to: ModelRunner): Promise<void> {
   await from.pull();

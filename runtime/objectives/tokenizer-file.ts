@@ -52,3 +52,11 @@ export function openTokenizer(ctx: OpenContext, kind: TokenizerKind, train: stri
   const text = tokText;
   return { tok, text, folderFiles: onDisk !== text ? { 'tokenizer.json': text } : {} };
 }
+
+/** The id of a special token an objective needs (`<cls>`, `<mask>`, …), or a coded error
+ *  saying which is missing and for what. */
+export function specialId(tok: Tokenizer, name: string, purpose: string): number {
+  const id = tok.specials.get(name);
+  if (id === undefined) throw new TfmError('TFM5014', `${purpose} needs the special token \`${name}\` (\`vocabulary specials\` of the spec, and in the ${tok.kind} tokenizer)`);
+  return id;
+}
