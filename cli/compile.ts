@@ -11,10 +11,12 @@ import { MissingKernel } from '../compiler/codegen/kernels.ts';
 import { lowerModel, LoweringError } from '../compiler/lower.ts';
 import { fuseKernels } from '../compiler/passes/fuse.ts';
 import { peakBytes } from '../compiler/passes/plan.ts';
+import { maxPicks } from '../runtime/text/mlm.ts';
 import { printGraph } from '../compiler/print.ts';
 import { TfmError } from '../common/errors.ts';
 import { writeAtomically } from '../common/files.ts';
 import { webgpuBundle } from './bundle.ts';
+import { mlmSettings } from './driver.ts';
 
 export function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean }): number {
   const result = checkFiles(files);
@@ -48,7 +50,8 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
         }
         // Peak training memory at batch 1 and the full context, with and without buffer reuse.
         const ctx = m.model.inputs.tokens?.context?.value ?? 128;
-        const dims = { batch: 1, seq: ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx };
+        const picks = m.model.objective?.kind.value === 'mlm' ? maxPicks(mlmSettings(m).maskProb, ctx) : 1;
+        const dims = { batch: 1, seq: ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx, picks };
         const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
         const fused = Object.entries(compiled.fusions).map(([k, n]) => `${k} ×${n}`).join(', ');
         console.error(`${m.model.name}: ${compiled.kernels.length} kernels, ${compiled.program.steps.length} steps (fused: ${fused || 'none'}); peak ${mb(peakBytes(compiled.program, compiled.program.memory, dims))} at batch 1, seq ${ctx} (${mb(peakBytes(compiled.program, undefined, dims))} without reuse) → ${written.join(', ')}`);

@@ -114,7 +114,7 @@ export function trainModel(m: CheckedModel, target = 'cpu'): TrainModel {
 
 /** `objective mlm(mask_prob = …, split = […])`, with BERT's values where the spec is silent
  *  (the checker has validated what is written). */
-function mlmSettings(m: CheckedModel): { maskProb: number; split: [number, number, number] } {
+export function mlmSettings(m: CheckedModel): { maskProb: number; split: [number, number, number] } {
   const params = m.model.objective!.params;
   const p = params.get('mask_prob');
   const split = params.get('split');

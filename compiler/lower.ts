@@ -110,9 +110,16 @@ class Lowerer {
       const d = dimOf(hidden);
       this.g.outputs.set('pooled', this.op('act', [this.dense('pooler', this.op('take_first', [hidden]), d, true)], { kind: m.pooler.value }));
     }
+    // Masked-LM training takes the loss at a few positions per row (15%): the rows at those
+    // positions are gathered before the output layer, as BERT does, instead of computing
+    // vocabulary-wide logits at every position and ignoring most of them. The evaluation
+    // graph keeps logits at every position (`tfm forward` fills in any <mask>).
+    const gather = this.train && m.objective.kind.value === 'mlm' && m.head.kind.value !== 'classify' && layout !== 'encoder_decoder';
+    if (gather) hidden = this.op('gather_rows', [hidden, this.g.input('mlm_positions', ['batch', 'picks'], 'i32')], {}, m.objective.span);
     const logits = this.head(hidden);
     const classify = m.head.kind.value === 'classify';
-    const targets = classify ? this.g.input('labels', ['batch'], 'i32') : this.g.input('targets', layout === 'encoder_decoder' ? ['batch', 'tgt_seq'] : ['batch', 'seq'], 'i32');
+    const targetDims: SymDim[] = gather ? ['batch', 'picks'] : layout === 'encoder_decoder' ? ['batch', 'tgt_seq'] : ['batch', 'seq'];
+    const targets = classify ? this.g.input('labels', ['batch'], 'i32') : this.g.input('targets', targetDims, 'i32');
     const loss = this.op('softmax_xent', [logits, targets], { ignore_index: -100 }, m.objective.span);
     this.g.outputs.set('loss', loss);
     this.g.outputs.set('logits', logits);

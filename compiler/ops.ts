@@ -181,6 +181,16 @@ export const OPS: Record<string, OpDef> = {
     backward: (g, n, [dy]) => g.add('prepend_grad', [dy!], [{ shape: n.inputs[0].shape }, { shape: n.inputs[1].shape }], { rows: n.inputs[0].shape[1] }, n.span),
   },
   prepend_grad: { infer: ([dy], a) => [{ shape: [dy.shape[0], a.rows as SymDim, last(dy.shape)] }, { shape: [last(dy.shape)] }] },
+  gather_rows: {
+    // x [B, T, D] at positions idx [B, M] (i32, each in [0, T)) of its own row → [B, M, D]:
+    // the rows a loss is taken on (BERT's masked positions), before the output layer.
+    infer: ([x, idx]) => {
+      if (x.shape.length !== 3 || idx.shape.length !== 2 || idx.dtype !== 'i32' || x.shape[0] !== idx.shape[0]) fail(`gather_rows needs [B, T, D] rows and [B, M] i32 positions, found ${shapeKey(x.shape)} and ${shapeKey(idx.shape)}`);
+      return [{ shape: [x.shape[0], idx.shape[1], last(x.shape)] }];
+    },
+    backward: (g, n, [dy]) => [g.add('gather_rows_grad', [n.inputs[1], dy!], [{ shape: n.inputs[0].shape }], { seq: n.inputs[0].shape[1] }, n.span)[0], undefined],
+  },
+  gather_rows_grad: { infer: ([, dy], a) => [{ shape: [dy.shape[0], a.seq as SymDim, last(dy.shape)] }] },
   take_first: {
     infer: ([x]) => [{ shape: [x.shape[0], last(x.shape)] }],
     backward: (g, n, [dy]) => [g.add('take_first_grad', [dy!], [{ shape: n.inputs[0].shape }], { seq: n.inputs[0].shape[1] }, n.span)[0]],

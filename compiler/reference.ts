@@ -566,6 +566,25 @@ const KERNELS: Record<string, Kernel> = {
     }
     return [dx, drow];
   },
+  gather_rows: ([x, idx]) => {
+    const [B, T, D] = x.shape;
+    const M = idx.shape[1];
+    const out = f64([B, M, D]);
+    for (let b = 0; b < B; b++)
+      for (let j = 0; j < M; j++) {
+        const t = idx.data[b * M + j];
+        if (t < 0 || t >= T) throw new Error(`gathered position ${t} outside a row of ${T}`);
+        out.data.set(x.data.subarray((b * T + t) * D, (b * T + t + 1) * D), (b * M + j) * D);
+      }
+    return [out];
+  },
+  gather_rows_grad: ([idx, dy], node, dims) => {
+    const [B, M, D] = dy.shape;
+    const T = resolveDim(node.attrs.seq, dims);
+    const out = f64([B, T, D]);
+    for (let b = 0; b < B; b++) for (let j = 0; j < M; j++) for (let d = 0; d < D; d++) out.data[(b * T + idx.data[b * M + j]) * D + d] += dy.data[(b * M + j) * D + d];
+    return [out];
+  },
   take_first: ([x]) => {
     const [B, T, D] = x.shape;
     const out = f64([B, D]);

@@ -42,7 +42,7 @@ describe('generated CPU kernels match the float64 reference', () => {
   ] as const;
   it.each(VARIANTS.flatMap((t) => specs.map(([spec, sizes]) => [spec, t, sizes] as const)))('%s on %s: loss, logits, every gradient and one AdamW step within 1e-4', async (spec, target, sizes) => {
     const { compiled, program, source, graph } = compileAndLoad(spec, target);
-    const dims = { batch: 2, seq: 8, src_seq: 8, tgt_seq: 6 };
+    const dims = { batch: 2, seq: 8, src_seq: 8, tgt_seq: 6, picks: 3 };
     expect(Object.values(compiled.fusions).reduce((a, b) => a + b, 0), 'fusion rules fired').toBeGreaterThan(0);
     const params = randomParams(graph, dims);
     const inputs = randomInputs(graph, dims, sizes);

@@ -192,6 +192,10 @@ describe('backward rules match finite differences (float64)', () => {
     gradCheck({ params: { x: [2, 3, 4] }, build: (g, v) => op(g, 'reshape', [v.x], { shape: [6, 4] }) });
   });
 
+  it('gather_rows (masked-LM positions), with a position gathered twice', () => {
+    gradCheck({ params: { x: [2, 4, 3] }, ints: { idx: { shape: [2, 3], max: 4, values: [1, 3, 1, 0, 2, 3] } }, build: (g, v) => op(g, 'gather_rows', [v.x, v.idx]) });
+  });
+
   it('a chain through several ops accumulates gradients of reused values', () => {
     gradCheck({
       params: { x: [2, 3, 4], w: [4, 4], g: [4] },

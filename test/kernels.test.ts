@@ -60,6 +60,8 @@ const CASES: Case[] = [
   { name: 'matmul + bias + gelu epilogue (rows 9, cols 20, inner 8)', op: 'matmul_epilogue', inputs: [{ shape: [9, 8] }, { shape: [8, 20] }, { shape: [20] }], attrs: { act: 'gelu' } },
   { name: 'mean over the sequence', op: 'mean_seq', inputs: [{ shape: ['batch', 'seq', 6] }], dims: { batch: 3, seq: 5 } },
   { name: 'mean over the sequence, backward', op: 'mean_seq_grad', inputs: [{ shape: ['batch', 6] }], attrs: { seq: 'seq' }, dims: { batch: 3, seq: 5 } },
+  { name: 'rows gathered at positions of each sequence (masked-LM positions; repeats allowed)', op: 'gather_rows', inputs: [{ shape: ['batch', 'seq', 6] }, { shape: ['batch', 4], int: 5 }], dims: { batch: 3, seq: 5 } },
+  { name: 'gathered rows, backward (a position gathered twice gets both gradients)', op: 'gather_rows_grad', inputs: [{ shape: ['batch', 4], int: 5 }, { shape: ['batch', 4, 6] }], attrs: { seq: 'seq' }, dims: { batch: 3, seq: 5 } },
   { name: 'the first position of every sequence', op: 'take_first', inputs: [{ shape: ['batch', 'seq', 6] }], dims: { batch: 3, seq: 5 } },
   // Around 1, not 0: a sum of 63 standard normals lies within 0.05 of zero once in 200
   // draws, and then the f32 rounding of its inputs alone is 1e-5 of what is left.

@@ -63,7 +63,7 @@ describe('whole-model gradients of the tiny specs match finite differences (floa
     const m = load(`${name}.tfm`).models[0];
     const { graph, loss } = lowerModel(m);
     const grads = differentiate(graph, loss);
-    const dims = { batch: 2, seq: 6, src_seq: 6, tgt_seq: 5 };
+    const dims = { batch: 2, seq: 6, src_seq: 6, tgt_seq: 5, picks: 3 };
     const params = randomParams(graph, dims, 0.05);
     const inputs = randomInputs(graph, dims, sizes);
     const env = runReference(graph, { params, inputs, dims });

@@ -2,7 +2,7 @@
 // become, and where the loss is taken — measured on seeded random sequences.
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../runtime/init.ts';
-import { IGNORE_INDEX, mlmMasker, type MlmSettings } from '../runtime/text/mlm.ts';
+import { gatherTargets, IGNORE_INDEX, maxPicks, mlmMasker, type MlmSettings } from '../runtime/text/mlm.ts';
 
 // A BERT-like vocabulary: <pad> <unk> <cls> <sep> <mask> are 0–4.
 const [PAD, CLS, SEP, MASK] = [0, 2, 3, 4];
@@ -114,5 +114,28 @@ describe('masked-LM inputs', () => {
     expect(masker.batch(tokens, 32, new Rng(seed()), input, targets)).toBe(0);
     expect([...targets].every((y) => y === IGNORE_INDEX)).toBe(true);
     expect([...input]).toEqual([...tokens]);
+  });
+
+  it('the gathered targets (what the training graph takes): each row’s chosen positions in order with their tokens, then (0, ignored); never more than maxPicks', () => {
+    const s0 = seed();
+    const masker = mlmMasker(settings);
+    const rng = new Rng(s0);
+    for (const seq of [16, 64, 128]) {
+      const picks = maxPicks(settings.maskProb, seq);
+      // Rows of every length up to all-ordinary (no special token at all): the most chosen.
+      const tokens = sequences(100, seq, Math.random);
+      tokens.fill(7, 0, seq);
+      const [input, targets] = [new Int32Array(tokens.length), new Int32Array(tokens.length)];
+      masker.batch(tokens, seq, rng, input, targets);
+      const [positions, picked] = [new Int32Array(100 * picks), new Int32Array(100 * picks)];
+      gatherTargets(targets, seq, picks, positions, picked);
+      for (let r = 0; r < 100; r++) {
+        const want = [...targets.subarray(r * seq, (r + 1) * seq)].flatMap((t, at) => (t === IGNORE_INDEX ? [] : [[at, t]]));
+        const got = [...positions.subarray(r * picks, (r + 1) * picks)].map((at, j) => [at, picked[r * picks + j]]);
+        expect(got, `row ${r}, seq ${seq}, seed ${s0}`).toEqual([...want, ...Array.from({ length: picks - want.length }, () => [0, IGNORE_INDEX])]);
+      }
+      expect(Math.max(...Array.from({ length: 100 }, (_, r) => targets.subarray(r * seq, (r + 1) * seq).filter((t) => t !== IGNORE_INDEX).length))).toBe(picks);
+    }
+    expect(() => gatherTargets(Int32Array.from([5, 6, 7, 8]), 4, 3, new Int32Array(3), new Int32Array(3))).toThrow(/more than 3 chosen/);
   });
 });

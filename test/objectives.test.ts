@@ -12,7 +12,7 @@ import { imageClassifyData } from '../runtime/objectives/classify-image.ts';
 import { mlmData } from '../runtime/objectives/mlm.ts';
 import { loadSentences, parseSentences, splitSentences, textClassifyData } from '../runtime/objectives/classify-text.ts';
 import { TfmError } from '../common/errors.ts';
-import { IGNORE_INDEX } from '../runtime/text/mlm.ts';
+import { IGNORE_INDEX, maxPicks } from '../runtime/text/mlm.ts';
 import { imageFolder } from './support/images.ts';
 
 /** An executor of the given inputs that returns `loss` and logits from `answer`, and keeps a
@@ -51,7 +51,9 @@ describe('masked-LM objective', () => {
     const data = mlmData({ data: dir, tokenizer: 'bert', batch, seq, evalBatches: 3, vocab: 30522, specials: ['<pad>', '<unk>', '<cls>', '<sep>', '<mask>'], maskProb: 0.15, split: [0.8, 0.1, 0.1] });
     const n = batch * seq;
     const io = () => ({ tokens: new Int32Array(n), segments: new Int32Array(n), key_mask: new Float32Array(n), targets: new Int32Array(n) });
-    const train = standIn(io(), () => new Float32Array(n * 30522));
+    // The training graph takes the chosen positions gathered: maxPicks(0.15, 24) = 4 per row.
+    const picks = maxPicks(0.15, seq);
+    const train = standIn({ ...io(), mlm_positions: new Int32Array(batch * picks), targets: new Int32Array(batch * picks) }, () => new Float32Array(batch * picks * 30522));
     // Logits that are right at every other chosen position (by order), wrong elsewhere.
     let right = 0;
     let chosen = 0;
@@ -69,7 +71,16 @@ describe('masked-LM objective', () => {
     const task = await data.open({ train, executor: async () => evaluator, out: join(dir, 'run'), resume: false });
     const rng = new Rng(Math.floor(Math.random() * 2 ** 31));
     task.fill(rng);
-    const [tokens, segments, mask, targets] = ['tokens', 'segments', 'key_mask', 'targets'].map((k) => train.input(k));
+    const [tokens, segments, mask, positions, gathered] = ['tokens', 'segments', 'key_mask', 'mlm_positions', 'targets'].map((k) => train.input(k));
+    // Back to a target per position; the gathered positions come in order, then (0, ignored).
+    const targets = new Int32Array(n).fill(IGNORE_INDEX);
+    for (let r = 0; r < batch; r++) {
+      const row = Array.from(positions.subarray(r * picks, (r + 1) * picks));
+      const used = Array.from(gathered.subarray(r * picks, (r + 1) * picks)).filter((t) => t !== IGNORE_INDEX).length;
+      expect(row.slice(0, used)).toEqual([...row.slice(0, used)].sort((a, b) => a - b));
+      expect(row.slice(used).every((p) => p === 0)).toBe(true);
+      for (let j = 0; j < used; j++) targets[r * seq + row[j]] = gathered[r * picks + j];
+    }
     const [PAD, CLS, SEP, MASK] = [0, 101, 102, 103];
     for (let r = 0; r < batch; r++) {
       const row = Array.from(tokens.subarray(r * seq, (r + 1) * seq));

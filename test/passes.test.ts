@@ -30,7 +30,7 @@ describe('fusion passes', () => {
 
   it.each(['gpt_tiny', 'bert_tiny_sentiment', 't5_tiny', 'bart_tiny', 'vit_mnist'])('%s: the fused graph computes the loss and every gradient of the unfused one (float64)', (spec) => {
     const m = checkFiles([`specs/${spec}.tfm`]).models[0];
-    const dims = { batch: 2, seq: 5, src_seq: 5, tgt_seq: 4 };
+    const dims = { batch: 2, seq: 5, src_seq: 5, tgt_seq: 4, picks: 2 };
     const plain = lowerModel(m);
     differentiate(plain.graph, plain.loss);
     const fused = lowerModel(m);

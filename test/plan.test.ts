@@ -25,7 +25,7 @@ describe('memory plan', () => {
       const spans = ids.map((id) => [first.get(id)!, last.get(id)!]).sort((a, b) => a[0] - b[0]);
       for (let k = 1; k < spans.length; k++) expect(spans[k][0], `slot reused at step ${spans[k][0]} while live until ${spans[k - 1][1]}`).toBeGreaterThan(spans[k - 1][1]);
     }
-    const dims = { batch: 8, seq: 32, src_seq: 32, tgt_seq: 32 };
+    const dims = { batch: 8, seq: 32, src_seq: 32, tgt_seq: 32, picks: 5 };
     expect(peakBytes(program, plan, dims)).toBeLessThan(peakBytes(program, undefined, dims));
   });
 });

@@ -1,6 +1,6 @@
 // Conformance against PyTorch for a tiny BERT (bert_tiny without dropout, a small vocabulary):
 // with the same random weights and a batch of sentence pairs — segments, padded rows, masked-LM
-// targets at a few positions — the generated kernels' logits, pooled `<cls>` state, loss and
+// targets at a few positions — the generated kernels' logits (at those positions), pooled `<cls>` state, loss and
 // every parameter gradient agree with an independent PyTorch BERT (test/torch/bert_reference.py,
 // the computation of transformers' BertForMaskedLM) to ≤ 1e-4 relative. Weights cross over under
 // Hugging Face BERT names (what `tfm export` writes) and come back through import unchanged.
@@ -17,6 +17,7 @@ import { Executor } from '../runtime/executor.ts';
 import { bertShapes, exportBert, importBert } from '../runtime/hf.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
+import { gatherTargets } from '../runtime/text/mlm.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
 import { expectKeyBiasNoise, relErr } from './support/compare.ts';
 
@@ -32,8 +33,10 @@ describe('PyTorch conformance (tiny BERT)', () => {
     mkdirSync(dir, { recursive: true });
     emit(compile(model, CPU_TARGETS[target], r.program.sources), `${dir}/bert_conf`);
     const { program, source } = loadCompiled(`${dir}/bert_conf`);
-    const [B, T] = [3, 32];
-    const dims = { batch: B, seq: T };
+    // The training graph gathers the rows at the targets' positions (P per row at most) before
+    // the output layer; PyTorch computes logits everywhere, compared at those positions.
+    const [B, T, P] = [3, 32, 9];
+    const dims = { batch: B, seq: T, picks: P };
     const ex = await Executor.create(program, source, dims);
     const seed = Math.floor(Math.random() * 2 ** 31);
     initParams(ex, seed);
@@ -60,6 +63,11 @@ describe('PyTorch conformance (tiny BERT)', () => {
       }
       targets[b * T + 1] = tokens[b * T + 1]; // at least one target per row
     }
+    // At most P per row: the first P kept.
+    for (let b = 0; b < B; b++) for (let t = 0, n = 0; t < T; t++) if (targets[b * T + t] !== -100 && ++n > P) targets[b * T + t] = -100;
+    const positions = new Int32Array(B * P);
+    const picked = new Int32Array(B * P);
+    gatherTargets(targets, T, P, positions, picked);
 
     const shapes = new Map(program.params.map((p) => [p.name, resolveShape(p.shape, dims)]));
     const params = new Map<string, NamedTensor>(program.params.map((p) => [p.name, { shape: shapes.get(p.name)!, data: ex.param(p.name) }]));
@@ -84,12 +92,18 @@ describe('PyTorch conformance (tiny BERT)', () => {
     expect(py.status, py.stderr).toBe(0);
     const torch = decodeSafetensors(readFileSync(`${dir}/torch.safetensors`)).tensors;
 
-    for (const [name, t] of batch) ex.input(name).set(t.data);
+    for (const name of ['tokens', 'segments', 'key_mask']) ex.input(name).set(batch.get(name)!.data);
+    ex.input('mlm_positions').set(positions);
+    ex.input('targets').set(picked);
     const loss = ex.forward();
     ex.backward();
     const theirLoss = torch.get('loss')!.data[0];
     expect(Math.abs(loss - theirLoss) / theirLoss, `loss ${loss} vs ${theirLoss}, seed ${seed}`).toBeLessThan(1e-4);
-    expect(relErr(ex.output('logits'), torch.get('logits')!.data), `logits, seed ${seed}`).toBeLessThan(1e-4);
+    const V = 600;
+    const theirLogits = torch.get('logits')!.data;
+    const gathered = new Float32Array(B * P * V);
+    for (let b = 0; b < B; b++) for (let j = 0; j < P; j++) gathered.set(theirLogits.subarray((b * T + positions[b * P + j]) * V, (b * T + positions[b * P + j] + 1) * V), (b * P + j) * V);
+    expect(relErr(ex.output('logits'), gathered), `logits at the gathered positions, seed ${seed}`).toBeLessThan(1e-4);
     expect(relErr(ex.output('pooled'), torch.get('pooled')!.data), `pooled, seed ${seed}`).toBeLessThan(1e-4);
     const grads = exportBert(new Map(program.params.map((p) => [p.name, { shape: shapes.get(p.name)!, data: ex.grad(p.name) }])));
     for (const [name, g] of grads) {

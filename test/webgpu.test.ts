@@ -179,7 +179,7 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
     emit(compile(m, TARGETS.wasm, r.program.sources), dir);
     const { program, source } = loadCompiled(dir);
     const g = compile(m, TARGETS.webgpu, r.program.sources);
-    const dims = { batch: 2, seq: 8, src_seq: 8, tgt_seq: 6 };
+    const dims = { batch: 2, seq: 8, src_seq: 8, tgt_seq: 6, picks: 3 };
     // The model's parameters and inputs, to draw random values for.
     const { graph } = lowerModel(m);
     const params = randomParams(graph, dims);

@@ -538,6 +538,35 @@ const BUILDERS: Record<string, Builder> = {
   rotary: rotaryKernel,
   matmul_epilogue: matmulEpilogueKernel,
   add_norm: addNormKernel,
+  gather_rows: (n) => {
+    const [B, T, D] = n.inputs[0].shape;
+    const M = n.inputs[1].shape[1];
+    return {
+      doc: 'the rows at given positions of each sequence (the positions a loss is taken on)',
+      buffers: [rd('x'), rdI('idx'), wr('y')],
+      body: [loop('b', d(B), [loop('j', d(M), [let_('src', mul(add(mul(v('b'), d(T)), load('idx', add(mul(v('b'), d(M)), v('j')))), i(D as number)), 'i32'), loop('k', i(D as number), [store('y', add(mul(add(mul(v('b'), d(M)), v('j')), i(D as number)), v('k')), load('x', add(v('src'), v('k'))))])], true)], true)],
+    };
+  },
+  gather_rows_grad: (n) => {
+    const [B, T, D] = n.outputs[0].shape;
+    const M = n.inputs[0].shape[1];
+    // One iteration per sequence: it zeroes its own rows, then adds each gathered row's
+    // gradient back at its position — every write stays inside the sequence, so sequences
+    // run in parallel without atomics, and a position gathered twice gets both.
+    return {
+      doc: 'gather_rows backward: zeros, then each gathered row added back at its position',
+      buffers: [rdI('idx'), rd('dy'), wr('dx')],
+      body: [
+        loop('b', d(B), [
+          loop('o', mul(d(T), i(D as number)), [store('dx', add(mul(mul(v('b'), d(T)), i(D as number)), v('o')), f(0))]),
+          loop('j', d(M), [
+            let_('dst', mul(add(mul(v('b'), d(T)), load('idx', add(mul(v('b'), d(M)), v('j')))), i(D as number)), 'i32'),
+            loop('k', i(D as number), [store('dx', add(v('dst'), v('k')), load('dy', add(mul(add(mul(v('b'), d(M)), v('j')), i(D as number)), v('k'))), true)]),
+          ]),
+        ], true),
+      ],
+    };
+  },
   take_first: (n) => {
     const [B, T, D] = n.inputs[0].shape;
     return { doc: 'the first position of every sequence (<cls>)', buffers: [rd('x'), wr('y')], body: [loop('b', d(B), [loop('k', i(D as number), [store('y', add(mul(v('b'), i(D as number)), v('k')), load('x', add(mul(mul(v('b'), d(T)), i(D as number)), v('k'))))], true)], true)] };

@@ -9,7 +9,7 @@
 import { TfmError } from '../../common/errors.ts';
 import { Rng } from '../init.ts';
 import { corpusDigest, loadCorpus, splitDocuments } from '../text/data.ts';
-import { IGNORE_INDEX, mlmMasker } from '../text/mlm.ts';
+import { gatherTargets, IGNORE_INDEX, maxPicks, mlmMasker } from '../text/mlm.ts';
 import { pairBatch, type PairBatch, type PairSettings } from '../text/pairs.ts';
 import type { TokenizerKind } from '../text/tokenizer.ts';
 import { argmax, copyWeights, type ObjectiveData } from './objective.ts';
@@ -39,9 +39,11 @@ export function mlmData(o: MlmOptions): ObjectiveData {
   const split = splitDocuments(corpus.documents);
   const { batch, seq } = o;
   if (seq < 5) throw new TfmError('TFM5008', `--seq ${seq}: a sentence-pair row needs at least 5 tokens (<cls> A <sep> B <sep>)`);
+  // The training graph gathers each row's chosen positions before the output layer.
+  const picks = maxPicks(o.maskProb, seq);
   return {
     settings: { data: corpusDigest(corpus), tokenizer: o.tokenizer, seq, maskProb: o.maskProb, maskSplit: o.split.join('/') },
-    dims: { batch, seq },
+    dims: { batch, seq, picks },
     async open(ctx) {
       const { tok, text, folderFiles } = openTokenizer(ctx, o.tokenizer, split.train, o.vocab, o.specials);
       const id = (name: string) => specialId(tok, name, 'masked-LM pretraining');
@@ -88,11 +90,12 @@ export function mlmData(o: MlmOptions): ObjectiveData {
       const ex = ctx.train;
       const evalEx = await ctx.executor({ batch, seq });
       const work = newBatch(batch * seq);
+      const positions = new Int32Array(batch * picks);
+      const picked = new Int32Array(batch * picks);
       const set = (runner: typeof ex, b: Batch) => {
         runner.input('tokens').set(b.input);
         runner.input('segments').set(b.segments);
         runner.input('key_mask').set(b.keyMask);
-        runner.input('targets').set(b.targets);
       };
       return {
         title: `${corpus.name} (${tok.kind} tokens, masked LM)`,
@@ -107,6 +110,9 @@ export function mlmData(o: MlmOptions): ObjectiveData {
           pairBatch(trainDocs, pairs, rng, work);
           masker.batch(work.tokens, seq, rng, work.input, work.targets);
           set(ex, work);
+          gatherTargets(work.targets, seq, picks, positions, picked);
+          ex.input('mlm_positions').set(positions);
+          ex.input('targets').set(picked);
         },
         async evaluate() {
           await copyWeights(ex, evalEx);
@@ -115,6 +121,8 @@ export function mlmData(o: MlmOptions): ObjectiveData {
           let count = 0;
           for (const b of valBatches) {
             set(evalEx, b);
+            // The evaluation graph computes logits at every position (targets elsewhere ignored).
+            evalEx.input('targets').set(b.targets);
             // The loss is the mean over the batch's chosen positions: weighted back to a sum.
             const n = b.targets.reduce((a, t) => a + (t !== IGNORE_INDEX ? 1 : 0), 0);
             loss += (await evalEx.forward()) * n;

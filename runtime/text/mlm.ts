@@ -68,3 +68,33 @@ export function mlmMasker(s: MlmSettings): Masker {
     },
   };
 }
+
+/** The most positions a row of `seq` tokens can have chosen: the width of the gathered
+ *  targets (the training graph's `picks` dim). A row has n ≤ seq ordinary tokens and
+ *  chooses min(n, max(1, round(maskProb · n))) of them. */
+export function maxPicks(maskProb: number, seq: number): number {
+  return Math.max(1, Math.round(maskProb * seq));
+}
+
+/**
+ * The chosen positions of each row, in order, and their targets — what the training graph
+ * takes (`mlm_positions`, `targets` of [batch, picks]): it gathers those rows before the output
+ * layer instead of computing logits everywhere. Rows with fewer than `picks` chosen are
+ * filled with position 0 and IGNORE_INDEX, which the loss skips.
+ */
+export function gatherTargets(targets: Int32Array, seq: number, picks: number, positions: Int32Array, picked: Int32Array): void {
+  const rows = targets.length / seq;
+  if (!Number.isInteger(rows) || positions.length !== rows * picks || picked.length !== rows * picks) throw new Error(`internal: gathering ${targets.length} targets in rows of ${seq} into ${positions.length} and ${picked.length} of ${picks} per row`);
+  positions.fill(0);
+  picked.fill(IGNORE_INDEX);
+  for (let r = 0; r < rows; r++) {
+    let j = 0;
+    for (let t = 0; t < seq; t++) {
+      const target = targets[r * seq + t];
+      if (target === IGNORE_INDEX) continue;
+      if (j === picks) throw new Error(`internal: row ${r} has more than ${picks} chosen positions`);
+      positions[r * picks + j] = t;
+      picked[r * picks + j++] = target;
+    }
+  }
+}

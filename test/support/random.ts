@@ -26,6 +26,7 @@ export function randomInputs(g: Graph, dims: Record<string, number>, sizes: { vo
     else if (name === 'labels') out.set(name, ints(sizes.classes ?? 2));
     else if (name === 'segments') out.set(name, ints(sizes.types ?? 2));
     else if (name === 'seed') out.set(name, ints(1 << 30));
+    else if (name === 'mlm_positions') out.set(name, ints(dims.seq));
     else if (name === 'prefix_len') out.set(name, ints(Math.max(1, dims.seq ?? 1)));
     else if (name.endsWith('key_mask')) {
       const len = value.shape[1] as string;
