@@ -5,6 +5,7 @@ import fg from 'fast-glob';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
 import { NOWHERE, type Code, type Diagnostic } from '../common/diagnostics.ts';
 import type { ErrorDetails } from '../common/errors.ts';
+import type { ForwardOptions } from './weights.ts';
 import { renderHumanList, visible } from '../compiler/render/human.ts';
 import { renderGithub, renderJson, renderSarif } from '../compiler/render/machine.ts';
 import { SourceFile, SourceMap, type Span } from '../common/source.ts';
@@ -161,19 +162,22 @@ Exit codes:
     .command('forward')
     .description('run one forward pass (dropout off) and write the logits, and the loss when targets are given')
     .argument('<spec>', 'spec file')
-    .requiredOption('-c, --checkpoint <file>', 'weights: safetensors with tfm or Hugging Face GPT-2 names')
-    .requiredOption('--tokens <file>', 'token ids: JSON ([..] or [[..], ..]) or text (whitespace-separated, a row per line)')
-    .option('--targets <file>', 'target ids of the same shape, for the loss')
+    .requiredOption('-c, --checkpoint <file>', 'weights: safetensors with tfm names or Hugging Face names (GPT-2, GPT-1, BERT, ViT)')
+    .option('--tokens <file>', 'token ids: JSON ([..] or [[..], ..]) or text (whitespace-separated, a row per line)')
+    .option('--segments <file>', 'segment (token type) ids of the shape of the tokens, for models with a segment embedding (BERT); zeros when left out')
+    .option('--image <file.npy>', 'images for a model with `input image`: a .npy array [C, H, W] or [batch, C, H, W] (one channel: also [H, W] or [batch, H, W]) of float32, float64 or uint8, fed as it is (training feeds (pixel - mean) / std)')
+    .option('--pixels <file.json>', 'the same as --image, as nested JSON lists')
+    .option('--targets <file>', 'for the loss: target ids of the shape of the tokens, or one class per example for a classifier')
     .option('-o, --out <file>', 'write logits to .json or .npy')
     .addOption(runTarget())
     .addOption(errorFormat())
-    .action(async (spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string; target: string }) => (await weightsModule()).forwardCommand(spec, opts));
+    .action(async (spec: string, opts: ForwardOptions) => (await weightsModule()).forwardCommand(spec, opts));
 
   program
     .command('train')
     .description('train a spec on its objective — a decoder on text (next-token prediction), an image classifier on MNIST: progress bar, validation (loss; accuracy for classifiers), loss plot, samples, checkpoints')
     .argument('<spec>', 'spec file')
-    .option('--data <source>', 'text: a built-in corpus (moby-dick, the default for next-token prediction; sotu; moby-dick+sotu, the default for masked LM), a text file or a folder of .txt files; labelled sentences: sentiment (the default) or a JSON file of [{text, class}]; images: mnist (the default) or a folder of the four MNIST-layout IDX files')
+    .option('--data <source>', 'text: a built-in corpus (moby-dick, the default for next-token prediction; sotu; moby-dick+sotu, the default for masked LM), a text file or a folder of .txt files; labelled sentences: sentiment (the default) or a JSON file of [{text, class}]; images: mnist (the default), fashion-mnist, or a folder of the four MNIST-layout IDX files')
     .addOption(new Option('--tokenizer <kind>', 'tokenizer of a text run: char, bpe or wordpiece trained on the text, or the shipped gpt2 (r50k) or bert (bert-base-uncased) vocabularies (default: char for next-token prediction; for encoders bert when the spec vocab is 30522, else wordpiece)').choices(['char', 'bpe', 'gpt2', 'bert', 'wordpiece']))
     .option('--steps <n>', 'training steps', '300')
     .option('--batch <n>', 'sequences per step', '16')

@@ -2,13 +2,14 @@
 // against other implementations, and conversion between internal and Hugging Face names.
 import { TfmError } from '../common/errors.ts';
 import { extname } from 'node:path';
-import { checkWritable, LIMITS, readTextBounded, writeAtomically } from '../common/files.ts';
+import { checkWritable, LIMITS, readBounded, readTextBounded, writeAtomically } from '../common/files.ts';
+import { decodeNpy, encodeNpy } from '../common/npy.ts';
 import { count } from './flags.ts';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { initParams } from '../runtime/init.ts';
 import { compileExecutor } from './driver.ts';
-import { hfNaming, readWeights, writeWeights, type Naming } from '../runtime/weights.ts';
+import { FAMILY, hfNaming, readWeights, writeWeights, type Naming } from '../runtime/weights.ts';
 
 /** The one model of a spec file, or a TfmError that carries the spec's errors. */
 export function checkedModel(spec: string): CheckedModel {
@@ -52,53 +53,114 @@ export function parseIds(text: string, json: boolean, path: string, what = 'toke
   return rows as number[][];
 }
 
-export async function forwardCommand(spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string; target?: string }): Promise<void> {
+export interface ForwardOptions {
+  checkpoint: string;
+  tokens?: string;
+  segments?: string;
+  image?: string;
+  pixels?: string;
+  targets?: string;
+  out?: string;
+  target?: string;
+}
+
+/** Images from .npy or JSON (nested lists): [C, H, W] or [batch, C, H, W], and for one
+ *  channel also [H, W] or [batch, H, W]. They are fed to the model as they are — the values
+ *  its `image` input takes (training feeds (pixel − mean) / std of its training images). */
+function readImages(path: string, json: boolean, image: { channels: number; height: number; width: number }): { batch: number; data: Float32Array } {
+  let shape: number[];
+  let data: Float32Array;
+  if (json) {
+    let v: unknown;
+    try {
+      v = JSON.parse(readTextBounded(path, LIMITS.tokens, 'pixels'));
+    } catch (e) {
+      if (e instanceof TfmError) throw e;
+      throw new TfmError('TFM5008', `\`${path}\` is not valid JSON: ${(e as Error).message}`);
+    }
+    shape = [];
+    for (let x = v; Array.isArray(x); x = x[0]) shape.push(x.length);
+    const flat = (shape.length ? (v as unknown[]).flat(shape.length - 1) : []) as unknown[];
+    if (!shape.length || flat.length !== shape.reduce((a, b) => a * b, 1) || !flat.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new TfmError('TFM5008', `\`${path}\` must hold nested lists of finite numbers, every row the same length`);
+    data = Float32Array.from(flat as number[]);
+  } else ({ shape, data } = decodeNpy(readBounded(path, LIMITS.tokens, 'image'), path));
+  const { channels: C, height: H, width: W } = image;
+  const per = C === 1 ? [H, W] : [C, H, W];
+  const prefix = shape.slice(0, Math.max(0, shape.length - per.length));
+  const fits = shape.length >= per.length && shape.slice(prefix.length).every((d, k) => d === per[k]) && (prefix.length <= 1 || (C === 1 && prefix.length === 2 && prefix[1] === 1));
+  const batch = prefix.length ? prefix[0] : 1;
+  if (!fits || batch < 1) throw new TfmError('TFM5008', `\`${path}\` holds an array of shape [${shape.join(', ')}]; the model takes images of ${C} × ${H} × ${W}: [${C}, ${H}, ${W}] or [batch, ${C}, ${H}, ${W}]${C === 1 ? `, or [${H}, ${W}] or [batch, ${H}, ${W}]` : ''}`);
+  const bad = data.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new TfmError('TFM5008', `\`${path}\`: value ${bad} is not finite`);
+  return { batch, data };
+}
+
+export async function forwardCommand(spec: string, opts: ForwardOptions): Promise<void> {
   const m = checkedModel(spec);
-  if (m.model.layout?.value === 'encoder_decoder' || m.model.embed?.patches) throw new TfmError('TFM4002', '`tfm forward` runs token models with one stack (decoder or encoder) so far');
-  const rows = readIds(opts.tokens, 'token ids');
-  const vocab = m.model.embed!.tokens!.vocab.value;
-  const bad = rows.flat().find((t) => t < 0 || t >= vocab);
-  if (bad !== undefined) throw new TfmError('TFM5008', `token id ${bad} is outside the vocabulary of ${vocab}`);
+  if (m.model.layout?.value === 'encoder_decoder') throw new TfmError('TFM4002', '`tfm forward` runs models with one stack (decoders, encoders of tokens or of an image) so far');
+  const image = m.model.inputs.image;
+  const classify = m.model.head?.kind.value === 'classify';
+  let dims: { batch: number; seq: number };
+  let rows: number[][] = [];
+  let pixels: Float32Array | undefined;
+  if (image) {
+    if (opts.tokens || opts.segments) throw new TfmError('TFM5008', `\`${m.model.name}\` takes an image: give --image <file.npy> or --pixels <file.json>, not token ids`);
+    if (!opts.image === !opts.pixels) throw new TfmError('TFM5006', `\`${m.model.name}\` takes an image: give one of --image <file.npy> or --pixels <file.json>`);
+    const read = readImages((opts.image ?? opts.pixels)!, !opts.image, { channels: image.channels?.value ?? 1, height: image.height!.value, width: image.width!.value });
+    pixels = read.data;
+    dims = { batch: read.batch, seq: 1 };
+  } else {
+    if (opts.image || opts.pixels) throw new TfmError('TFM5008', `\`${m.model.name}\` takes tokens, not an image: give --tokens <file>`);
+    if (!opts.tokens) throw new TfmError('TFM5006', 'give --tokens <file> (token ids)');
+    rows = readIds(opts.tokens, 'token ids');
+    const vocab = m.model.embed!.tokens!.vocab.value;
+    const bad = rows.flat().find((t) => t < 0 || t >= vocab);
+    if (bad !== undefined) throw new TfmError('TFM5008', `token id ${bad} is outside the vocabulary of ${vocab}`);
+    const ctx = m.model.inputs.tokens?.context?.value;
+    if (ctx && rows[0].length > ctx) throw new TfmError('TFM5008', `${rows[0].length} tokens per row exceed the context of ${ctx}`);
+    dims = { batch: rows.length, seq: rows[0].length };
+  }
+  const types = m.model.embed?.segments?.types.value;
+  let segments: number[][] | undefined;
+  if (opts.segments) {
+    if (!types) throw new TfmError('TFM5008', `\`${m.model.name}\` has no segment embedding (\`segments\` in its embed block): --segments does not apply`);
+    segments = readIds(opts.segments, 'segment ids');
+    if (segments.length !== rows.length || segments[0].length !== rows[0].length) throw new TfmError('TFM5008', `segments must have the shape of the tokens ([${rows.length}, ${rows[0].length}]), got [${segments.length}, ${segments[0].length}]`);
+    const badSeg = segments.flat().find((t) => t < 0 || t >= types);
+    if (badSeg !== undefined) throw new TfmError('TFM5008', `segment id ${badSeg} is outside the model's ${types} segment types`);
+  }
+  // Targets: a token id per position for language models, a class per example for classifiers.
+  const width = classify ? m.model.head!.classes!.value : m.model.embed!.tokens!.vocab.value;
   const targets = opts.targets ? readIds(opts.targets, 'target ids') : undefined;
-  if (targets && (targets.length !== rows.length || targets[0].length !== rows[0].length)) throw new TfmError('TFM5008', `targets must have the shape of the tokens ([${rows.length}, ${rows[0].length}]), got [${targets.length}, ${targets[0].length}]`);
-  const badTarget = targets?.flat().find((t) => t !== -100 && (t < 0 || t >= vocab));
-  if (badTarget !== undefined) throw new TfmError('TFM5008', `target id ${badTarget} is outside the vocabulary of ${vocab} (-100 marks a position without a target)`);
-  if (targets && targets.flat().every((t) => t === -100)) throw new TfmError('TFM5008', 'every target is -100 (ignored): there is no loss to compute');
-  const ctx = m.model.inputs.tokens?.context?.value;
-  if (ctx && rows[0].length > ctx) throw new TfmError('TFM5008', `${rows[0].length} tokens per row exceed the context of ${ctx}`);
+  const flatTargets = targets?.flat();
+  if (targets && classify && flatTargets!.length !== dims.batch) throw new TfmError('TFM5008', `a classifier takes one target class per example: ${dims.batch} expected, got ${flatTargets!.length}`);
+  if (targets && !classify && (targets.length !== rows.length || targets[0].length !== rows[0].length)) throw new TfmError('TFM5008', `targets must have the shape of the tokens ([${rows.length}, ${rows[0].length}]), got [${targets.length}, ${targets[0].length}]`);
+  const badTarget = flatTargets?.find((t) => t !== -100 && (t < 0 || t >= width));
+  if (badTarget !== undefined) throw new TfmError('TFM5008', classify ? `target class ${badTarget} is not one of the model's ${width} classes` : `target id ${badTarget} is outside the vocabulary of ${width} (-100 marks a position without a target)`);
+  if (flatTargets && flatTargets.every((t) => t === -100)) throw new TfmError('TFM5008', 'every target is -100 (ignored): there is no loss to compute');
   if (opts.out) checkWritable(opts.out, 'logits');
-  const dims = { batch: rows.length, seq: rows[0].length };
   const ex = await compileExecutor(m, dims, { train: false, target: opts.target });
   try {
     const { params } = readWeights(opts.checkpoint, ex.program);
     for (const [name, t] of params) ex.param(name).set(t.data);
     ex.push();
-    ex.input('tokens').set(rows.flat());
-    ex.input('targets').set(targets ? targets.flat() : rows.flat().map(() => -100));
-    for (const name of ['key_mask']) if (ex.hasInput(name)) (ex.input(name) as Float32Array).fill(1);
+    if (pixels) ex.input('image').set(pixels);
+    else ex.input('tokens').set(rows.flat());
+    if (ex.hasInput('segments')) ex.input('segments').set(segments ? segments.flat() : rows.flat().map(() => 0));
+    if (ex.hasInput('key_mask')) (ex.input('key_mask') as Float32Array).fill(1);
+    const n = classify ? dims.batch : dims.batch * dims.seq;
+    ex.input(classify ? 'labels' : 'targets').set(flatTargets ?? new Array(n).fill(classify ? 0 : -100));
     const loss = await ex.forward();
     const logits = (await ex.read('logits')) as Float32Array;
     const at = logits.findIndex((x) => !Number.isFinite(x));
     if (at >= 0 || (targets && !Number.isFinite(loss))) throw new TfmError('TFM6001', `the forward pass produced a non-finite ${at >= 0 ? `logit at index ${at}` : 'loss'} from finite weights and inputs: the weights overflow float32 in this model`);
-    const shape = [dims.batch, dims.seq, logits.length / (dims.batch * dims.seq)];
-    if (opts.out?.endsWith('.npy')) writeAtomically(opts.out, npy(logits, shape), 'logits');
+    const shape = classify ? [dims.batch, width] : [dims.batch, dims.seq, width];
+    if (opts.out?.endsWith('.npy')) writeAtomically(opts.out, encodeNpy(logits, shape), 'logits');
     else if (opts.out) writeAtomically(opts.out, JSON.stringify({ shape, logits: Array.from(logits), ...(targets ? { loss } : {}) }) + '\n', 'logits');
     console.log(JSON.stringify({ shape, ...(targets ? { loss } : {}), ...(opts.out ? { out: opts.out } : { logits: Array.from(logits.subarray(0, Math.min(8, logits.length))) }) }));
   } finally {
     ex.close();
   }
-}
-
-/** NumPy .npy v1.0: magic, header dict padded to 64 bytes, little-endian float32 data. */
-function npy(data: Float32Array, shape: number[]): Uint8Array {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
-  const out = new Uint8Array(10 + header.length + data.byteLength);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), 10);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
-  return out;
 }
 
 export async function convertCommand(direction: 'import' | 'export', spec: string, opts: { checkpoint?: string; seed?: string; out: string }): Promise<void> {
@@ -121,6 +183,6 @@ export async function convertCommand(direction: 'import' | 'export', spec: strin
   }
   const naming: Naming = direction === 'export' ? hfNaming(program) : 'internal';
   writeWeights(opts.out, params, naming, program, { format: 'pt', model: m.model.name });
-  console.log(`${m.model.name}: ${params.size} parameters written to ${opts.out} (${{ 'hf-gpt2': 'Hugging Face GPT-2 names', 'hf-vit': 'Hugging Face ViT names', 'hf-bert': 'Hugging Face BERT names', internal: 'tfm names' }[naming]})`);
+  console.log(`${m.model.name}: ${params.size} parameters written to ${opts.out} (${naming === 'internal' ? 'tfm names' : `${FAMILY[naming]} names`})`);
 }
 

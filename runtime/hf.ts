@@ -3,22 +3,28 @@
 // GPT family (GPT-2 layout: `transformer.` prefix dropped, Conv1D weights stored [in, out],
 // q/k/v fused into `c_attn`): wte, wpe, h.N.ln_1, h.N.attn.c_attn, h.N.attn.c_proj, h.N.ln_2,
 // h.N.mlp.c_fc, h.N.mlp.c_proj, ln_f, and lm_head (nn.Linear, [out, in]) when untied.
+// GPT-1 (transformers' OpenAIGPTLMHeadModel) has the same blocks under the same names, its
+// embeddings named tokens_embed and positions_embed, and no final norm.
 import type { NamedTensor } from './safetensors.ts';
 
 type Params = Map<string, NamedTensor>;
 
 export class NameMapError extends Error {}
 
-const GPT_SIMPLE: [RegExp, string][] = [
-  [/^embed\.tokens$/, 'wte.weight'],
-  [/^embed\.positions$/, 'wpe.weight'],
+export type GptFamily = 'gpt2' | 'gpt1';
+
+const GPT_BLOCKS: [RegExp, string][] = [
   [/^blocks\.(\d+)\.norm_1\.(weight|bias)$/, 'h.$1.ln_1.$2'],
   [/^blocks\.(\d+)\.norm_2\.(weight|bias)$/, 'h.$1.ln_2.$2'],
   [/^blocks\.(\d+)\.attention\.o\.(weight|bias)$/, 'h.$1.attn.c_proj.$2'],
   [/^blocks\.(\d+)\.mlp\.up\.(weight|bias)$/, 'h.$1.mlp.c_fc.$2'],
   [/^blocks\.(\d+)\.mlp\.down\.(weight|bias)$/, 'h.$1.mlp.c_proj.$2'],
-  [/^final_norm\.(weight|bias)$/, 'ln_f.$1'],
 ];
+const GPT_SIMPLE: Record<GptFamily, [RegExp, string][]> = {
+  gpt2: [[/^embed\.tokens$/, 'wte.weight'], [/^embed\.positions$/, 'wpe.weight'], ...GPT_BLOCKS, [/^final_norm\.(weight|bias)$/, 'ln_f.$1']],
+  gpt1: [[/^embed\.tokens$/, 'tokens_embed.weight'], [/^embed\.positions$/, 'positions_embed.weight'], ...GPT_BLOCKS],
+};
+const GPT_NAME: Record<GptFamily, string> = { gpt2: 'GPT-2', gpt1: 'GPT-1' };
 
 function transpose(t: NamedTensor): NamedTensor {
   const [r, c] = t.shape;
@@ -54,12 +60,12 @@ function splitLast(t: NamedTensor, parts: number): NamedTensor[] {
   });
 }
 
-/** Internal parameters → GPT-2 names and layouts. */
-export function exportGpt(params: Params): Params {
+/** Internal parameters → GPT-2 (or GPT-1) names and layouts. */
+export function exportGpt(params: Params, family: GptFamily = 'gpt2'): Params {
   const out: Params = new Map();
   const used = new Set<string>();
   for (const [name, t] of params) {
-    const rule = GPT_SIMPLE.find(([re]) => re.test(name));
+    const rule = GPT_SIMPLE[family].find(([re]) => re.test(name));
     if (rule) {
       out.set(name.replace(rule[0], rule[1]), t);
       used.add(name);
@@ -77,18 +83,18 @@ export function exportGpt(params: Params): Params {
     used.add('head.weight');
   }
   const left = [...params.keys()].filter((k) => !used.has(k));
-  if (left.length) throw new NameMapError(`no GPT-2 name for ${left.join(', ')}`);
+  if (left.length) throw new NameMapError(`no ${GPT_NAME[family]} name for ${left.join(', ')}`);
   return out;
 }
 
-/** GPT-2 names and layouts → internal parameters (the inverse of exportGpt). */
-export function importGpt(hf: Params, expected: Map<string, number[]>): Params {
+/** GPT-2 (or GPT-1) names and layouts → internal parameters (the inverse of exportGpt). */
+export function importGpt(hf: Params, expected: Map<string, number[]>, family: GptFamily = 'gpt2'): Params {
   const out: Params = new Map();
   const strip = (k: string) => k.replace(/^transformer\./, '');
   const byName = new Map([...hf].map(([k, t]) => [strip(k), t]));
   for (const [name, shape] of expected) {
     let t: NamedTensor | undefined;
-    const rule = GPT_SIMPLE.find(([re]) => re.test(name));
+    const rule = GPT_SIMPLE[family].find(([re]) => re.test(name));
     const qkv = /^blocks\.(\d+)\.attention\.([qkv])\.(weight|bias)$/.exec(name);
     if (rule) t = byName.get(name.replace(rule[0], rule[1]));
     else if (qkv) {
@@ -105,17 +111,18 @@ export function importGpt(hf: Params, expected: Map<string, number[]>): Params {
   return out;
 }
 
-/** The Hugging Face GPT-2 tensors (names without the `transformer.` prefix, and shapes) that
- *  importGpt reads for a model of these parameter shapes: known before any data is read. */
-export function gptShapes(expected: Map<string, number[]>): Map<string, number[]> {
+/** The Hugging Face GPT-2 (or GPT-1) tensors (names without the `transformer.` prefix, and
+ *  shapes) that importGpt reads for a model of these parameter shapes: known before any data
+ *  is read. */
+export function gptShapes(expected: Map<string, number[]>, family: GptFamily = 'gpt2'): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const [name, shape] of expected) {
-    const rule = GPT_SIMPLE.find(([re]) => re.test(name));
+    const rule = GPT_SIMPLE[family].find(([re]) => re.test(name));
     const qkv = /^blocks\.(\d+)\.attention\.([qkv])\.(weight|bias)$/.exec(name);
     if (rule) out.set(name.replace(rule[0], rule[1]), shape);
     else if (qkv) out.set(`h.${qkv[1]}.attn.c_attn.${qkv[3]}`, [...shape.slice(0, -1), shape[shape.length - 1] * 3]);
     else if (name === 'head.weight') out.set('lm_head.weight', [...shape].reverse());
-    else throw new NameMapError(`no GPT-2 name for \`${name}\``);
+    else throw new NameMapError(`no ${GPT_NAME[family]} name for \`${name}\``);
   }
   return out;
 }

