@@ -49,11 +49,9 @@ export const BUILT_IN_IMAGES: Record<string, (classes: number) => Splits> = {
   'fashion-mnist': (classes) => loadFashion(packageDir('fashion-mnist'), classes),
 };
 
-/** Fashion-MNIST's ten classes, in label order. */
-export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-
 /**
- * Fashion-MNIST from the `fashion-mnist` package, which ships one JSON file per class
+ * Fashion-MNIST from the `fashion-mnist` package (labels 0–9: T-shirt/top, trouser, pullover,
+ * dress, coat, sandal, shirt, sneaker, bag, ankle boot), which ships one JSON file per class
  * (`src/clothes/<class>.json`: `{"data": [[784 pixels], …]}`) with the original training and
  * test images merged: 7,000 per class (class 0 also has two empty entries, skipped). The
  * original test split cannot be recovered from it, so the held-out split is fixed here: the
