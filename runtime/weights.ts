@@ -2,7 +2,7 @@
 // Hugging Face names of its family (detected from the tensor names), validated before use.
 import { TfmError } from '../common/errors.ts';
 import { resolveShape, sameShape, type Program } from '../common/program.ts';
-import { bertShapes, exportBert, exportGpt, exportVit, gptShapes, importBert, importGpt, importVit, NameMapError, vitShapes } from './hf.ts';
+import { bertShapes, exportBert, exportGpt, exportVit, gptShapes, importBert, importGpt, importVit, NameMapError, vitShapes, type GptFamily } from './hf.ts';
 import { writeAtomically } from '../common/files.ts';
 import { encodeChunks, readSafetensorsFile, type NamedTensor, type TensorEntry } from './safetensors.ts';
 
@@ -19,6 +19,8 @@ export function hfNaming(program: Program): HfNaming {
 }
 
 const isGpt = (n: Naming) => n === 'hf-gpt2' || n === 'hf-gpt1';
+/** The GPT name table of a GPT naming (runtime/hf.ts). */
+const gptFamily = (n: HfNaming): GptFamily => (n === 'hf-gpt1' ? 'gpt1' : 'gpt2');
 
 export function expectedShapes(program: Program): Map<string, number[]> {
   // Parameter shapes are all compile-time constants.
@@ -36,17 +38,17 @@ export const FAMILY: Record<HfNaming, string> = { 'hf-gpt2': 'Hugging Face GPT-2
 
 /** The Hugging Face tensors (names and shapes) a model of these parameter shapes reads. */
 function hfShapes(naming: HfNaming, expected: Map<string, number[]>, program: Program): Map<string, number[]> {
-  return naming === 'hf-vit' ? vitShapes(expected, imageChannels(program)!) : naming === 'hf-bert' ? bertShapes(expected) : gptShapes(expected, naming === 'hf-gpt1' ? 'gpt1' : 'gpt2');
+  return naming === 'hf-vit' ? vitShapes(expected, imageChannels(program)!) : naming === 'hf-bert' ? bertShapes(expected) : gptShapes(expected, gptFamily(naming));
 }
 
 /** Hugging Face names and layouts → internal parameters. */
 export function fromHf(naming: HfNaming, tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program): Map<string, NamedTensor> {
-  return naming === 'hf-vit' ? importVit(tensors, expected, imageChannels(program)!) : naming === 'hf-bert' ? importBert(tensors, expected) : importGpt(tensors, expected, naming === 'hf-gpt1' ? 'gpt1' : 'gpt2');
+  return naming === 'hf-vit' ? importVit(tensors, expected, imageChannels(program)!) : naming === 'hf-bert' ? importBert(tensors, expected) : importGpt(tensors, expected, gptFamily(naming));
 }
 
 /** Internal parameters → Hugging Face names and layouts. */
 export function toHf(naming: HfNaming, params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> {
-  return naming === 'hf-vit' ? exportVit(params, imageChannels(program)!) : naming === 'hf-bert' ? exportBert(params) : exportGpt(params, naming === 'hf-gpt1' ? 'gpt1' : 'gpt2');
+  return naming === 'hf-vit' ? exportVit(params, imageChannels(program)!) : naming === 'hf-bert' ? exportBert(params) : exportGpt(params, gptFamily(naming));
 }
 
 export function readWeights(path: string, program: Program): { params: Map<string, NamedTensor>; naming: Naming } {
