@@ -26,8 +26,8 @@ export async function evalCommand(spec: string, o: Record<string, string | boole
   const { metrics } = report;
   const lines = [`${report.model} at step ${report.step} on ${report.data}`, `loss ${metrics.loss.toFixed(4)} over ${metrics.count} ${m.model.objective?.kind.value === 'classify' ? 'examples' : 'tokens'}${metrics.accuracy !== undefined ? `, accuracy ${(100 * metrics.accuracy).toFixed(2)}%` : ''}`];
   if (metrics.confusion) {
-    lines.push('', confusionTable(metrics.confusion));
-    writeAtomically(join(out, 'confusion.svg'), confusionSvg(metrics.confusion, `${report.model} at step ${report.step}: ${(100 * metrics.accuracy!).toFixed(2)}% of ${metrics.count}`, pictures), 'report');
+    lines.push('', confusionTable(metrics.confusion, report.classNames));
+    writeAtomically(join(out, 'confusion.svg'), confusionSvg(metrics.confusion, `${report.model} at step ${report.step}: ${(100 * metrics.accuracy!).toFixed(2)}% of ${metrics.count}`, pictures, report.classNames), 'report');
     lines.push('', `confusion matrix: ${join(out, 'confusion.svg')}`);
   }
   lines.push(`report: ${join(out, 'report.json')}`);

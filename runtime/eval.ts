@@ -23,6 +23,8 @@ export interface EvalReport {
   objective: string;
   data: string;
   metrics: Metrics;
+  /** The classes' names by label, where the data names them. */
+  classNames?: string[];
   /** Per-class precision and recall, for classifiers. */
   classes?: { precision: number; recall: number; count: number }[];
   /** The first mistakes, with their text (sentences) or nothing (images: see the SVG). */
@@ -56,6 +58,7 @@ export async function evaluateCheckpoint(model: TrainModel, o: EvalOptions): Pro
       const metrics = task.evaluateAll ? await task.evaluateAll() : await task.evaluate();
       const report: EvalReport = { model: model.name, checkpoint: o.checkpoint, step: ck.state.step, objective: model.objective, data: task.title, metrics };
       if (metrics.confusion) {
+        if (task.classNames) report.classNames = task.classNames;
         const c = metrics.confusion;
         report.classes = c.map((row, k) => {
           const predicted = c.reduce((a, r) => a + r[k], 0);
@@ -75,13 +78,16 @@ export async function evaluateCheckpoint(model: TrainModel, o: EvalOptions): Pro
   }
 }
 
-/** The confusion matrix as a text table: rows are true classes, columns predictions. */
-export function confusionTable(confusion: number[][]): string {
+/** The confusion matrix as a text table: rows are true classes (with their names, where
+ *  known), columns predictions by label. */
+export function confusionTable(confusion: number[][], names?: string[]): string {
   const w = Math.max(5, ...confusion.flat().map((n) => String(n).length + 1));
-  const head = `${'true\\pred'.padEnd(10)}${confusion.map((_, k) => String(k).padStart(w)).join('')}${'recall'.padStart(9)}`;
+  const label = (k: number) => (names?.[k] !== undefined ? `${k} ${names[k]}` : String(k));
+  const first = Math.max(10, ...confusion.map((_, k) => label(k).length + 1));
+  const head = `${'true\\pred'.padEnd(first)}${confusion.map((_, k) => String(k).padStart(w)).join('')}${'recall'.padStart(9)}`;
   const rows = confusion.map((row, k) => {
     const n = row.reduce((a, b) => a + b, 0);
-    return `${String(k).padEnd(10)}${row.map((x) => String(x).padStart(w)).join('')}${(n ? `${((100 * row[k]) / n).toFixed(1)}%` : '-').padStart(9)}`;
+    return `${label(k).padEnd(first)}${row.map((x) => String(x).padStart(w)).join('')}${(n ? `${((100 * row[k]) / n).toFixed(1)}%` : '-').padStart(9)}`;
   });
   return [head, ...rows].join('\n');
 }

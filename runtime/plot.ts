@@ -71,15 +71,20 @@ function smooth(xs: number[], beta: number): number[] {
 }
 
 /** A classifier's confusion matrix as a heat map (rows: true class, columns: prediction), and
- *  below it the first misclassified images, each captioned `true → predicted`. */
-export function confusionSvg(confusion: number[][], title: string, pictures: { label: number; predicted: number; data: Uint8Array; width: number; height: number }[] = []): string {
+ *  below it the first misclassified images, each captioned `true → predicted`; rows and
+ *  captions name the classes where `names` does. */
+export function confusionSvg(confusion: number[][], title: string, pictures: { label: number; predicted: number; data: Uint8Array; width: number; height: number }[] = [], names?: string[]): string {
   const n = confusion.length;
   const cell = Math.max(24, Math.min(48, Math.floor(480 / n)));
-  const m = { l: 70, t: 60 };
+  const rowLabel = (k: number) => (names?.[k] !== undefined ? `${names[k]} ${k}` : String(k));
+  // Room for the longest row label (about 7 px a character at 12 px).
+  const m = { l: Math.max(70, 40 + 7 * Math.max(...confusion.map((_, k) => rowLabel(k).length))), t: 60 };
   const grid = n * cell;
   const scale = pictures.length ? Math.max(2, Math.floor(56 / pictures[0].height)) : 1;
   const picW = pictures.length ? pictures[0].width * scale : 0;
-  const perRow = pictures.length ? Math.max(1, Math.floor((m.l + grid) / (picW + 16))) : 1;
+  // Named captions (`Ankle boot → Sneaker`) need more room than the picture.
+  const pitch = names ? Math.max(picW + 16, 124) : picW + 16;
+  const perRow = pictures.length ? Math.max(1, Math.floor((m.l + grid) / pitch)) : 1;
   const picRows = Math.ceil(pictures.length / perRow);
   const W = Math.max(m.l + grid + 30, 360);
   const H = m.t + grid + 50 + (pictures.length ? 30 + picRows * (picW + 30) : 0);
@@ -93,7 +98,7 @@ export function confusionSvg(confusion: number[][], title: string, pictures: { l
     `<text x="18" y="${m.t + grid / 2}" text-anchor="middle" transform="rotate(-90 18 ${m.t + grid / 2})">true class</text>`,
   ];
   for (let i = 0; i < n; i++) {
-    out.push(`<text x="${m.l + i * cell + cell / 2}" y="${m.t - 6}" text-anchor="middle">${i}</text>`, `<text x="${m.l - 8}" y="${m.t + i * cell + cell / 2 + 4}" text-anchor="end">${i}</text>`);
+    out.push(`<text x="${m.l + i * cell + cell / 2}" y="${m.t - 6}" text-anchor="middle">${i}</text>`, `<text x="${m.l - 8}" y="${m.t + i * cell + cell / 2 + 4}" text-anchor="end">${esc(rowLabel(i))}</text>`);
     for (let j = 0; j < n; j++) {
       // Shade by the share of the true class's examples: the diagonal is recall.
       const share = confusion[i][j] / rowTotals[i];
@@ -107,7 +112,7 @@ export function confusionSvg(confusion: number[][], title: string, pictures: { l
     const top = m.t + grid + 40;
     out.push(`<text x="10" y="${top}">first misclassified (true → predicted):</text>`);
     pictures.forEach((p, k) => {
-      const x0 = 10 + (k % perRow) * (picW + 16);
+      const x0 = 10 + (k % perRow) * pitch + (pitch - 16 - picW) / 2;
       const y0 = top + 12 + Math.floor(k / perRow) * (picW + 30);
       out.push(`<g transform="translate(${x0},${y0})"><rect width="${picW}" height="${p.height * scale}" fill="black"/>`);
       // Rows of equal grey (16 levels) as one rectangle: the background costs nothing.
@@ -120,7 +125,7 @@ export function confusionSvg(confusion: number[][], title: string, pictures: { l
           x = end;
         }
       }
-      out.push(`<text x="${picW / 2}" y="${p.height * scale + 14}" text-anchor="middle">${p.label} → ${p.predicted}</text></g>`);
+      out.push(`<text x="${picW / 2}" y="${p.height * scale + 14}" text-anchor="middle" font-size="${names ? 10 : 12}">${esc(names ? `${names[p.label] ?? p.label} → ${names[p.predicted] ?? p.predicted}` : `${p.label} → ${p.predicted}`)}</text></g>`);
     });
   }
   out.push('</svg>');

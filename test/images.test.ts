@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { TfmError } from '../common/errors.ts';
 import { imageBatch, imageDigest, loadFashion, loadImages, parseIdx, testBatch } from '../runtime/image/data.ts';
 import { argmax } from '../runtime/objectives/objective.ts';
+import { confusionTable } from '../runtime/eval.ts';
+import { confusionSvg } from '../runtime/plot.ts';
 import { Rng } from '../runtime/init.ts';
 import { idx, imageFolder } from './support/images.ts';
 
@@ -69,6 +71,25 @@ describe('image sets', () => {
     // The training images' mean pixel is 0.2860 of white (Fashion-MNIST's published statistic).
     expect(s.mean / 255).toBeCloseTo(0.286, 3);
     expect(code(() => loadImages('fashion-mnist', 5))).toMatch(/^TFM5023: Fashion-MNIST has 10 classes; the model has 5/);
+    // Its classes are named (reports show the names); a folder of IDX files is not.
+    expect(s.classNames).toEqual(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+  });
+
+  it('names classes in the confusion table and picture where the data names them', () => {
+    const confusion = [
+      [5, 1],
+      [2, 7],
+    ];
+    expect(confusionTable(confusion).split('\n')).toEqual(['true\\pred     0    1   recall', '0             5    1    83.3%', '1             2    7    77.8%']);
+    expect(confusionTable(confusion, ['T-shirt/top', 'Ankle boot']).split('\n')).toEqual(['true\\pred         0    1   recall', '0 T-shirt/top     5    1    83.3%', '1 Ankle boot      2    7    77.8%']);
+    const picture = { label: 1, predicted: 0, data: new Uint8Array(4).fill(200), width: 2, height: 2 };
+    const named = confusionSvg(confusion, 'x < y', [picture], ['T-shirt/top', 'Ankle & boot']);
+    expect(named).toContain('>T-shirt/top 0</text>');
+    expect(named).toContain('>Ankle &#38; boot → T-shirt/top</text>');
+    expect(named).toContain('>x &#60; y</text>');
+    const plain = confusionSvg(confusion, 't', [picture]);
+    expect(plain).toContain('>1 → 0</text>');
+    expect(plain).not.toContain('T-shirt');
   });
 
   it('refuses a damaged Fashion-MNIST class file with the file and image named', () => {

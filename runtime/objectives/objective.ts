@@ -84,6 +84,8 @@ export interface Objective {
   evaluate(): Promise<Metrics>;
   /** The same on the whole held-out split (classifiers, at the end of a run). */
   evaluateAll?(): Promise<Metrics>;
+  /** Classifiers: the classes' names by label, where the data names them (reports show them). */
+  classNames?: string[];
   /** Classifiers: a held-out example by its index, to show a mistake (its text, or its pixels). */
   example?(index: number): { text?: string; pixels?: { data: Uint8Array; width: number; height: number } };
   /** What the model does now, shown after validation (a greedy text continuation). */
