@@ -1,5 +1,5 @@
 // Training text: a corpus shipped in an npm package (Moby-Dick, by default; the State of the
-// Union addresses; or both) or the user's file or folder, split into train and validation by document, tokenized into one stream with
+// Union addresses; or both; WordNet's definitions and examples) or the user's file or folder, split into train and validation by document, tokenized into one stream with
 // `<bos>`/`<eos>` at document boundaries, and cut into batches whose targets are the inputs
 // shifted by one. Batches are drawn by a seeded generator whose state is the data position.
 import { TfmError } from '../../common/errors.ts';
@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Rng } from '../init.ts';
 import type { Tokenizer } from './tokenizer.ts';
+import { wordnetDocuments } from './wordnet.ts';
 
 export interface Corpus {
   name: string;
@@ -24,6 +25,8 @@ export const BUILT_IN: Record<string, () => string[]> = {
   'moby-dick': mobyDick,
   sotu,
   'moby-dick+sotu': () => [...mobyDick(), ...sotu()],
+  /** WordNet 3.1's 117,791 synsets as dictionary lines (`words: definition; "example".`), in 100 documents. */
+  wordnet: () => wordnetDocuments(100),
 };
 
 export function loadCorpus(source: string): Corpus {
