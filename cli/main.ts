@@ -20,6 +20,7 @@ const weightsModule = () => loadSource<typeof import('./weights.ts')>('weights.t
 const trainModule = () => loadSource<typeof import('./train.ts')>('train.ts');
 const serveModule = () => loadSource<typeof import('./serve.ts')>('serve.ts');
 const evalModule = () => loadSource<typeof import('./eval.ts')>('eval.ts');
+const generateModule = () => loadSource<typeof import('./generate.ts')>('generate.ts');
 
 /** The errors of the compile and run commands are TfmErrors (common/errors.ts) with a
  *  diagnostic code; matched by shape, not by class: those commands run from source while this
@@ -214,6 +215,25 @@ Exit codes:
     .addOption(new Option('--target <target>', 'where to run it').choices(['cpu', 'wasm', 'ts', 'webgpu']).default('cpu'))
     .addOption(errorFormat())
     .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => (await evalModule()).evalCommand(spec, opts));
+
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  program
+    .command('generate')
+    .description('continue prompts with a trained decoder: greedy or sampled (temperature, top-k, top-p, repetition penalty), seeded, with stop sequences; one prompt streams as it comes, several run as one batch')
+    .argument('<spec>', 'spec file')
+    .requiredOption('-c, --checkpoint <folder>', 'checkpoint folder of tfm train (ckpt-<step>): its weights and tokenizer')
+    .option('--prompt <text>', 'a prompt (repeat for several)', collect)
+    .option('--prompt-file <file>', 'a prompt read from a file, newlines and all (repeat for several)', collect)
+    .option('-n, --max-new-tokens <n>', 'tokens to add to each prompt at most', '64')
+    .option('--temperature <t>', '0: greedy; otherwise the softmax temperature', '0.8')
+    .option('--top-k <k>', 'sample among the k most likely tokens (0: all)', '40')
+    .option('--top-p <p>', 'sample among the most likely tokens up to this probability mass (1: all)', '1')
+    .option('--repetition-penalty <x>', 'divide the logits of tokens already present by x (1: off)', '1')
+    .option('--stop <text>', 'stop a prompt\'s continuation where this text appears, which is left out (repeatable)', collect)
+    .option('--seed <n>', 'seed of the sampler: the same seed, prompts and settings give the same text', '1')
+    .addOption(new Option('--target <target>', 'where to run it').choices(['cpu', 'wasm', 'ts', 'webgpu']).default('cpu'))
+    .addOption(errorFormat())
+    .action(async (spec: string, opts: import('./generate.ts').GenerateCommandOptions) => (await generateModule()).generateCommand(spec, opts));
 
   program
     .command('serve')
