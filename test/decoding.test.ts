@@ -38,6 +38,9 @@ describe('decoding', () => {
     expect(nextToken([1, 3, 3, 0], 0, 4, [], { temperature: 0 }, r)).toBe(1);
     // Offsets select one position of a [positions, vocab] array.
     expect(nextToken([9, 0, 0, 0, 5, 1], 3, 3, [], { temperature: 0 }, r)).toBe(1);
+    // As the temperature goes to 0, sampling becomes greedy.
+    expect(frequencies([0.3, 1.2, 1.1, -0.5], { temperature: 1e-3 }, 2000)).toEqual([0, 1, 0, 0]);
+    expect(frequencies([0.3, 1.2, 1.1, -0.5], { temperature: 0.05 }, 2000)[1]).toBeGreaterThan(0.8);
   });
 
   it(`sampling follows softmax(logits / T) (200,000 draws within 0.005; seed ${SEED})`, () => {
