@@ -3,7 +3,7 @@
 // result, rows of different lengths in one batch generate what they generate alone, prompts
 // longer than the window slide, sampling is reproducible by seed, and stop text and stop
 // tokens end a row where they should. Then `tfm generate` end to end on a 2-step checkpoint.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -129,6 +129,9 @@ describe('tfm generate', () => {
     expect(a.stdout.startsWith('Call me')).toBe(true);
     expect(a.stdout.length).toBeGreaterThan('Call me'.length + 10);
     expect(tfm([...args, '--seed', '3']).stdout).toBe(a.stdout);
+    // A prompt file is read whole, as --prompt takes it.
+    writeFileSync(join(dir, 'prompt.txt'), 'Call me');
+    expect(tfm([...args.filter((x) => x !== '--prompt' && x !== 'Call me'), '--prompt-file', join(dir, 'prompt.txt'), '--seed', '3']).stdout).toBe(a.stdout);
     expect(tfm([...args, '--seed', '4']).stdout).not.toBe(a.stdout);
     const continuation = a.stdout.slice('Call me'.length).trimEnd();
     const stop = continuation.slice(6, 8);
