@@ -5,15 +5,17 @@
 // element or share an accumulator.
 import fg from 'fast-glob';
 import { describe, expect, it } from 'vitest';
-import { checkFiles } from '../compiler/check.ts';
-import { compile } from '../compiler/codegen/compile.ts';
+import { checkFiles, type CheckedModel } from '../compiler/check.ts';
+import { compile, type CompileOptions } from '../compiler/codegen/compile.ts';
 import { add, bin, call, cast, checkKernel, dim, f, i, let_, load, loop, mul, parallelDomain, reduce, set, store, sub, v, type Kernel, type KStmt } from '../compiler/codegen/kir.ts';
 import { lowerReduce } from '../compiler/passes/schedule/lower-reduce.ts';
 import { printKernel } from '../compiler/codegen/print-kir.ts';
 import type { Target } from '../compiler/targets/target.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
 
-const SPECS = [...fg.sync('specs/*.tfm'), ...fg.sync('test/valid/*.tfm')].sort();
+const SPECS = [...fg.sync('specs/*.tfm'), ...fg.sync('test/valid/*.tfm'), ...fg.sync('test/variants/*.tfm')].sort();
+/** Every program a model compiles to: training and evaluation. */
+const modes = (_m: CheckedModel): CompileOptions[] => [{ train: true }, { train: false }];
 
 describe('kernel IR types', () => {
   it.each(SPECS.flatMap((s) => Object.keys(TARGETS).map((t) => [s, t] as const)))('every kernel of %s type-checks after the %s schedule', (file, target) => {
@@ -21,8 +23,8 @@ describe('kernel IR types', () => {
     expect(r.models.length).toBeGreaterThan(0);
     let count = 0;
     for (const m of r.models) {
-      for (const train of [true, false]) {
-        for (const k of compile(m, TARGETS[target], undefined, { train }).kernels) {
+      for (const mode of modes(m)) {
+        for (const k of compile(m, TARGETS[target], undefined, mode).kernels) {
           expect(checkKernel(k)).toEqual([]);
           count++;
         }
@@ -35,7 +37,7 @@ describe('kernel IR types', () => {
   const UNSCHEDULED: Target = { name: 'kir', description: 'the builders\' kernel IR', schedule: [], render: () => ({}) };
   it.each(SPECS)('every kernel of %s type-checks before any schedule (reductions and parallel loops as built)', (file) => {
     const r = checkFiles([file]);
-    for (const m of r.models) for (const train of [true, false]) for (const k of compile(m, UNSCHEDULED, undefined, { train }).kernels) expect(checkKernel(k)).toEqual([]);
+    for (const m of r.models) for (const mode of modes(m)) for (const k of compile(m, UNSCHEDULED, undefined, mode).kernels) expect(checkKernel(k)).toEqual([]);
   });
 
   const kernel = (body: KStmt[]): Kernel => ({ name: 'k', doc: '', buffers: [{ name: 'x', t: 'f32', access: 'read' }, { name: 'ids', t: 'i32', access: 'read' }, { name: 'y', t: 'f32', access: 'write' }], dims: ['n'], body });
@@ -50,6 +52,7 @@ describe('kernel IR types', () => {
     ['assignment to a constant', [let_('c', f(0)), set('c', f(1))], /assignment to a constant/],
     ['a number as a condition', [{ k: 'if', c: f(1), then: [] }], /not a comparison/],
     ['a local named like a buffer', [let_('x', load('x', i(0)))], /shadows a buffer/],
+    ['a local declared twice in one block', [loop('o', dim('n'), [let_('t', load('x', v('o'))), let_('t', f(1)), store('y', v('o'), v('t'))])], /declared twice in one block/],
     ['a parallel loop whose iterations store to one element', [loop('o', dim('n'), [store('y', i(0), load('x', v('o')))], true)], /does not depend on parallel loop `o`/],
     ['an inner parallel loop storing along the outer loop only', [loop('r', dim('n'), [loop('c', i(4), [store('y', v('r'), f(1))], true)], true)], /does not depend on parallel loop `c`/],
     ['an accumulator shared by parallel iterations', [let_('acc', f(0), 'f32', true), loop('o', dim('n'), [set('acc', load('x', v('o')), '+')], true)], /declared outside parallel loop `o`/],

@@ -343,6 +343,12 @@ export function checkKernel(k: Kernel): string[] {
   const scratch = new Set((k.scratch ?? []).map((s) => s.name));
   const block = (stmts: KStmt[], sc: Scope, inReduce = false) => {
     const env = (): TypeEnv => ({ buffers, vars: sc.vars });
+    // Names declared in this block: a second declaration is an error in TypeScript and WGSL.
+    const own = new Set<string>();
+    const once = (name: string) => {
+      if (own.has(name)) throw new KernelTypeError(`\`${name}\` is declared twice in one block`);
+      own.add(name);
+    };
     for (const s of stmts) {
       if (inReduce && s.k !== 'let' && s.k !== 'reduce' && s.k !== 'comment') {
         errors.push(`${k.name}: reduce ${s.k}: a reduction's body only declares locals`);
@@ -359,6 +365,7 @@ export function checkKernel(k: Kernel): string[] {
         case 'reduce': {
           guard(`reduce ${s.v}`, () => {
             noShadow(s.v);
+            once(s.v);
             indexBounds(s, env());
             if (s.t === 'i32' && s.op === 'max') throw new KernelTypeError('max over i32');
           });
@@ -375,6 +382,7 @@ export function checkKernel(k: Kernel): string[] {
         case 'let':
           guard(`let ${s.v}`, () => {
             noShadow(s.v);
+            once(s.v);
             const t = typeOf(s.e, env());
             if (t !== s.t) throw new KernelTypeError(`declared ${s.t}, value is ${t}`);
           });

@@ -37,7 +37,13 @@ export function vectorize(opts: VectorizeOptions = {}) {
         if (s.k === 'let') scope.set(s.v, s.t);
         if (s.k === 'for') {
           const vector = (s.step ?? 1) === 1 && (parallel || !s.parallel) && s.body.every((b) => b.k !== 'for' && b.k !== 'if') ? vectorizeLoop(s, scope, buffers, fresh, top && !!s.parallel, fns, maxReductions) : undefined;
-          if (vector) (out.push(...vector), fresh++);
+          if (vector) {
+            out.push(...vector);
+            fresh++;
+            // The copies of an unrolled loop declare their locals in this block: a later
+            // unrolled sibling must not declare the same names (WGSL rejects redeclaration).
+            for (const name of declared(vector)) if (!scope.has(name)) scope.set(name, 'f32x4');
+          }
           else out.push({ ...s, body: block(s.body, new Map(scope).set(s.v, 'i32')) });
         } else if (s.k === 'if') out.push({ ...s, then: block(s.then, scope), else: s.else && block(s.else, scope) });
         else out.push(s);
@@ -196,11 +202,15 @@ function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, bu
   if (from !== undefined && !threadLoop && count.k === 'num' && count.v >= 4 && count.v <= 4 * MAX_UNROLL) {
     const steps = Math.floor(count.v / 4);
     const locals = declared(body);
+    // Copy u's locals are `x_u`, or `x_n_u` where an earlier unrolled loop of this block
+    // already declared `x_u` (two norm loops over the same row, say).
+    const taken = [...locals].some((x) => [...Array(steps).keys()].some((u) => scope.has(`${x}_${u}`)));
+    const copyName = (x: string, u: number) => (taken ? `${x}_${n}_${u}` : `${x}_${u}`);
     const acc = (r: string, u: number) => `${r}_v${n}${u % 2 ? 'b' : ''}`;
     // Copy u: the loop variable is a constant, its locals get a suffix, and each reduction's
     // accumulator (`r_vn`, only ever assigned in the body) is the even or the odd one.
     const reduced = new Map(reductions.map((r) => [`${r}_v${n}`, r]));
-    const copies = [...Array(steps).keys()].flatMap((u) => substitute(body, { [iv]: i(from + 4 * u) }, (x) => (locals.has(x) ? `${x}_${u}` : reduced.has(x) ? acc(reduced.get(x)!, u) : x)));
+    const copies = [...Array(steps).keys()].flatMap((u) => substitute(body, { [iv]: i(from + 4 * u) }, (x) => (locals.has(x) ? copyName(x, u) : reduced.has(x) ? acc(reduced.get(x)!, u) : x)));
     const two = steps > 1;
     return [
       ...reductions.flatMap((r) => [let_(acc(r, 0), splat(f(0)), 'f32x4', true), ...(two ? [let_(acc(r, 1), splat(f(0)), 'f32x4', true)] : [])]),
