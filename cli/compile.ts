@@ -18,7 +18,7 @@ import { writeAtomically } from '../common/files.ts';
 import { webgpuBundle } from './bundle.ts';
 import { mlmSettings } from './driver.ts';
 
-export function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean }): number {
+export function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean; cache?: boolean }): number {
   const result = checkFiles(files);
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new TfmError('TFM1000', `${files.length === 1 ? `\`${files[0]}\` has` : 'the specs have'} errors`, undefined, { diagnostics: errors, sources: result.program.sources });
@@ -33,7 +33,12 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
         continue;
       }
       const target = targetNamed(opts.target);
-      const compiled = compile(m, target, result.program.sources);
+      if (opts.cache && m.model.layout?.value !== 'decoder') {
+        // `--cache` over a glob of specs: the inference program exists for decoders only.
+        console.error(`${m.model.name}: skipped (--cache builds the inference program of decoders; this is ${m.model.layout?.value ?? 'incomplete'})`);
+        continue;
+      }
+      const compiled = compile(m, target, result.program.sources, opts.cache ? { cache: true } : {});
       if (opts.emit === 'ir') process.stdout.write(printGraph(compiled.graph, result.program.sources));
       else if (opts.emit === 'kernels') console.log(JSON.stringify(compiled.kernels, null, 1));
       else if (opts.emit === 'code' || opts.emit === 'ts') {
@@ -41,20 +46,21 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
         if (target.name === 'wasm') process.stdout.write(renderWasm(compiled.kernels, { header: [] }, { wat: true, fma: true }).text);
         else for (const text of Object.values(compiled.files)) if (typeof text === 'string') process.stdout.write(text);
       } else {
-        const dir = join(opts.out, m.model.name, target.name);
+        const dir = join(opts.out, m.model.name, opts.cache ? `${target.name}-cache` : target.name);
         const written = emit(compiled, dir);
         if (opts.bundle) {
           if (target.name !== 'webgpu') throw new TfmError('TFM5008', '--bundle writes a web page\'s module of the WebGPU target: use it with --target webgpu');
           writeAtomically(join(dir, 'tfm-webgpu.mjs'), webgpuBundle(compiled.program, compiled.files['kernels.wgsl'] as string), 'bundle');
           written.push(join(dir, 'tfm-webgpu.mjs'));
         }
-        // Peak training memory at batch 1 and the full context, with and without buffer reuse.
+        // Peak memory at batch 1 and the full context (training, or a prefill of the whole
+        // context for the inference program), with and without buffer reuse.
         const ctx = m.model.inputs.tokens?.context?.value ?? 128;
         const picks = m.model.objective?.kind.value === 'mlm' ? maxPicks(mlmSettings(m).maskProb, ctx) : 1;
-        const dims = { batch: 1, seq: ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx, picks };
+        const dims = { batch: 1, seq: ctx, ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx, picks };
         const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
         const fused = Object.entries(compiled.fusions).map(([k, n]) => `${k} ×${n}`).join(', ');
-        console.error(`${m.model.name}: ${compiled.kernels.length} kernels, ${compiled.program.steps.length} steps (fused: ${fused || 'none'}); peak ${mb(peakBytes(compiled.program, compiled.program.memory, dims))} at batch 1, seq ${ctx} (${mb(peakBytes(compiled.program, undefined, dims))} without reuse) → ${written.join(', ')}`);
+        console.error(`${m.model.name}${opts.cache ? ' (inference with a key/value cache)' : ''}: ${compiled.kernels.length} kernels, ${compiled.program.steps.length} steps (fused: ${fused || 'none'}); peak ${mb(peakBytes(compiled.program, compiled.program.memory, dims))} at batch 1, seq ${ctx} (${mb(peakBytes(compiled.program, undefined, dims))} without reuse) → ${written.join(', ')}`);
       }
     } catch (e) {
       if (!(e instanceof MissingKernel || e instanceof LoweringError)) throw e;

@@ -32,22 +32,22 @@ const CACHE_ENTRIES = 64;
  *  content-addressed folder of the compile cache (written once, atomically, by whichever
  *  process gets there first; never a fresh temporary folder per run), from which this thread
  *  and the worker threads load them. */
-export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number; target?: string }): Promise<ModelRunner> {
-  const { program, source } = loadCompiled(programDir(m, opts.train, opts.target ?? 'cpu'));
+export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number; target?: string; cache?: boolean }): Promise<ModelRunner> {
+  const { program, source } = loadCompiled(programDir(m, opts.train, opts.target ?? 'cpu', opts.cache));
   return createRunner(program, source, dims, { threads: opts.threads ?? 1 });
 }
 
-/** Cache folders already compiled in this process, per model, graph (training or
- *  evaluation) and target: `tfm train` asks for the evaluation program twice (validation,
- *  samples). */
+/** Cache folders already compiled in this process, per model, graph (training, evaluation
+ *  or inference with a key/value cache) and target: `tfm train` asks for the evaluation
+ *  program twice (validation, samples). */
 const compiledIn = new WeakMap<CheckedModel, Map<string, string>>();
 
-function programDir(m: CheckedModel, train: boolean, targetName: string): string {
+function programDir(m: CheckedModel, train: boolean, targetName: string, cache = false): string {
   const target = targetNamed(targetName);
-  const key = `${train}:${target.name}`;
+  const key = `${cache ? 'cache' : train}:${target.name}`;
   const known = compiledIn.get(m)?.get(key);
   if (known) return known;
-  const compiled = compile(m, target, undefined, { train });
+  const compiled = compile(m, target, undefined, cache ? { cache } : { train });
   const program = programJson(compiled.program);
   const hash = createHash('sha256').update(COMPILER_VERSION).update('\0').update(program);
   for (const [name, text] of Object.entries(compiled.files).sort(([x], [y]) => x.localeCompare(y))) hash.update('\0').update(name).update('\0').update(text);
@@ -94,6 +94,11 @@ export function specHash(m: CheckedModel): string {
   return createHash('sha256').update(printGraph(graph)).digest('hex');
 }
 
+/** How many token positions the model has: its input's context, or its position table's length. */
+export function contextOf(m: CheckedModel): number | undefined {
+  return m.model.inputs.tokens?.context?.value ?? m.model.embed?.positions?.length?.value;
+}
+
 /** What `tfm train` needs of a checked spec, compiled on demand. The command has checked
  *  that the objective is one `tfm train` runs (cli/train.ts). */
 export function trainModel(m: CheckedModel, target = 'cpu'): TrainModel {
@@ -102,7 +107,7 @@ export function trainModel(m: CheckedModel, target = 'cpu'): TrainModel {
     name: m.model.name,
     objective: m.model.objective!.kind.value as TrainModel['objective'],
     vocab: m.model.embed?.tokens?.vocab.value,
-    context: m.model.inputs.tokens?.context?.value ?? m.model.embed?.positions?.length?.value,
+    context: contextOf(m),
     specials: m.model.vocabulary.specials.map((s) => s.value),
     image: img ? { channels: img.channels?.value ?? 1, height: img.height!.value, width: img.width!.value } : undefined,
     classes: m.model.head?.classes?.value,

@@ -5,11 +5,12 @@ import { TfmError } from '../common/errors.ts';
 import { LIMITS, readTextBounded } from '../common/files.ts';
 import { readCheckpoint } from '../runtime/checkpoint.ts';
 import { invalidDecoding, type DecodingOptions } from '../runtime/generate/decoding.ts';
-import { generate } from '../runtime/generate/generate.ts';
+import { generate, generateWithCache, prefillLength } from '../runtime/generate/generate.ts';
 import { Rng } from '../runtime/init.ts';
-import { tokenizerFromJSON } from '../runtime/text/tokenizer.ts';
-import { checkpointParams } from '../runtime/weights.ts';
-import { compileExecutor, specHash } from './driver.ts';
+import { parseTokenizer } from '../runtime/text/tokenizer.ts';
+import { setCheckpointWeights } from '../runtime/weights.ts';
+import { lowerForCache, LoweringError } from '../compiler/lower.ts';
+import { compileExecutor, contextOf, specHash } from './driver.ts';
 import { count as int, decimal as num } from './flags.ts';
 import { checkedModel } from './weights.ts';
 
@@ -24,6 +25,8 @@ export interface GenerateCommandOptions {
   repetitionPenalty: string;
   stop?: string[];
   seed: string;
+  /** False with --no-cache: recompute every window instead of a key/value cache. */
+  cache?: boolean;
   target?: string;
 }
 
@@ -44,31 +47,44 @@ export async function generateCommand(spec: string, o: GenerateCommandOptions): 
 
   const ck = readCheckpoint(o.checkpoint, specHash(m));
   if (ck.tokenizer === undefined) throw new TfmError('TFM5010', `\`${o.checkpoint}\` holds no tokenizer.json: give a checkpoint folder written by \`tfm train\``);
-  let tok;
-  try {
-    tok = tokenizerFromJSON(JSON.parse(ck.tokenizer));
-  } catch (e) {
-    throw new TfmError('TFM5011', `the tokenizer of \`${o.checkpoint}\` is not valid: ${(e as Error).message}`);
-  }
+  const tok = parseTokenizer(ck.tokenizer, `the tokenizer of \`${o.checkpoint}\``);
   const prompts = texts.map((t, k) => {
     const ids = tok.encode(t);
     if (ids.length === 0) throw new TfmError('TFM5008', `prompt ${k + 1} has no tokens`);
     return ids;
   });
   const vocab = model.embed!.tokens!.vocab.value;
-  const context = model.inputs.tokens?.context?.value ?? model.embed?.positions?.length?.value ?? 1024;
+  const context = contextOf(m);
+  if (context === undefined) throw new TfmError('TFM4002', `${model.name} declares no context length (\`input tokens context N\`): \`tfm generate\` needs to know how many positions the model has`);
   // The window: long enough for the longest prompt and its new tokens, within the context
   // (beyond it, the oldest tokens slide out).
-  const seq = Math.min(context, Math.max(...prompts.map((p) => p.length)) + maxNewTokens);
-  const dims = { batch: prompts.length, seq };
-  const ex = await compileExecutor(m, dims, { train: false, target: o.target });
+  const span = Math.min(context, Math.max(...prompts.map((p) => p.length)) + maxNewTokens);
+  const batch = prompts.length;
+  // The key/value cache by default; a model the cache does not serve (relative position
+  // bias) falls back to recomputing each window, saying so.
+  let cached = o.cache !== false;
+  if (cached) {
+    try {
+      lowerForCache(m);
+    } catch (e) {
+      if (!(e instanceof LoweringError)) throw e;
+      process.stderr.write(`note: ${e.message}; recomputing each window instead (--no-cache)\n`);
+      cached = false;
+    }
+  }
+  const dims: Record<string, number> = cached ? { batch, seq: prefillLength(prompts, span), ctx: span } : { batch, seq: span };
+  const ex = await compileExecutor(m, dims, { train: false, cache: cached, target: o.target });
   try {
-    for (const [name, t] of checkpointParams(ck.model, ck.state.naming, ex.program, o.checkpoint)) ex.param(name).set(t.data);
+    setCheckpointWeights(ex, ck.model, ck.state.naming, o.checkpoint);
     ex.push();
     const eos = tok.specials.get('<eos>');
     const single = prompts.length === 1;
     if (single) process.stdout.write(texts[0]);
-    const out = await generate(ex, { ...dims, vocab }, prompts, { ...decoding, maxNewTokens, stop: o.stop, stopTokens: eos === undefined ? [] : [eos] }, new Rng(seed), (ids) => tok.decode(ids), single ? (_, piece) => process.stdout.write(piece) : undefined);
+    const options = { ...decoding, maxNewTokens, stop: o.stop, stopTokens: eos === undefined ? [] : [eos] };
+    const stream = single ? (_: number, piece: string) => process.stdout.write(piece) : undefined;
+    const out = cached
+      ? await generateWithCache(ex, { batch, seq: dims.seq, ctx: span, vocab }, prompts, options, new Rng(seed), (ids) => tok.decode(ids), stream)
+      : await generate(ex, { batch, seq: span, vocab }, prompts, options, new Rng(seed), (ids) => tok.decode(ids), stream);
     if (single) process.stdout.write('\n');
     else out.text.forEach((t, k) => process.stdout.write(`--- prompt ${k + 1} (${out.tokens[k].length} new tokens, ${out.reason[k]}) ---\n${texts[k]}${t}\n`));
   } finally {

@@ -153,8 +153,9 @@ Exit codes:
     .addOption(new Option('--dump-after <pass>', 'print the tensor IR after a pass').choices(['lower', 'autodiff', 'fuse']))
     .option('-o, --out <dir>', 'output root', 'generated')
     .option('--bundle', 'with --target webgpu: also write tfm-webgpu.mjs, one ES module a web page imports (the runtime and the model)')
+    .option('--cache', 'the inference program of a decoder with a key/value cache (prefill and decode; what tfm generate runs) instead of training: writes <out>/<model>/<target>-cache/')
     .addOption(errorFormat())
-    .action(async (patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean }) => {
+    .action(async (patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean; cache?: boolean }) => {
       const files = expand(patterns);
       exitCode = (await compileModule()).compileCommand(files, opts);
     });
@@ -231,6 +232,7 @@ Exit codes:
     .option('--repetition-penalty <x>', 'divide the logits of tokens already present by x (1: off)', '1')
     .option('--stop <text>', 'stop a prompt\'s continuation where this text appears, which is left out (repeatable)', collect)
     .option('--seed <n>', 'seed of the sampler: the same seed, prompts and settings give the same text', '1')
+    .option('--no-cache', 'recompute each row\'s whole window for every new token instead of prefilling a key/value cache once and decoding one token per pass (slower; the window then slides one token at a time past the context)')
     .addOption(new Option('--target <target>', 'where to run it').choices(['cpu', 'wasm', 'ts', 'webgpu']).default('cpu'))
     .addOption(errorFormat())
     .action(async (spec: string, opts: import('./generate.ts').GenerateCommandOptions) => (await generateModule()).generateCommand(spec, opts));

@@ -60,6 +60,7 @@ export interface ProgramStep {
 export interface ProgramParam {
   name: string;
   buffer: number;
+  /** The gradient's buffer; -1 in an inference program (`inference`), which has none. */
   grad: number;
   shape: IrShape;
   init: { kind: string; std?: number };
@@ -89,6 +90,9 @@ export interface Program {
   memory: MemoryPlan;
   /** Kernels that take (part, parts) and may run split across threads. */
   splittable: string[];
+  /** An inference program (the prefill/decode program with a key/value cache): no backward
+   *  steps, no gradients, no optimizer state — executors allocate parameters only. */
+  inference?: boolean;
 }
 
 /** The optimizer's tasks, numbered after the program's steps (index steps.length + task) by

@@ -37,14 +37,38 @@ export function lowerModel(checked: CheckedModel, opts: LowerOptions = {}): Lowe
   return new Lowerer(checked.model, opts.train ?? true).run();
 }
 
+/**
+ * The inference graph of a decoder with a key/value cache: one graph serves as the prefill
+ * program (dims `seq` = the longest prompt) and as the decode program (`seq` = 1). Inputs:
+ * `tokens` [batch, seq], the new tokens of each row, and `past` [batch] i32, how many tokens
+ * row b's cache already holds (its new tokens are at positions past[b] …). Each self-attention
+ * layer writes its new keys and values into the outputs `cache:<layer>.k` / `.v` [batch, ctx,
+ * kv_heads·head_dim] — pinned buffers that keep the rows of earlier calls — and attends over
+ * the cache with its queries at their absolute positions, so causal, local and alternating
+ * masks hold across calls without recomputing anything. No loss: the output is `logits`.
+ */
+export function lowerForCache(checked: CheckedModel): { graph: Graph; logits: Value } {
+  const m = checked.model;
+  if (m.layout?.value !== 'decoder') throw new LoweringError(`a key/value cache serves decoders (\`layout decoder\`); ${m.name} is ${m.layout?.value ?? 'incomplete'}`, m.layout?.span ?? m.nameSpan);
+  const { graph, logits } = new Lowerer(m, false, true).run();
+  return { graph, logits };
+}
+
 class Lowerer {
   private readonly g: Graph;
   private salt = 0;
   constructor(
     private readonly m: Model,
     private readonly train: boolean,
+    /** The inference graph with a key/value cache (lowerForCache). */
+    readonly cache = false,
   ) {
     this.g = new Graph(m.name);
+  }
+
+  /** How many tokens each row's cache holds before this call (lowerForCache). */
+  past(): Value {
+    return this.g.input('past', ['batch'], 'i32');
   }
 
   private op(name: string, inputs: Value[], attrs: Record<string, AttrValue> = {}, span?: Span): Value {
@@ -117,6 +141,10 @@ class Lowerer {
     const gather = this.train && m.objective.kind.value === 'mlm' && m.head.kind.value !== 'classify' && layout !== 'encoder_decoder';
     if (gather) hidden = this.op('gather_rows', [hidden, this.g.input('mlm_positions', ['batch', 'picks'], 'i32')], {}, m.objective.span);
     const logits = this.head(hidden);
+    if (this.cache) {
+      this.g.outputs.set('logits', logits);
+      return { graph: this.g, loss: logits, logits };
+    }
     const classify = m.head.kind.value === 'classify';
     const targetDims: SymDim[] = gather ? ['batch', 'picks'] : layout === 'encoder_decoder' ? ['batch', 'tgt_seq'] : ['batch', 'seq'];
     const targets = classify ? this.g.input('labels', ['batch'], 'i32') : this.g.input('targets', targetDims, 'i32');
@@ -162,9 +190,11 @@ class Lowerer {
     if (pos?.kind.value === 'learned') {
       const length = (pos.length?.value ?? (typeof rows === 'number' ? rows : this.contextOf(stack)!)) + (pos.offset?.value ?? 0);
       const table = this.table(`${prefix}embed.positions`, [length, dimOf(x)]);
-      x = this.op('add', [x, this.op('slice_rows', [table], { rows, offset: pos.offset?.value ?? 0 }, pos.span)], {}, pos.span);
+      const rowsOf = this.cache ? this.op('position_rows', [table, this.past()], { rows, offset: pos.offset?.value ?? 0 }, pos.span) : this.op('slice_rows', [table], { rows, offset: pos.offset?.value ?? 0 }, pos.span);
+      x = this.op('add', [x, rowsOf], {}, pos.span);
     } else if (pos?.kind.value === 'sinusoidal') {
-      x = this.op('add', [x, this.op('sinusoidal', [], { rows, dim: dimOf(x) }, pos.span)], {}, pos.span);
+      const at = this.cache ? this.op('sinusoidal_at', [this.past()], { rows, dim: dimOf(x) }, pos.span) : this.op('sinusoidal', [], { rows, dim: dimOf(x) }, pos.span);
+      x = this.op('add', [x, at], {}, pos.span);
     }
     if (e.norm) x = this.norm(`${prefix}embed.norm`, x, e.norm);
     x = this.dropout(x, e.dropout?.value, e.span);
@@ -183,6 +213,7 @@ class Lowerer {
     const totalLayers = stack.blocks.reduce((s, b) => s + b.repeat.value, 0);
     let relTable: Value | undefined;
     if (pos?.kind.value === 'relative_bias') {
+      if (this.cache) throw new LoweringError('a key/value cache does not support `positions relative_bias` yet', (pos as { span?: Span }).span);
       const heads = stack.blocks.flatMap((b) => b.attentions).find((a) => a.kind.value === 'self')?.heads?.value ?? 1;
       relTable = this.table(`${prefix}relative_bias`, [pos.buckets!.value, heads]);
     }
@@ -231,6 +262,13 @@ class Lowerer {
   normLayer = (prefix: string, x: Value, n: Norm) => this.norm(prefix, x, n);
   dropoutLayer = (x: Value, p: number | undefined, span?: Span) => this.dropout(x, p, span);
   nextSalt = () => this.salt++;
+  pastPositions = () => this.past();
+  /** Lowering the inference graph with a key/value cache. */
+  get cached(): boolean {
+    return this.cache;
+  }
+  /** Exposes a value as a graph output (the caches). */
+  output = (name: string, v: Value) => this.g.outputs.set(name, v);
   get training(): boolean {
     return this.train;
   }
@@ -357,11 +395,21 @@ class BlockLowerer {
     const kvHeads = a.kvHeads?.value ?? heads;
     const self = a.kind.value === 'self';
     // Rotary positions rotate queries and keys of self attention by their positions.
-    const rotate = (t: Value) => (self && this.ctx.rotary ? this.l.emitOp('rotary', [t], { head_dim: hd, base: 10000, inverse: false }, a.span) : t);
+    const cached = self && this.l.cached;
+    const rotate = (t: Value) => (self && this.ctx.rotary ? this.l.emitOp('rotary', cached ? [t, this.l.pastPositions()] : [t], { head_dim: hd, base: 10000, inverse: false }, a.span) : t);
     const q = rotate(this.l.denseLayer(`${prefix}.q`, x, heads * hd, a.bias, INIT_STD, a.span));
-    const k = rotate(this.l.denseLayer(`${prefix}.k`, kv, kvHeads * hd, a.bias, INIT_STD, a.span));
-    const v = this.l.denseLayer(`${prefix}.v`, kv, kvHeads * hd, a.bias, INIT_STD, a.span);
+    let k = rotate(this.l.denseLayer(`${prefix}.k`, kv, kvHeads * hd, a.bias, INIT_STD, a.span));
+    let v = this.l.denseLayer(`${prefix}.v`, kv, kvHeads * hd, a.bias, INIT_STD, a.span);
     const mask: Mask | undefined = self ? a.masks[this.layer % Math.max(1, a.masks.length)] : undefined;
+    if (cached) {
+      // The new keys and values join the cache; the queries attend over all of it.
+      const kind = mask?.kind.value;
+      if (kind !== 'causal' && kind !== 'local' && kind !== 'prefix') throw new LoweringError(`a key/value cache needs causal self attention (\`mask causal\`, \`local\` or \`prefix\`); this layer's mask is ${kind ?? 'none'}`, mask?.span ?? a.span);
+      k = this.l.emitOp('kv_write', [k, this.l.pastPositions()], { ctx: 'ctx' }, a.span);
+      v = this.l.emitOp('kv_write', [v, this.l.pastPositions()], { ctx: 'ctx' }, a.span);
+      this.l.output(`cache:${prefix}.k`, k);
+      this.l.output(`cache:${prefix}.v`, v);
+    }
     const attrs: Record<string, AttrValue> = { heads, kv_heads: kvHeads, head_dim: hd, scale: a.scale?.value ?? 1 / Math.sqrt(hd), mask: 'none' };
     const inputs = [q, k, v];
     if (self && this.ctx.relTable) {
@@ -382,6 +430,10 @@ class BlockLowerer {
       inputs.push(this.ctx.keyMask);
     }
     if (attrs.has_prefix) inputs.push(this.l.graph().input('prefix_len', ['batch'], 'i32'));
+    if (cached) {
+      attrs.has_q_pos = true;
+      inputs.push(this.l.pastPositions());
+    }
     if (a.dropout?.value && this.l.training) {
       // Dropout on the attention probabilities, inside the fused attention op.
       Object.assign(attrs, { p_drop: a.dropout.value, salt: this.l.nextSalt() });

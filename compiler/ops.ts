@@ -231,3 +231,27 @@ OPS.matmul_epilogue = {
   },
 };
 OPS.add_norm = { infer: ([x]) => [{ shape: x.shape }, { shape: x.shape }] };
+
+// Inference with a key/value cache (lowerModel with `cache`; no gradient rules: the programs
+// that hold them are never differentiated). `past` [B] i32 is how many tokens each row's
+// cache already holds: the new tokens of row b sit at positions past[b], past[b] + 1, …
+OPS.kv_write = {
+  // new [B, T, W] → the cache [B, ctx, W] with rows past[b] … past[b] + T − 1 of row b
+  // replaced. The cache is a program output: its buffer is pinned, so the rows written by
+  // earlier calls of the program are still there (the kernel writes only the new rows).
+  infer: ([x, past], a) => {
+    if (x.shape.length !== 3 || past.dtype !== 'i32') fail('kv_write needs [B, T, W] rows and i32 positions');
+    return [{ shape: [x.shape[0], a.ctx as SymDim, x.shape[2]] }];
+  },
+};
+OPS.position_rows = {
+  // table [L, D], past [B] → [B, T, D]: row t of batch row b is table[offset + past[b] + t].
+  infer: ([t, past], a) => {
+    if (t.shape.length !== 2 || past.dtype !== 'i32') fail('position_rows needs a [L, D] table and i32 positions');
+    return [{ shape: [past.shape[0], a.rows as SymDim, t.shape[1]] }];
+  },
+};
+OPS.sinusoidal_at = {
+  // past [B] → [B, T, D]: the sinusoidal rows of positions past[b] + t.
+  infer: ([past], a) => [{ shape: [past.shape[0], a.rows as SymDim, a.dim as number] }],
+};

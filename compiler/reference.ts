@@ -182,10 +182,11 @@ function attnInputs(ins: Tensor[], a: Node['attrs']) {
   const bias = a.has_bias ? ins[i++] : undefined;
   const keyMask = a.has_key_mask ? ins[i++] : undefined;
   const prefix = a.has_prefix ? ins[i++] : undefined;
+  const qPos = a.has_q_pos ? ins[i++] : undefined;
   const seed = a.p_drop ? (ins[i++].data[0] as number) : 0;
   const [q, k] = ins;
   const s: AttnShape = { B: q.shape[0], Tq: q.shape[1], Tk: k.shape[1], H: a.heads as number, KV: a.kv_heads as number, hd: a.head_dim as number };
-  return { bias, keyMask, prefix, s, seed };
+  return { bias, keyMask, prefix, qPos, s, seed };
 }
 
 /** Dropout keep-scale of probability (b, h, i, j): 0 or 1/(1-p), from the counter hash. */
@@ -223,28 +224,31 @@ function rotary(x: Float64Array, off: number, hd: number, pos: number, sign: num
   }
 }
 
-/** Rotary positions: every head vector of x [B, T, H·hd] rotated by its position;
+/** Rotary positions: every head vector of x [B, T, H·hd] rotated by its position (t, or
+ *  past[b] + t with a key/value cache);
  *  `inverse` applies the transposed rotation (the gradient). */
-function rotaryKernel([x]: Tensor[], node: Node): Tensor[] {
+function rotaryKernel([x, past]: Tensor[], node: Node): Tensor[] {
   const out = Float64Array.from(x.data as Float64Array);
   const [B, T] = x.shape;
   const hd = node.attrs.head_dim as number;
   const heads = x.shape[2] / hd;
-  for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) for (let h = 0; h < heads; h++) rotary(out, (b * T + i) * heads * hd + h * hd, hd, i, node.attrs.inverse ? -1 : 1, node.attrs.base as number);
+  for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) for (let h = 0; h < heads; h++) rotary(out, (b * T + i) * heads * hd + h * hd, hd, i + (past ? (past.data[b] as number) : 0), node.attrs.inverse ? -1 : 1, node.attrs.base as number);
   return [{ shape: x.shape, data: out }];
 }
 
 /** Softmax probabilities for one (b, h, i) row; masked keys get 0; an all-masked row is all 0.
  *  `stats`, when given, receives the row's log-sum-exp of the scores (0 for an all-masked row). */
-function probs(q: Float64Array, k: Float64Array, a: Node['attrs'], s: AttnShape, b: number, h: number, i: number, bias?: Tensor, keyMask?: Tensor, prefix?: Tensor, stats?: { lse: number }): Float64Array {
+function probs(q: Float64Array, k: Float64Array, a: Node['attrs'], s: AttnShape, b: number, h: number, i: number, bias?: Tensor, keyMask?: Tensor, prefix?: Tensor, stats?: { lse: number }, qPos?: Tensor): Float64Array {
   const { Tq, Tk, H, KV, hd } = s;
+  // Query i's position among the keys: i itself, or past[b] + i with a key/value cache.
+  const at = i + (qPos ? (qPos.data[b] as number) : 0);
   const kh = Math.floor(h / (H / KV));
   const scale = a.scale as number;
   const p = new Float64Array(Tk);
   let max = -Infinity;
   const qo = (b * Tq + i) * H * hd + h * hd;
   for (let j = 0; j < Tk; j++) {
-    if (!visible(a, b, i, j, keyMask, prefix, Tk)) {
+    if (!visible(a, b, at, j, keyMask, prefix, Tk)) {
       p[j] = -Infinity;
       continue;
     }
@@ -252,7 +256,7 @@ function probs(q: Float64Array, k: Float64Array, a: Node['attrs'], s: AttnShape,
     let dot = 0;
     for (let d = 0; d < hd; d++) dot += q[qo + d] * k[ko + d];
     let sc = dot * scale;
-    if (bias) sc += bias.data[relativeBucket(j - i, !!a.rel_bidirectional, a.rel_buckets as number, a.rel_max_distance as number) * H + h];
+    if (bias) sc += bias.data[relativeBucket(j - at, !!a.rel_bidirectional, a.rel_buckets as number, a.rel_max_distance as number) * H + h];
     p[j] = sc;
     if (sc > max) max = sc;
   }
@@ -267,7 +271,7 @@ function probs(q: Float64Array, k: Float64Array, a: Node['attrs'], s: AttnShape,
 
 const attentionKernel: Kernel = (ins, node) => {
   const a = node.attrs;
-  const { bias, keyMask, prefix, s, seed } = attnInputs(ins, a);
+  const { bias, keyMask, prefix, qPos, s, seed } = attnInputs(ins, a);
   const { B, Tq, Tk, H, KV, hd } = s;
   const q = ins[0].data as Float64Array;
   const k = ins[1].data as Float64Array;
@@ -279,7 +283,7 @@ const attentionKernel: Kernel = (ins, node) => {
     for (let h = 0; h < H; h++) {
       const kh = Math.floor(h / (H / KV));
       for (let i = 0; i < Tq; i++) {
-        const p = probs(q, k, a, s, b, h, i, bias, keyMask, prefix, stats);
+        const p = probs(q, k, a, s, b, h, i, bias, keyMask, prefix, stats, qPos);
         lse.data[(b * Tq + i) * H + h] = stats.lse;
         const oo = (b * Tq + i) * H * hd + h * hd;
         for (let j = 0; j < Tk; j++) {
@@ -636,6 +640,48 @@ const KERNELS: Record<string, Kernel> = {
   add_norm: ([x, y, ...norm], node, dims) => {
     const [sum] = KERNELS.add([x, y], node, dims);
     return [sum, KERNELS[node.attrs.kind as string]([sum, ...norm], node, dims)[0]];
+  },
+  kv_write: ([x, past], node, dims) => {
+    const [B, T, W] = x.shape;
+    const C = resolveDim(node.attrs.ctx, dims);
+    // Rows not written by this call are 0 here; the compiled kernel leaves what earlier calls wrote.
+    const out = f64([B, C, W]);
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < T; t++) {
+        const row = (past.data[b] as number) + t;
+        if (row >= C) continue;
+        for (let k = 0; k < W; k++) out.data[(b * C + row) * W + k] = x.data[(b * T + t) * W + k];
+      }
+    return [out];
+  },
+  position_rows: ([table, past], node, dims) => {
+    const T = resolveDim(node.attrs.rows, dims);
+    const [L, D] = table.shape;
+    const B = past.shape[0];
+    const out = f64([B, T, D]);
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < T; t++) {
+        const row = ((node.attrs.offset as number) ?? 0) + (past.data[b] as number) + t;
+        if (row >= L) continue;
+        for (let k = 0; k < D; k++) out.data[(b * T + t) * D + k] = table.data[row * D + k];
+      }
+    return [out];
+  },
+  sinusoidal_at: ([past], node, dims) => {
+    const T = resolveDim(node.attrs.rows, dims);
+    const D = node.attrs.dim as number;
+    const B = past.shape[0];
+    const out = f64([B, T, D]);
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < T; t++) {
+        const pos = (past.data[b] as number) + t;
+        for (let i = 0; i < D / 2; i++) {
+          const angle = pos / 10000 ** ((2 * i) / D);
+          out.data[(b * T + t) * D + 2 * i] = Math.sin(angle);
+          out.data[(b * T + t) * D + 2 * i + 1] = Math.cos(angle);
+        }
+      }
+    return [out];
   },
   sum_all: ([x]) => [{ shape: [], data: Float64Array.of((x.data as Float64Array).reduce((s, v) => s + v, 0)) }],
 };

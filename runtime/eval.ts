@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readCheckpoint } from './checkpoint.ts';
 import { objectiveData, type TrainModel } from './train.ts';
 import type { Metrics } from './objectives/objective.ts';
-import { checkpointParams } from './weights.ts';
+import { setCheckpointWeights } from './weights.ts';
 import type { TokenizerKind } from './text/tokenizer.ts';
 
 export interface EvalOptions {
@@ -45,7 +45,7 @@ export async function evaluateCheckpoint(model: TrainModel, o: EvalOptions): Pro
   );
   const ex = await model.executor(data.dims, { train: false });
   try {
-    for (const [name, t] of checkpointParams(ck.model, ck.state.naming, ex.program, o.checkpoint)) ex.param(name).set(t.data);
+    setCheckpointWeights(ex, ck.model, ck.state.naming, o.checkpoint);
     ex.push();
     const task = await data.open({
       train: ex,

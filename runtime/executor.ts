@@ -48,6 +48,9 @@ export interface ModelRunner {
   push(): void;
   pull(): void | Promise<void>;
   close(): void;
+  /** An executor of the same program and memory for other dims, none larger than these
+   *  (the decode program beside the prefill program of a key/value cache). */
+  withDims(dims: Record<string, number>): ModelRunner;
   /** When set, called after every kernel call with its index (program steps, then the
    *  optimizer's tasks: common/program.ts OPT) and its time in ms. */
   onKernel?: (index: number, ms: number) => void;
@@ -103,13 +106,15 @@ export function allocate(program: Program, dims: Record<string, number>, arena: 
 
 function carve(program: Program, count: (shape: (number | string)[]) => number, f32: (n: number) => Float32Array, i32: (n: number) => Int32Array): Memory {
   const total = program.params.reduce((s, p) => s + count(program.buffers[p.buffer].shape), 0);
-  const mem = { params: f32(total), grads: f32(total), acc: f32(total), m: f32(total), v: f32(total), decay: f32(total), clip: f32(2) };
+  // An inference program has no gradients and no optimizer state.
+  const opt = program.inference ? 0 : total;
+  const mem = { params: f32(total), grads: f32(opt), acc: f32(opt), m: f32(opt), v: f32(opt), decay: f32(opt), clip: f32(2) };
   const views = new Map<number, Buffer>();
   let offset = 0;
   for (const p of program.params) {
     const n = count(program.buffers[p.buffer].shape);
     views.set(p.buffer, mem.params.subarray(offset, offset + n));
-    views.set(p.grad, mem.grads.subarray(offset, offset + n));
+    if (p.grad >= 0) views.set(p.grad, mem.grads.subarray(offset, offset + n));
     if (p.decay) mem.decay.fill(1, offset, offset + n);
     offset += n;
   }
@@ -166,7 +171,7 @@ export class Executor implements ModelRunner {
 
   constructor(
     readonly program: Program,
-    kernels: KernelModule,
+    private readonly kernels: KernelModule,
     readonly dims: Record<string, number>,
     private readonly pool?: ThreadPool,
     memory?: Memory,
@@ -193,6 +198,16 @@ export class Executor implements ModelRunner {
 
   close(): void {
     this.pool?.close();
+  }
+
+  /** An executor of the same program over the same memory and kernels for other run-time
+   *  dims, each no larger than those the memory was allocated for (every buffer then fits):
+   *  the decode program (seq 1) beside the prefill program (seq = the longest prompt), which
+   *  share the parameters and the key/value cache. It runs on this thread alone (the
+   *  workers are bound to this executor's dims); closing it closes nothing. */
+  withDims(dims: Record<string, number>): Executor {
+    for (const [k, n] of Object.entries(dims)) if (!(n <= (this.dims[k] ?? -1))) throw new Error(`dim ${k} = ${n} exceeds the allocated ${this.dims[k]}`);
+    return new Executor(this.program, this.kernels, { ...this.dims, ...dims }, undefined, this.mem);
   }
 
   /** The host arrays are the executor's memory: nothing to move. */
@@ -251,7 +266,8 @@ export class Executor implements ModelRunner {
   /** Runs the forward pass and the loss; returns the loss. */
   forward(): number {
     for (const k of this.forwardSteps) this.run(k);
-    return this.output('loss')[0];
+    // An inference program has no loss.
+    return 'loss' in this.program.outputs ? this.output('loss')[0] : NaN;
   }
 
   /** Runs the forward steps up to the one that writes output `name` (the logits, say), and

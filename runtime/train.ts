@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { resolveShape, sameShape } from '../common/program.ts';
 import type { ModelRunner } from './executor.ts';
 import { checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type HistoryRow, type LoadedCheckpoint } from './checkpoint.ts';
-import { checkpointParams, toHf } from './weights.ts';
+import { setCheckpointWeights, toHf } from './weights.ts';
 import { initParams, Rng } from './init.ts';
 import { lossPlotSvg } from './plot.ts';
 import type { NamedTensor } from './safetensors.ts';
@@ -201,7 +201,7 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
 
     if (ck) {
       if (ck.state.naming !== task.naming && ck.state.naming !== 'internal') throw new TfmError('TFM5011', `checkpoint \`${latest}\` names its weights ${ck.state.naming}, which this objective does not use`);
-      for (const [name, t] of checkpointParams(ck.model, ck.state.naming, ex.program, latest!)) ex.param(name).set(t.data);
+      setCheckpointWeights(ex, ck.model, ck.state.naming, latest!);
       const [mm, vv] = [ck.optimizer.get('m'), ck.optimizer.get('v')];
       if (!mm || !vv || mm.data.length !== ex.mem.m.length || vv.data.length !== ex.mem.v.length) throw new TfmError('TFM5007', `checkpoint \`${latest}\` has no optimizer state for this model`);
       ex.mem.m.set(mm.data);

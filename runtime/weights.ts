@@ -1,6 +1,7 @@
 // Weights on disk: safetensors under the model's internal parameter names, or under the
 // Hugging Face names of its family (detected from the tensor names), validated before use.
 import { TfmError } from '../common/errors.ts';
+import type { ModelRunner } from './executor.ts';
 import { resolveShape, sameShape, type Program } from '../common/program.ts';
 import { bertShapes, exportBert, exportGpt, exportVit, gptShapes, importBert, importGpt, importVit, NameMapError, vitShapes, type GptFamily } from './hf.ts';
 import { writeAtomically } from '../common/files.ts';
@@ -123,6 +124,12 @@ export function checkpointParams(tensors: Map<string, NamedTensor>, naming: Nami
     out.set(name, t);
   }
   return out;
+}
+
+/** Sets `ex`'s parameters from a checkpoint's weights (checkpointParams); the caller pushes
+ *  them to the device (after anything else it restores). */
+export function setCheckpointWeights(ex: Pick<ModelRunner, 'program' | 'param'>, tensors: Map<string, NamedTensor>, naming: Naming, where: string): void {
+  for (const [name, t] of checkpointParams(tensors, naming, ex.program, where)) ex.param(name).set(t.data);
 }
 
 export function writeWeights(path: string, params: Map<string, NamedTensor>, naming: Naming, program: Program, metadata: Record<string, string> = {}): void {

@@ -12,7 +12,7 @@ import { compile } from '../compiler/codegen/compile.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { CPU_TARGETS } from '../compiler/targets/index.ts';
 import { Executor } from '../runtime/executor.ts';
-import { generate } from '../runtime/generate/generate.ts';
+import { generate, generateWithCache, prefillLength } from '../runtime/generate/generate.ts';
 import { initParams, Rng } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import type { Program } from '../common/program.ts';
@@ -22,15 +22,25 @@ import { tfm } from './support/cli.ts';
 const VOCAB = 65;
 const SEED = 4711;
 let compiled: { program: Program; source: KernelSource };
+let cached: { program: Program; source: KernelSource };
 
 beforeAll(() => {
   const r = checkFiles(['specs/gpt_tiny.tfm']);
   emit(compile(r.models[0], CPU_TARGETS.ts, r.program.sources, { train: false }), 'out/test-generate/gpt_tiny/ts');
+  emit(compile(r.models[0], CPU_TARGETS.ts, r.program.sources, { cache: true }), 'out/test-generate/gpt_tiny/ts-cache');
   compiled = loadCompiled('out/test-generate/gpt_tiny/ts');
+  cached = loadCompiled('out/test-generate/gpt_tiny/ts-cache');
 });
 
 async function runner(batch: number, seq: number) {
   const ex = await Executor.create(compiled.program, compiled.source, { batch, seq });
+  initParams(ex, SEED);
+  return ex;
+}
+
+/** An executor of the inference program with a key/value cache, with the same weights. */
+async function cachedRunner(batch: number, seq: number, ctx: number) {
+  const ex = await Executor.create(cached.program, cached.source, { batch, seq, ctx });
   initParams(ex, SEED);
   return ex;
 }
@@ -78,6 +88,32 @@ describe(`generation (weights seed ${SEED})`, () => {
     const cut = await generate(one, { batch: 1, seq, vocab: VOCAB }, [prompts[2].slice(-seq)], o, new Rng(0), letters);
     expect(cut.tokens[0]).toEqual(together.tokens[2]);
     one.close();
+  });
+
+  it('with a key/value cache: the tokens of the windowed loop (greedy and sampled, rows of different lengths batched) while the context holds them; past a full cache it refills and goes on', async () => {
+    const rng = new Rng(21);
+    const prompts = [prompt(3, rng), prompt(9, rng), prompt(6, rng)];
+    const ctx = 24;
+    const P = prefillLength(prompts, ctx);
+    const window = await runner(3, ctx);
+    const cache = await cachedRunner(3, P, ctx);
+    for (const o of [{ temperature: 0, maxNewTokens: 12 }, { temperature: 1.2, topK: 0, maxNewTokens: 12 }]) {
+      const a = await generate(window, { batch: 3, seq: ctx, vocab: VOCAB }, prompts, o, new Rng(7), letters);
+      const b = await generateWithCache(cache, { batch: 3, seq: P, ctx, vocab: VOCAB }, prompts, o, new Rng(7), letters);
+      expect(b.tokens, `temperature ${o.temperature}`).toEqual(a.tokens);
+      expect(b.text).toEqual(a.text);
+    }
+    // 9 + 30 tokens do not fit 24: the cache fills after 15 new tokens of row 1 and every row
+    // is refilled from its last 18. Up to then (16 tokens) the windowed loop sees the same.
+    const o = { temperature: 0, maxNewTokens: 30 };
+    const a = await generate(window, { batch: 3, seq: ctx, vocab: VOCAB }, prompts, o, new Rng(7), letters);
+    const b = await generateWithCache(cache, { batch: 3, seq: P, ctx, vocab: VOCAB }, prompts, o, new Rng(7), letters);
+    for (let r = 0; r < 3; r++) {
+      expect(b.tokens[r].length).toBe(30);
+      expect(b.tokens[r].slice(0, 16), `row ${r}`).toEqual(a.tokens[r].slice(0, 16));
+    }
+    window.close();
+    cache.close();
   });
 
   it('sampling is reproducible by seed and differs between seeds', async () => {
@@ -144,6 +180,8 @@ describe('tfm generate', () => {
     const alone = tfm([...greedy, '--prompt', 'Ahab said']).stdout.trimEnd();
     expect(both.stdout).toContain(`--- prompt 2 (`);
     expect(both.stdout.trimEnd().endsWith(alone)).toBe(true);
+    // The key/value cache (the default) and recomputing every window agree.
+    expect(tfm([...greedy, '--prompt', 'Ahab said', '--no-cache']).stdout.trimEnd()).toBe(alone);
   }, 120_000);
 
   it('refuses what it cannot do with a code', () => {

@@ -16,14 +16,19 @@ describe('generated/', () => {
   it.each(specs.flatMap((s) => Object.keys(TARGETS).map((t) => [s, t] as const)))('%s: committed %s output is up to date', (file, target) => {
     const r = checkFiles([`specs/${file}`]);
     for (const m of r.models) {
-      const c = compile(m, TARGETS[target], r.program.sources);
-      const dir = `generated/${m.model.name}/${target}`;
-      for (const [name, data] of Object.entries(c.files)) {
-        expect(existsSync(`${dir}/${name}`), `${dir}/${name} is missing: run npm run generate`).toBe(true);
-        expect(same(typeof data === 'string' ? readFileSync(`${dir}/${name}`, 'utf8') : readFileSync(`${dir}/${name}`), data), `${dir}/${name} is stale: run npm run generate`).toBe(true);
+      // The training program, and for a decoder the inference program with a key/value cache.
+      const decoder = m.model.layout?.value === 'decoder';
+      for (const cache of decoder ? [false, true] : [false]) {
+        const c = compile(m, TARGETS[target], r.program.sources, cache ? { cache } : {});
+        const dir = `generated/${m.model.name}/${target}${cache ? '-cache' : ''}`;
+        for (const [name, data] of Object.entries(c.files)) {
+          expect(existsSync(`${dir}/${name}`), `${dir}/${name} is missing: run npm run generate`).toBe(true);
+          expect(same(typeof data === 'string' ? readFileSync(`${dir}/${name}`, 'utf8') : readFileSync(`${dir}/${name}`), data), `${dir}/${name} is stale: run npm run generate`).toBe(true);
+        }
+        expect(readFileSync(`${dir}/program.json`, 'utf8') === programJson(c.program), `${dir}/program.json is stale: run npm run generate`).toBe(true);
+        expect(readdirSync(dir).sort()).toEqual([...Object.keys(c.files), 'program.json'].sort());
       }
-      expect(readFileSync(`${dir}/program.json`, 'utf8') === programJson(c.program), `${dir}/program.json is stale: run npm run generate`).toBe(true);
-      expect(readdirSync(dir).sort()).toEqual([...Object.keys(c.files), 'program.json'].sort());
+      expect(readdirSync(`generated/${m.model.name}`).sort()).toEqual(Object.keys(TARGETS).flatMap((t) => (decoder ? [t, `${t}-cache`] : [t])).sort());
     }
   });
 

@@ -245,15 +245,19 @@ function attentionSetup(n: Node) {
   const Tk = k.shape[1];
   const qOff = add(mul(add(mul(v('b'), d(Tq)), v('qi')), i(H * hd)), mul(v('h'), i(hd)));
   const kOff = (j: KExpr) => add(mul(add(mul(v('b'), d(Tk)), j), i(KV * hd)), mul(v('kh'), i(hd)));
-  // Causal and local masks bound the key loop itself (half the work of testing every key).
-  const jFrom: KExpr = a.mask === 'local' ? call('max', i(0), sub(v('qi'), i((a.window as number) - 1))) : i(0);
-  const jTo: KExpr = a.mask === 'causal' || a.mask === 'local' ? call('min', d(Tk), add(v('qi'), i(1))) : d(Tk);
+  // Query qi's position among the keys: qi, or (with a key/value cache, `q_pos`) the count of
+  // tokens before this call in row b's cache plus qi.
+  const at: KExpr = a.has_q_pos ? v('qa') : v('qi');
+  // Causal and local masks bound the key loop itself (half the work of testing every key;
+  // with a cache, the keys past a query's position are never read).
+  const jFrom: KExpr = a.mask === 'local' ? call('max', i(0), sub(at, i((a.window as number) - 1))) : i(0);
+  const jTo: KExpr = a.mask === 'causal' || a.mask === 'local' ? call('min', d(Tk), add(at, i(1))) : d(Tk);
   const keys = (body: KStmt[]): KStmt => loop('j', jTo, body, false, jFrom);
   const conds: KExpr[] = [];
-  if (a.mask === 'prefix') conds.push(bin('||', bin('<=', v('j'), v('qi')), bin('<', v('j'), load('prefix', v('b')))));
+  if (a.mask === 'prefix') conds.push(bin('||', bin('<=', v('j'), at), bin('<', v('j'), load('prefix', v('b')))));
   if (a.has_key_mask) conds.push(bin('!=', load('keyMask', add(mul(v('b'), d(Tk)), v('j'))), f(0)));
   const visible = conds.reduce<KExpr | undefined>((acc, c) => (acc ? bin('&&', acc, c) : c), undefined);
-  const bucket: KStmt[] = a.has_bias ? relativeBucket(!!a.rel_bidirectional, a.rel_buckets as number, a.rel_max_distance as number) : [];
+  const bucket: KStmt[] = a.has_bias ? relativeBucket(!!a.rel_bidirectional, a.rel_buckets as number, a.rel_max_distance as number, at) : [];
   /** The score of key j (at `ko`, declared here unless the caller has). */
   const score = (j: KExpr, declareKo = true): KStmt[] => [
     ...(declareKo ? [let_('ko', kOff(j), 'i32')] : []),
@@ -265,21 +269,21 @@ function attentionSetup(n: Node) {
    *  With `independent`, every (b, h, qi) writes only its own row (the forward pass): the
    *  three loops are one parallel index space.
    *  Without `rowsApart`, batch rows write shared data too (the backward's dbias): not parallel. */
-  const heads = (inner: KStmt[], prologue: KStmt[] = [], independent = false, rowsApart = true): KStmt => loop('b', dim('batch'), [...prologue, loop('h', i(H), [let_('kh', H === KV ? v('h') : idiv(v('h'), i(H / KV)), 'i32'), loop('qi', d(Tq), [let_('qo', qOff, 'i32'), ...inner], independent)], independent)], rowsApart);
+  const heads = (inner: KStmt[], prologue: KStmt[] = [], independent = false, rowsApart = true): KStmt => loop('b', dim('batch'), [...prologue, loop('h', i(H), [let_('kh', H === KV ? v('h') : idiv(v('h'), i(H / KV)), 'i32'), loop('qi', d(Tq), [let_('qo', qOff, 'i32'), ...(a.has_q_pos ? [let_('qa', add(load('qPos', v('b')), v('qi')), 'i32')] : []), ...inner], independent)], independent)], rowsApart);
   // Dropout on probabilities: keep-scale of (b, h, i, j) from the counter hash, as in the reference.
   const p = (a.p_drop as number) ?? 0;
   const keep: KExpr = p ? select(bin('<', call('hash_uniform', load('seed', i(0)), i(a.salt as number), add(mul(add(mul(add(mul(v('b'), i(H)), v('h')), d(Tq)), v('qi')), d(Tk)), v('j'))), f(p)), f(0), f(1 / (1 - p))) : f(1);
-  const extra = [...(a.has_bias ? [rd('bias')] : []), ...(a.has_key_mask ? [rd('keyMask')] : []), ...(a.has_prefix ? [rdI('prefix')] : []), ...(p ? [rdI('seed')] : [])];
+  const extra = [...(a.has_bias ? [rd('bias')] : []), ...(a.has_key_mask ? [rd('keyMask')] : []), ...(a.has_prefix ? [rdI('prefix')] : []), ...(a.has_q_pos ? [rdI('qPos')] : []), ...(p ? [rdI('seed')] : [])];
   /** Where the row (b, qi, h) keeps its log-sum-exp. */
   const lseAt = add(mul(add(mul(v('b'), d(Tq)), v('qi')), i(H)), v('h'));
   return { H, KV, hd, Tk, visible, score, heads, kOff, keep, extra, keys, lseAt };
 }
 
 /** T5's relative position bucket of (query qi, key j), as the reference's relativeBucket. */
-function relativeBucket(bidirectional: boolean, buckets: number, maxDistance: number): KStmt[] {
+function relativeBucket(bidirectional: boolean, buckets: number, maxDistance: number, at: KExpr = v('qi')): KStmt[] {
   const n = bidirectional ? Math.floor(buckets / 2) : buckets;
   const maxExact = Math.floor(n / 2);
-  const rel = sub(v('j'), v('qi'));
+  const rel = sub(v('j'), at);
   const r = bidirectional ? call('abs', rel) : call('max', neg(rel), i(0));
   const large = add(i(maxExact), cast('i32', call('floor', mul(div(call('log', div(toF(v('rAbs')), f(maxExact))), f(Math.log(maxDistance / maxExact))), f(n - maxExact)))));
   return [
@@ -508,16 +512,19 @@ function addNormKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
  *  position · base^(−2d/hd); `inverse` turns it back (the gradient). */
 function rotaryKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
   const [B, T, W] = n.inputs[0].shape as [string, string | number, number];
+  // With a key/value cache the rows of batch row b start at position past[b].
+  const past = n.inputs.length > 1;
+  const position = past ? add(load('past', idiv(v('row'), d(T))), bin('%', v('row'), d(T))) : bin('%', v('row'), d(T));
   const hd = n.attrs.head_dim as number;
   const half = hd / 2;
   const sign = n.attrs.inverse ? -1 : 1;
   const at = (k: KExpr) => add(add(mul(v('row'), i(W)), mul(v('h'), i(hd))), k);
   return {
     doc: `rotary positions${n.attrs.inverse ? ' (inverse)' : ''}: ${W / hd} heads × ${hd}, base ${n.attrs.base}`,
-    buffers: [rd('x'), wr('y')],
+    buffers: [rd('x'), ...(past ? [rdI('past')] : []), wr('y')],
     body: [
       loop('row', mul(d(B), d(T)), [
-        let_('pos', bin('%', v('row'), d(T)), 'i32'),
+        let_('pos', position, 'i32'),
         loop('h', i(W / hd), [
           loop('e', i(half), [
             let_('theta', mul(toF(v('pos')), call('pow', f(n.attrs.base as number), div(mul(f(-2), toF(v('e'))), f(hd))))),
@@ -658,6 +665,51 @@ const BUILDERS: Record<string, Builder> = {
     const D = n.inputs[0].shape[1] as number;
     const off = (n.attrs.offset as number) ?? 0;
     return { doc: `rows [${off}, ${off} + ${n.attrs.rows}) of a [${n.inputs[0].shape.join(', ')}] table`, buffers: [rd('table'), wr('y')], body: [loop('o', mul(d(n.attrs.rows as string | number), i(D)), [store('y', v('o'), load('table', add(v('o'), i(off * D))))], true)] };
+  },
+  kv_write: (n) => {
+    const [B, T, W] = n.inputs[0].shape as [string, string | number, number];
+    const C = n.attrs.ctx as string | number;
+    const src = add(mul(add(mul(v('b'), d(T)), v('t')), i(W)), v('k'));
+    const dst = add(mul(add(mul(v('b'), d(C)), v('row')), i(W)), v('k'));
+    return {
+      doc: `key/value cache: the ${T} new rows of each batch row go to rows past[b] … past[b] + ${T} − 1 of the [${B}, ${C}, ${W}] cache; the rows before them stay as earlier calls wrote them`,
+      buffers: [rd('x'), rdI('past'), wr('cache')],
+      body: [loop('b', d(B), [loop('t', d(T), [let_('row', add(load('past', v('b')), v('t')), 'i32'), if_(bin('<', v('row'), d(C)), [loop('k', i(W), [store('cache', dst, load('x', src))])])])], true)],
+    };
+  },
+  position_rows: (n) => {
+    const [L, D] = n.inputs[0].shape as [number, number];
+    const T = n.attrs.rows as string | number;
+    const off = (n.attrs.offset as number) ?? 0;
+    return {
+      doc: `positions of the new tokens with a key/value cache: rows ${off ? `${off} + ` : ''}past[b] + t of a [${L}, ${D}] table (0 past its end)`,
+      buffers: [rd('table'), rdI('past'), wr('y')],
+      body: [
+        loop('b', dim('batch'), [
+          loop('t', d(T), [
+            let_('row', add(add(load('past', v('b')), v('t')), i(off)), 'i32'),
+            loop('k', i(D), [store('y', add(mul(add(mul(v('b'), d(T)), v('t')), i(D)), v('k')), select(bin('<', v('row'), i(L)), load('table', add(mul(call('min', v('row'), i(L - 1)), i(D)), v('k'))), f(0)))]),
+          ]),
+        ], true),
+      ],
+    };
+  },
+  sinusoidal_at: (n) => {
+    const D = n.attrs.dim as number;
+    const T = n.attrs.rows as string | number;
+    const at = (k: KExpr) => add(mul(add(mul(v('b'), d(T)), v('t')), i(D)), k);
+    return {
+      doc: `sinusoidal positions of the new tokens with a key/value cache: sin/cos of (past[b] + t) / 10000^(2i/${D})`,
+      buffers: [rdI('past'), wr('y')],
+      body: [
+        loop('b', dim('batch'), [
+          loop('t', d(T), [
+            let_('pos', add(load('past', v('b')), v('t')), 'i32'),
+            loop('k', i(D / 2), [let_('angle', div(toF(v('pos')), call('pow', f(10000), div(mul(f(2), toF(v('k'))), f(D))))), store('y', at(mul(i(2), v('k'))), call('sin', v('angle'))), store('y', at(add(mul(i(2), v('k')), i(1))), call('cos', v('angle')))]),
+          ]),
+        ], true),
+      ],
+    };
   },
   slice_rows_grad: (n) => {
     const D = n.inputs[0].shape[1] as number;

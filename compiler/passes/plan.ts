@@ -45,7 +45,7 @@ export function peakBytes(p: Program, plan: MemoryPlan | undefined, dims: Record
   let total = 0;
   for (const b of p.buffers) if (!planned.has(b.id)) total += bytes(b.shape);
   if (plan) for (const s of plan.slots) total += bytes(s.shape);
-  // Adam moments and the decay mask: three more parameter-sized arenas.
-  total += 3 * p.params.reduce((s, x) => s + bytes(x.shape), 0);
+  // Adam moments and the decay mask: three more parameter-sized arenas (none for inference).
+  if (!p.inference) total += 3 * p.params.reduce((s, x) => s + bytes(x.shape), 0);
   return total;
 }

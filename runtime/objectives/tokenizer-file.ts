@@ -4,7 +4,7 @@
 import { TfmError } from '../../common/errors.ts';
 import { exists, LIMITS, readTextBounded } from '../../common/files.ts';
 import { join } from 'node:path';
-import { bertTokenizer, bpeTokenizer, charTokenizer, gpt2Tokenizer, tokenizerFromJSON, TokenizerError, wordPieceTokenizer, type Tokenizer, type TokenizerKind } from '../text/tokenizer.ts';
+import { bertTokenizer, bpeTokenizer, charTokenizer, gpt2Tokenizer, parseTokenizer, TokenizerError, wordPieceTokenizer, type Tokenizer, type TokenizerKind } from '../text/tokenizer.ts';
 import type { OpenContext } from './objective.ts';
 
 function buildTokenizer(kind: TokenizerKind, train: string[], vocab: number, specials: string[]): Tokenizer {
@@ -34,11 +34,7 @@ export function openTokenizer(ctx: OpenContext, kind: TokenizerKind, train: stri
   if (tokText === undefined) tokText = ctx.initTokenizer;
   let tok: Tokenizer;
   if (tokText !== undefined) {
-    try {
-      tok = tokenizerFromJSON(JSON.parse(tokText));
-    } catch (e) {
-      throw new TfmError('TFM5011', `\`${tokPath}\` is not a valid tokenizer: ${(e as Error).message}`);
-    }
+    tok = parseTokenizer(tokText, `\`${tokPath}\``);
   } else {
     try {
       tok = buildTokenizer(kind, train, vocab, specials);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { TfmError } from '../../common/errors.ts';
 import { BpeEncoder, BYTE_TO_CHAR, trainBpe } from './bpe.ts';
 import { bertVocab, trainWordPiece, wordPiece } from './wordpiece.ts';
 
@@ -116,6 +117,16 @@ function fromWordPiece(pieces: string[], specials: string[]): Tokenizer {
   const reserved = new Set(specials);
   const wp = wordPiece([...specials, ...pieces], UNK, (p) => reserved.has(p));
   return { kind: 'wordpiece', vocabSize: specials.length + pieces.length, specials: new Map(specials.map((s, k) => [s, k])), encode: wp.encode, decode: wp.decode, toJSON: () => ({ kind: 'wordpiece', specials, pieces }) };
+}
+
+/** A tokenizer from the text of a tokenizer.json (`where` names it in the error): malformed
+ *  text is TFM5011. */
+export function parseTokenizer(text: string, where: string): Tokenizer {
+  try {
+    return tokenizerFromJSON(JSON.parse(text));
+  } catch (e) {
+    throw new TfmError('TFM5011', `${where} is not a valid tokenizer: ${(e as Error).message}`);
+  }
 }
 
 /** Rebuilds a tokenizer from its JSON (as saved beside a checkpoint), validating the shape. */

@@ -49,7 +49,13 @@ export class GpuExecutor implements ModelRunner {
   private readonly calls: Call[];
   private readonly forwardSteps: number[];
   private readonly backwardSteps: number[];
-  private readonly opt: { gradNorm: Call; adamw: Call; gradNormAcc: Call; adamwAcc: Call; accumulate: Call };
+  /** The optimizer's calls (none in an inference program, which has no optimizer state). */
+  private readonly optCalls?: { gradNorm: Call; adamw: Call; gradNormAcc: Call; adamwAcc: Call; accumulate: Call };
+  /** Kept to make executors of the same buffers for other dims (withDims). */
+  private readonly kernels: Map<string, WgslKernel>;
+  private readonly pipelines: Map<string, KernelPipelines>;
+  /** Made by withDims: the buffers belong to another executor, which frees them. */
+  private readonly borrowed: boolean;
   /** Where each parameter starts in the device arenas, in elements. */
   private readonly deviceOffsets: number[];
   private readonly hostOffsets: number[];
@@ -74,8 +80,12 @@ export class GpuExecutor implements ModelRunner {
     readonly gpu: GpuContext,
     kernels: Map<string, WgslKernel>,
     pipelines: Map<string, KernelPipelines>,
+    owner?: GpuExecutor,
   ) {
     const device = gpu.device;
+    this.kernels = kernels;
+    this.pipelines = pipelines;
+    this.borrowed = owner !== undefined;
     void device.lost.then((info) => (this.lost = `${info.reason}: ${info.message}`));
     const count = (shape: (number | string)[]) => numel(shape, dims);
     const align = device.limits.minStorageBufferOffsetAlignment / 4;
@@ -91,19 +101,28 @@ export class GpuExecutor implements ModelRunner {
       host += n;
     }
     this.arenaElems = Math.max(dev, 1);
-    this.paramArena = new Float32Array(host);
-    this.mem = { m: new Float32Array(host), v: new Float32Array(host) };
     const make = (bytes: number) => deviceBuffer(device, bytes);
-    const arena = () => make(4 * this.arenaElems);
-    this.arenas = { params: arena(), grads: arena(), acc: arena(), m: arena(), v: arena(), decay: arena(), clip: make(8) };
-    const decay = new Float32Array(this.arenaElems);
-    program.params.forEach((p, k) => p.decay && decay.fill(1, this.deviceOffsets[k], this.deviceOffsets[k] + count(program.buffers[p.buffer].shape)));
-    device.queue.writeBuffer(this.arenas.decay, 0, decay);
+    // An inference program has no gradients and no optimizer state: those arenas are stubs.
+    const optElems = program.inference ? 4 : this.arenaElems;
+    if (owner) {
+      this.paramArena = owner.paramArena;
+      this.mem = owner.mem;
+      this.arenas = owner.arenas;
+    } else {
+      this.paramArena = new Float32Array(host);
+      this.mem = { m: new Float32Array(program.inference ? 0 : host), v: new Float32Array(program.inference ? 0 : host) };
+      const arena = (n: number) => make(4 * n);
+      this.arenas = { params: arena(this.arenaElems), grads: arena(optElems), acc: arena(optElems), m: arena(optElems), v: arena(optElems), decay: arena(optElems), clip: make(8) };
+      const decay = new Float32Array(optElems);
+      if (!program.inference) program.params.forEach((p, k) => p.decay && decay.fill(1, this.deviceOffsets[k], this.deviceOffsets[k] + count(program.buffers[p.buffer].shape)));
+      device.queue.writeBuffer(this.arenas.decay, 0, decay);
+    }
 
     // Every program buffer as a region: parameters and gradients in their arenas, planned
-    // intermediates in their memory-plan slot, the rest in buffers of their own.
-    const slots = program.memory.slots.map((s) => make(4 * count(s.shape)));
-    this.regions = program.buffers.map((b) => {
+    // intermediates in their memory-plan slot, the rest in buffers of their own. An
+    // executor for other dims (withDims) binds the owner's regions.
+    const slots = owner ? [] : program.memory.slots.map((s) => make(4 * count(s.shape)));
+    this.regions = owner ? owner.regions : program.buffers.map((b) => {
       const bytes = 4 * count(b.shape);
       const size = Math.max(4, bytes);
       const pk = program.params.findIndex((p) => p.buffer === b.id);
@@ -143,7 +162,7 @@ export class GpuExecutor implements ModelRunner {
     // The optimizer kernels run over the whole arenas: n elements, gaps included.
     const n = { n: this.arenaElems };
     const at = program.steps.length;
-    this.opt = {
+    this.optCalls = program.inference ? undefined : {
       gradNorm: call(o.gradNorm, [whole(a.grads), clip], n, at + OPT.gradNorm),
       adamw: call(o.adamw, [whole(a.params), whole(a.grads), whole(a.m), whole(a.v), whole(a.decay), clip], n, at + OPT.adamw),
       gradNormAcc: call(o.gradNorm, [whole(a.acc), clip], n, at + OPT.gradNormAcc),
@@ -175,6 +194,20 @@ export class GpuExecutor implements ModelRunner {
     return ex;
   }
 
+  /** An executor of the same program over the same device buffers for other run-time dims,
+   *  each no larger than this one's (every binding then fits): the decode program (seq 1)
+   *  beside the prefill program, sharing the parameters and the key/value cache. Closing it
+   *  frees nothing. */
+  withDims(dims: Record<string, number>): GpuExecutor {
+    for (const [k, n] of Object.entries(dims)) if (!(n <= (this.dims[k] ?? -1))) throw new Error(`dim ${k} = ${n} exceeds the allocated ${this.dims[k]}`);
+    return new GpuExecutor(this.program, { ...this.dims, ...dims }, this.gpu, this.kernels, this.pipelines, this);
+  }
+
+  private get opt(): NonNullable<GpuExecutor['optCalls']> {
+    if (!this.optCalls) throw new Error('an inference program has no optimizer');
+    return this.optCalls;
+  }
+
   param(name: string): Float32Array {
     const k = this.program.params.findIndex((p) => p.name === name);
     if (k < 0) throw new Error(`program has no parameter ${name}`);
@@ -184,8 +217,10 @@ export class GpuExecutor implements ModelRunner {
   /** Sends the host parameters and Adam moments to the device. */
   push(): void {
     this.pack(this.paramArena, this.arenas.params);
-    this.pack(this.mem.m, this.arenas.m);
-    this.pack(this.mem.v, this.arenas.v);
+    if (!this.program.inference) {
+      this.pack(this.mem.m, this.arenas.m);
+      this.pack(this.mem.v, this.arenas.v);
+    }
     this.hostCurrent = true;
   }
 
@@ -194,8 +229,10 @@ export class GpuExecutor implements ModelRunner {
   async pull(): Promise<void> {
     if (this.hostCurrent) return;
     this.unpack(await this.readRegion(this.whole(this.arenas.params)), this.paramArena);
-    this.unpack(await this.readRegion(this.whole(this.arenas.m)), this.mem.m);
-    this.unpack(await this.readRegion(this.whole(this.arenas.v)), this.mem.v);
+    if (!this.program.inference) {
+      this.unpack(await this.readRegion(this.whole(this.arenas.m)), this.mem.m);
+      this.unpack(await this.readRegion(this.whole(this.arenas.v)), this.mem.v);
+    }
     this.hostCurrent = true;
   }
 
@@ -232,6 +269,11 @@ export class GpuExecutor implements ModelRunner {
   async forward(): Promise<number> {
     this.sendInputs();
     this.submit(this.forwardSteps.map((k) => this.calls[k]));
+    if (!('loss' in this.program.outputs)) {
+      // An inference program has no loss.
+      await this.settled();
+      return NaN;
+    }
     return (await this.read('loss'))[0];
   }
 
@@ -293,6 +335,7 @@ export class GpuExecutor implements ModelRunner {
 
   /** Frees the device buffers (the device itself is shared by the process). */
   close(): void {
+    if (this.borrowed) return;
     for (const b of new Set([...this.regions.map((r) => r.buffer), ...Object.values(this.arenas)])) b.destroy();
   }
 
