@@ -5,6 +5,7 @@ import { TfmError } from '../common/errors.ts';
 import { LIMITS, readTextBounded } from '../common/files.ts';
 import { readCheckpoint } from '../runtime/checkpoint.ts';
 import { invalidDecoding, type DecodingOptions } from '../runtime/generate/decoding.ts';
+import { drawExamples, fewShotPrompt, parsePairs } from '../runtime/generate/few-shot.ts';
 import { generate, generateWithCache, prefillLength } from '../runtime/generate/generate.ts';
 import { Rng } from '../runtime/init.ts';
 import { parseTokenizer } from '../runtime/text/tokenizer.ts';
@@ -27,6 +28,11 @@ export interface GenerateCommandOptions {
   seed: string;
   /** False with --no-cache: recompute every window instead of a key/value cache. */
   cache?: boolean;
+  /** Few-shot mode: the task description, the examples file, k, and the queries. */
+  task?: string;
+  examples?: string;
+  shots?: string;
+  query?: string[];
   target?: string;
 }
 
@@ -41,9 +47,24 @@ export async function generateCommand(spec: string, o: GenerateCommandOptions): 
   if (bad) throw new TfmError('TFM5008', bad);
   const maxNewTokens = int(o.maxNewTokens, 'max-new-tokens');
   const seed = int(o.seed, 'seed', 0);
-  const texts = [...(o.prompt ?? []), ...(o.promptFile ?? []).map((f) => readTextBounded(f, LIMITS.tokens, 'prompt'))];
-  if (texts.length === 0) throw new TfmError('TFM5006', 'give a prompt: --prompt "…" or --prompt-file <file> (either may repeat; several prompts run as one batch)');
-  if (o.stop?.some((s) => s.length === 0)) throw new TfmError('TFM5008', '--stop takes non-empty text');
+  const fewShot = o.query !== undefined || o.examples !== undefined || o.task !== undefined || o.shots !== undefined;
+  let texts: string[];
+  let stop = o.stop;
+  if (fewShot) {
+    // GPT-3's prompt from parts; the answer is the rest of the query's line.
+    if (o.prompt || o.promptFile) throw new TfmError('TFM5008', 'few-shot mode (--task, --examples, --shots, --query) builds the prompt itself: leave out --prompt and --prompt-file');
+    if (!o.query?.length) throw new TfmError('TFM5006', 'few-shot mode needs a --query (repeat it for several, run as one batch)');
+    const shots = int(o.shots ?? '0', 'shots', 0);
+    if (shots > 0 && !o.examples) throw new TfmError('TFM5006', `--shots ${shots} needs --examples <pairs.tsv> (one \`input<TAB>answer\` per line) to draw them from`);
+    const pool = o.examples ? parsePairs(readTextBounded(o.examples, LIMITS.tokens, 'examples'), `\`${o.examples}\``) : [];
+    const draw = new Rng(seed ^ 0x5407);
+    texts = o.query.map((q) => fewShotPrompt(o.task, drawExamples(pool, shots, q, draw), q));
+    stop = [...(stop ?? []), '\n'];
+  } else {
+    texts = [...(o.prompt ?? []), ...(o.promptFile ?? []).map((f) => readTextBounded(f, LIMITS.tokens, 'prompt'))];
+    if (texts.length === 0) throw new TfmError('TFM5006', 'give a prompt: --prompt "…" or --prompt-file <file> (either may repeat; several prompts run as one batch), or a few-shot --query');
+  }
+  if (stop?.some((s) => s.length === 0)) throw new TfmError('TFM5008', '--stop takes non-empty text');
 
   const ck = readCheckpoint(o.checkpoint, specHash(m));
   if (ck.tokenizer === undefined) throw new TfmError('TFM5010', `\`${o.checkpoint}\` holds no tokenizer.json: give a checkpoint folder written by \`tfm train\``);
@@ -80,7 +101,7 @@ export async function generateCommand(spec: string, o: GenerateCommandOptions): 
     const eos = tok.specials.get('<eos>');
     const single = prompts.length === 1;
     if (single) process.stdout.write(texts[0]);
-    const options = { ...decoding, maxNewTokens, stop: o.stop, stopTokens: eos === undefined ? [] : [eos] };
+    const options = { ...decoding, maxNewTokens, stop, stopTokens: eos === undefined ? [] : [eos] };
     const stream = single ? (_: number, piece: string) => process.stdout.write(piece) : undefined;
     const out = cached
       ? await generateWithCache(ex, { batch, seq: dims.seq, ctx: span, vocab }, prompts, options, new Rng(seed), (ids) => tok.decode(ids), stream)

@@ -184,6 +184,28 @@ describe('tfm generate', () => {
     expect(tfm([...greedy, '--prompt', 'Ahab said', '--no-cache']).stdout.trimEnd()).toBe(alone);
   }, 120_000);
 
+  it('few-shot mode: builds the GPT-3 prompt from a description, k drawn examples and the query, and ends the answer at the line', () => {
+    const pairs = join(dir, 'pairs.tsv');
+    writeFileSync(pairs, 'sea otter\tloutre de mer\npeppermint\tmenthe poivrée\ncheese\tfromage\nplush giraffe\tgirafe peluche\n');
+    const args = ['generate', 'specs/gpt_tiny.tfm', '-c', ckpt, '--task', 'Translate English to French:', '--examples', pairs, '--shots', '2', '--query', 'cheese', '-n', '30', '--temperature', '0'];
+    const r = tfm(args);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe('Translate English to French:');
+    for (const l of lines.slice(1, 3)) expect(['sea otter => loutre de mer', 'peppermint => menthe poivrée', 'plush giraffe => girafe peluche']).toContain(l);
+    expect(lines[1]).not.toBe(lines[2]);
+    expect(lines[3].startsWith('cheese =>')).toBe(true);
+    // The answer ends at the end of its line: nothing is printed after it.
+    expect(lines.length).toBe(5);
+    expect(lines[4]).toBe('');
+    expect(tfm(args).stdout).toBe(r.stdout);
+    // Zero-shot: the description and the query alone.
+    const zero = tfm(['generate', 'specs/gpt_tiny.tfm', '-c', ckpt, '--task', 'Translate English to French:', '--query', 'cheese', '-n', '5', '--temperature', '0']);
+    expect(zero.stdout.startsWith('Translate English to French:\ncheese =>')).toBe(true);
+    expect(tfm([...args.slice(0, 4), '--shots', '2', '--query', 'cheese']).stderr).toMatch(/TFM5006.*--examples/);
+    expect(tfm([...args, '--prompt', 'x']).stderr).toMatch(/TFM5008.*few-shot/);
+  }, 120_000);
+
   it('refuses what it cannot do with a code', () => {
     expect(tfm(['generate', 'specs/gpt_tiny.tfm', '-c', ckpt]).stderr).toMatch(/TFM5006.*give a prompt/);
     expect(tfm(['generate', 'specs/gpt_tiny.tfm', '-c', ckpt, '--prompt', 'a', '--top-p', '1.5']).stderr).toMatch(/TFM5008.*top-p 1.5/);
