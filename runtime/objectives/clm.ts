@@ -68,7 +68,8 @@ export function clmData(o: ClmOptions): ObjectiveData {
             input.set(window);
             await sampler.forward();
             const logits = (await sampler.read('logits')) as Float32Array;
-            ids.push(argmax(logits, (window.length - 1) * tok.vocabSize, tok.vocabSize));
+            // Logit rows are the model's vocabulary wide; the tokenizer may use fewer ids.
+            ids.push(argmax(logits, (window.length - 1) * o.vocab, tok.vocabSize));
           }
           return `${tok.decode(ids.slice(0, prompt))}⟨${tok.decode(ids.slice(prompt))}⟩`;
         },
