@@ -8,10 +8,23 @@ import { confusionSvg } from '../runtime/plot.ts';
 import { trainModel } from './driver.ts';
 import { count as int } from './flags.ts';
 import { checkedModel } from './weights.ts';
+import type { CheckedModel } from '../compiler/check.ts';
+import { TfmError } from '../common/errors.ts';
+import { LIMITS, readTextBounded } from '../common/files.ts';
+import { readCheckpoint } from '../runtime/checkpoint.ts';
+import { evaluateFewShot, fewShotTable, type FewShotTask } from '../runtime/generate/few-shot-eval.ts';
+import { parsePairs } from '../runtime/generate/few-shot.ts';
+import { fewShotSvg } from '../runtime/plot.ts';
+import { progress } from '../runtime/progress.ts';
+import { heldOut, taskPairs, TASKS } from '../runtime/text/tasks.ts';
+import { parseTokenizer } from '../runtime/text/tokenizer.ts';
+import { setCheckpointWeights } from '../runtime/weights.ts';
+import { compileExecutor, contextOf, specHash } from './driver.ts';
 
 export async function evalCommand(spec: string, o: Record<string, string | boolean | undefined>): Promise<void> {
   const m = checkedModel(spec);
   const checkpoint = String(o.checkpoint);
+  if (o.fewShot) return fewShotCommand(m, checkpoint, o);
   const report = await evaluateCheckpoint(trainModel(m, String(o.target ?? 'cpu')), {
     checkpoint,
     data: typeof o.data === 'string' ? o.data : undefined,
@@ -32,4 +45,59 @@ export async function evalCommand(spec: string, o: Record<string, string | boole
   }
   lines.push(`report: ${join(out, 'report.json')}`);
   console.log(lines.join('\n'));
+}
+
+/** `tfm eval --few-shot`: 0/1/k-shot accuracy of a decoder checkpoint on held-out pairs. */
+async function fewShotCommand(m: CheckedModel, checkpoint: string, o: Record<string, string | boolean | undefined>): Promise<void> {
+  const model = m.model;
+  if (model.layout?.value !== 'decoder' || model.objective?.kind.value !== 'clm') throw new TfmError('TFM4002', `\`tfm eval --few-shot\` prompts decoders (\`layout decoder\`, \`objective clm\`); ${model.name} is ${model.layout?.value ?? 'a model'}`);
+  const context = contextOf(m);
+  if (context === undefined) throw new TfmError('TFM4002', `${model.name} declares no context length`);
+  const shots = String(o.shots ?? '0,1,4').split(',').map((x) => int(x.trim(), 'shots', 0));
+  const queries = int(o.queries ?? '100', 'queries');
+  const seed = int(o.seed ?? '1', 'seed', 0);
+  let tasks: FewShotTask[];
+  if (typeof o.examples === 'string') {
+    // The user's pairs: held out by the same hash of the input as the built-in tasks.
+    const pairs = parsePairs(readTextBounded(o.examples, LIMITS.tokens, 'examples'), `\`${o.examples}\``);
+    const task: FewShotTask = { name: basename(o.examples), description: typeof o.task === 'string' ? o.task : undefined, train: pairs.filter((p) => !heldOut(p.input)), heldout: pairs.filter((p) => heldOut(p.input)) };
+    if (task.heldout.length === 0 || (Math.max(...shots) > 0 && task.train.length === 0)) throw new TfmError('TFM5009', `\`${o.examples}\` has ${task.train.length} training and ${task.heldout.length} held-out pairs (one in five inputs is held out, by a hash): give more pairs`);
+    tasks = [task];
+  } else {
+    const names = typeof o.tasks === 'string' ? o.tasks.split(',').map((x) => x.trim()) : TASKS.map((t) => t.name);
+    tasks = names.map((name) => {
+      const t = TASKS.find((x) => x.name === name);
+      if (!t) throw new TfmError('TFM5008', `no built-in task \`${name}\`: the tasks are ${TASKS.map((x) => x.name).join(', ')} (or give --examples pairs.tsv)`);
+      return { name: t.name, description: t.description, train: taskPairs(t, 'train'), heldout: taskPairs(t, 'heldout') };
+    });
+  }
+  const ck = readCheckpoint(checkpoint, specHash(m));
+  if (ck.tokenizer === undefined) throw new TfmError('TFM5010', `\`${checkpoint}\` holds no tokenizer.json: give a checkpoint folder written by \`tfm train\``);
+  const tok = parseTokenizer(ck.tokenizer, `the tokenizer of \`${checkpoint}\``);
+  const bar = progress('few-shot prompts {value}/{total} |{bar}| ETA {eta_formatted}', { tty: process.stderr.isTTY === true, every: 100, write: (line) => process.stderr.write(`${line}\n`) });
+  let started = false;
+  const rows = await evaluateFewShot(
+    async (dims) => {
+      const ex = await compileExecutor(m, dims, { train: false, cache: true, target: String(o.target ?? 'cpu') });
+      setCheckpointWeights(ex, ck.model, ck.state.naming, checkpoint);
+      ex.push();
+      return ex;
+    },
+    tok,
+    tasks,
+    { shots, queries, batch: int(o.batch, 'batch'), seed, context, vocab: model.embed!.tokens!.vocab.value, describe: true },
+    (done, total) => {
+      if (!started) bar.start(total, 0, {});
+      started = true;
+      bar.update(done, {});
+    },
+  );
+  if (started) bar.stop();
+  const out = typeof o.out === 'string' ? o.out : join(dirname(resolve(checkpoint)), `few-shot-${basename(resolve(checkpoint))}`);
+  makeFolder(out, 'report folder');
+  const title = `${model.name} at step ${ck.state.step}: exact match on held-out queries`;
+  writeAtomically(join(out, 'report.json'), JSON.stringify({ model: model.name, checkpoint, step: ck.state.step, seed, shots, rows }, null, 1) + '\n', 'report');
+  writeAtomically(join(out, 'few-shot.svg'), fewShotSvg(rows.map((r) => [r.task, r.shots, r.correct / r.queries]), title), 'report');
+  const cut = rows.reduce((s, r) => s + r.cut, 0);
+  console.log([title, '', fewShotTable(rows), ...(cut ? ['', `${cut} prompts were longer than the context; their oldest tokens were cut`] : []), '', `plot: ${join(out, 'few-shot.svg')}`, `report: ${join(out, 'report.json')}`].join('\n'));
 }

@@ -131,3 +131,41 @@ export function confusionSvg(confusion: number[][], title: string, pictures: { l
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
+
+/** Few-shot accuracy against the number of examples in the prompt (GPT-3's figure): a line
+ *  per task and a thick one for their mean; `points` are [task, shots, accuracy 0–1]. */
+export function fewShotSvg(points: [string, number, number][], title: string): string {
+  const W = 720;
+  const H = 420;
+  const m = { l: 60, r: 190, t: 40, b: 50 };
+  const shots = [...new Set(points.map((p) => p[1]))].sort((a, b) => a - b);
+  const tasks = [...new Set(points.map((p) => p[0]))];
+  // Shots are evenly spaced categories (0, 1, k), as the paper draws them.
+  const X = (k: number) => m.l + (shots.length > 1 ? (shots.indexOf(k) / (shots.length - 1)) * (W - m.l - m.r) : (W - m.l - m.r) / 2);
+  const Y = (a: number) => H - m.b - a * (H - m.t - m.b);
+  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+  const esc = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const line = (pts: [number, number][], color: string, width: number) =>
+    `<path d="${pts.map(([k, a], n) => `${n ? 'L' : 'M'}${X(k).toFixed(1)},${Y(a).toFixed(1)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="${width}"/>` + pts.map(([k, a]) => `<circle cx="${X(k).toFixed(1)}" cy="${Y(a).toFixed(1)}" r="${width + 1}" fill="${color}"/>`).join('');
+  const mean = shots.map((k) => {
+    const of = points.filter((p) => p[1] === k);
+    return [k, of.reduce((s, p) => s + p[2], 0) / of.length] as [number, number];
+  });
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${(W - m.r + m.l) / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    ...[0, 0.2, 0.4, 0.6, 0.8, 1].map((a) => `<line x1="${m.l}" x2="${W - m.r}" y1="${Y(a).toFixed(1)}" y2="${Y(a).toFixed(1)}" stroke="#eee"/><text x="${m.l - 6}" y="${(Y(a) + 4).toFixed(1)}" text-anchor="end">${Math.round(a * 100)}%</text>`),
+    ...shots.map((k) => `<text x="${X(k).toFixed(1)}" y="${H - m.b + 18}" text-anchor="middle">${k}</text>`),
+    `<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="black"/><line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="black"/>`,
+    `<text x="${(W - m.r + m.l) / 2}" y="${H - 12}" text-anchor="middle">examples in the prompt (shots)</text>`,
+    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">exact-match accuracy</text>`,
+    ...tasks.map((t, n) => line(points.filter((p) => p[0] === t).map((p) => [p[1], p[2]] as [number, number]).sort((a, b) => a[0] - b[0]), colors[n % colors.length], 1.5)),
+    line(mean, 'black', 3),
+    `<g transform="translate(${W - m.r + 12},${m.t})">`,
+    ...tasks.map((t, n) => `<line x1="0" x2="22" y1="${8 + 18 * n}" y2="${8 + 18 * n}" stroke="${colors[n % colors.length]}" stroke-width="2"/><text x="28" y="${12 + 18 * n}">${esc(t)}</text>`),
+    `<line x1="0" x2="22" y1="${8 + 18 * tasks.length}" y2="${8 + 18 * tasks.length}" stroke="black" stroke-width="3"/><text x="28" y="${12 + 18 * tasks.length}">mean</text>`,
+    `</g></svg>`,
+  ];
+  return out.join('\n') + '\n';
+}

@@ -3,7 +3,7 @@
 // result, rows of different lengths in one batch generate what they generate alone, prompts
 // longer than the window slide, sampling is reproducible by seed, and stop text and stop
 // tokens end a row where they should. Then `tfm generate` end to end on a 2-step checkpoint.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { compile } from '../compiler/codegen/compile.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { CPU_TARGETS } from '../compiler/targets/index.ts';
 import { Executor } from '../runtime/executor.ts';
+import { normalise } from '../runtime/generate/few-shot.ts';
 import { generate, generateWithCache, prefillLength } from '../runtime/generate/generate.ts';
 import { initParams, Rng } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
@@ -204,6 +205,24 @@ describe('tfm generate', () => {
     expect(zero.stdout.startsWith('Translate English to French:\ncheese =>')).toBe(true);
     expect(tfm([...args.slice(0, 4), '--shots', '2', '--query', 'cheese']).stderr).toMatch(/TFM5006.*--examples/);
     expect(tfm([...args, '--prompt', 'x']).stderr).toMatch(/TFM5008.*few-shot/);
+  }, 120_000);
+
+  it('tfm eval --few-shot: a table of 0- and 1-shot accuracy per task, the plot and a report whose counts agree with its answers', () => {
+    const out = join(dir, 'few-shot');
+    const r = tfm(['eval', 'specs/gpt_tiny.tfm', '-c', ckpt, '--few-shot', '--tasks', 'first_letter,to_digits', '--shots', '0,1', '--queries', '4', '-o', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/task\s+queries\s+0-shot\s+1-shot/);
+    expect(r.stdout).toMatch(/first_letter\s+4\s+\d+\.\d%\s+\d+\.\d%/);
+    expect(r.stdout).toMatch(/to_digits\s+4\s/);
+    expect(r.stdout).toMatch(/mean\s+\d+\.\d%/);
+    expect(readFileSync(join(out, 'few-shot.svg'), 'utf8')).toContain('<svg');
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { rows: { task: string; shots: number; correct: number; queries: number; samples: { expected: string; answer: string }[] }[] };
+    expect(report.rows.map((x) => `${x.task}:${x.shots}`)).toEqual(['first_letter:0', 'first_letter:1', 'to_digits:0', 'to_digits:1']);
+    for (const row of report.rows) {
+      expect(row.samples.length).toBe(4);
+      expect(row.correct).toBe(row.samples.filter((x) => normalise(x.answer) === normalise(x.expected)).length);
+    }
+    expect(tfm(['eval', 'specs/gpt_tiny.tfm', '-c', ckpt, '--few-shot', '--tasks', 'nope']).stderr).toMatch(/TFM5008.*first_letter/);
   }, 120_000);
 
   it('refuses what it cannot do with a code', () => {

