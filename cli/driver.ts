@@ -32,9 +32,9 @@ const CACHE_ENTRIES = 64;
  *  content-addressed folder of the compile cache (written once, atomically, by whichever
  *  process gets there first; never a fresh temporary folder per run), from which this thread
  *  and the worker threads load them. */
-export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number; target?: string; cache?: boolean }): Promise<ModelRunner> {
+export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number; target?: string; cache?: boolean; variants?: Record<string, number>[] }): Promise<ModelRunner> {
   const { program, source } = loadCompiled(programDir(m, opts.train, opts.target ?? 'cpu', opts.cache));
-  return createRunner(program, source, dims, { threads: opts.threads ?? 1 });
+  return createRunner(program, source, dims, { threads: opts.threads ?? 1, variants: opts.variants });
 }
 
 /** Cache folders already compiled in this process, per model, graph (training, evaluation

@@ -78,7 +78,7 @@ async function fewShotCommand(m: CheckedModel, checkpoint: string, o: Record<str
   let started = false;
   const rows = await evaluateFewShot(
     async (dims) => {
-      const ex = await compileExecutor(m, dims, { train: false, cache: true, target: String(o.target ?? 'cpu') });
+      const ex = await compileExecutor(m, dims, { train: false, cache: true, target: String(o.target ?? 'cpu'), threads: 2, variants: [{ seq: 1 }] });
       setCheckpointWeights(ex, ck.model, ck.state.naming, checkpoint);
       ex.push();
       return ex;

@@ -6,7 +6,7 @@ import { LIMITS, readTextBounded } from '../common/files.ts';
 import { readCheckpoint } from '../runtime/checkpoint.ts';
 import { invalidDecoding, type DecodingOptions } from '../runtime/generate/decoding.ts';
 import { drawExamples, fewShotPrompt, parsePairs } from '../runtime/generate/few-shot.ts';
-import { generate, generateWithCache, prefillLength } from '../runtime/generate/generate.ts';
+import { cacheVariants, generate, generateWithCache, prefillLength } from '../runtime/generate/generate.ts';
 import { Rng } from '../runtime/init.ts';
 import { parseTokenizer } from '../runtime/text/tokenizer.ts';
 import { setCheckpointWeights } from '../runtime/weights.ts';
@@ -94,7 +94,9 @@ export async function generateCommand(spec: string, o: GenerateCommandOptions): 
     }
   }
   const dims: Record<string, number> = cached ? { batch, seq: prefillLength(prompts, span), ctx: span } : { batch, seq: span };
-  const ex = await compileExecutor(m, dims, { train: false, cache: cached, target: o.target });
+  // Two threads (this machine's CPU target is built for two); the cached program's decode and
+  // prefill lengths get task lists of their own on both.
+  const ex = await compileExecutor(m, dims, { train: false, cache: cached, target: o.target, threads: 2, ...(cached ? { variants: cacheVariants(prompts, span) } : {}) });
   try {
     setCheckpointWeights(ex, ck.model, ck.state.naming, o.checkpoint);
     ex.push();

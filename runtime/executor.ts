@@ -175,6 +175,12 @@ export class Executor implements ModelRunner {
     readonly dims: Record<string, number>,
     private readonly pool?: ThreadPool,
     memory?: Memory,
+    /** Where this executor's tasks start in the workers' lists (a variant's dims). */
+    private readonly taskOffset = 0,
+    /** Dims sets the workers have tasks for (Executor.create's `variants`), in order. */
+    private readonly variants: Record<string, number>[] = [],
+    /** Made by withDims: the pool belongs to another executor. */
+    private readonly borrowed = false,
   ) {
     this.mem = memory ?? allocate(program, dims);
     this.scalars = pool?.scalars ?? new Float64Array(16);
@@ -185,29 +191,36 @@ export class Executor implements ModelRunner {
 
   /** An executor of a program whose kernels are at `source`; splittable kernels run on
    *  `threads` threads (this one and workers), all over one shared memory. */
-  static async create(program: Program, source: KernelSource, dims: Record<string, number>, opts: { threads?: number } = {}): Promise<Executor> {
+  static async create(program: Program, source: KernelSource, dims: Record<string, number>, opts: { threads?: number; variants?: Record<string, number>[] } = {}): Promise<Executor> {
     const threads = opts.threads ?? 1;
     let wasm: WebAssembly.Memory | undefined;
     const arena: Arena = usesLinearMemory(source) ? (bytes) => (wasm = wasmMemory(bytes)).buffer : threads > 1 ? sharedArena : plainArena;
     const memory = allocate(program, dims, arena, usesLinearMemory(source) ? wasmBuffersStart(threads) : 0);
     const kernels = await loadKernels(source, wasm);
     if (threads <= 1) return new Executor(program, kernels, dims, undefined, memory);
-    const pool = await ThreadPool.start(threads, { program, dims, memory, source, wasm });
-    return new Executor(program, kernels, dims, pool, memory);
+    // The workers bind a task list for the dims and one for each variant (withDims).
+    const variants = (opts.variants ?? []).map((v) => ({ ...dims, ...v }));
+    const pool = await ThreadPool.start(threads, { program, dims, dimsList: [dims, ...variants], memory, source, wasm });
+    return new Executor(program, kernels, dims, pool, memory, 0, variants);
   }
 
   close(): void {
-    this.pool?.close();
+    if (!this.borrowed) this.pool?.close();
   }
 
   /** An executor of the same program over the same memory and kernels for other run-time
    *  dims, each no larger than those the memory was allocated for (every buffer then fits):
    *  the decode program (seq 1) beside the prefill program (seq = the longest prompt), which
-   *  share the parameters and the key/value cache. It runs on this thread alone (the
-   *  workers are bound to this executor's dims); closing it closes nothing. */
+   *  share the parameters and the key/value cache. It runs on the threads when its dims are
+   *  one of the `variants` the executor was created with, else on this thread alone (the
+   *  workers' tasks are bound to dims); closing it closes nothing. */
   withDims(dims: Record<string, number>): Executor {
     for (const [k, n] of Object.entries(dims)) if (!(n <= (this.dims[k] ?? -1))) throw new Error(`dim ${k} = ${n} exceeds the allocated ${this.dims[k]}`);
-    return new Executor(this.program, this.kernels, { ...this.dims, ...dims }, undefined, this.mem);
+    const all = { ...this.dims, ...dims };
+    const key = (d: Record<string, number>) => JSON.stringify(Object.entries(d).sort(([a], [b]) => a.localeCompare(b)));
+    const v = this.variants.findIndex((x) => key(x) === key(all));
+    const perList = this.tasks.length;
+    return v >= 0 ? new Executor(this.program, this.kernels, all, this.pool, this.mem, (v + 1) * perList, [], true) : new Executor(this.program, this.kernels, all, undefined, this.mem);
   }
 
   /** The host arrays are the executor's memory: nothing to move. */
@@ -220,7 +233,7 @@ export class Executor implements ModelRunner {
 
   private run(index: number): void {
     const t0 = this.onKernel ? performance.now() : 0;
-    if (this.pool) this.pool.run(this.tasks, index);
+    if (this.pool) this.pool.run(this.tasks, index, this.taskOffset);
     else runWhole(this.tasks[index]);
     this.onKernel?.(index, performance.now() - t0);
   }

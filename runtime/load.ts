@@ -15,7 +15,7 @@ export function loadCompiled(dir: string, options: SourceOptions = {}): { progra
 
 /** An executor of a loaded program on the device its target runs on: the CPU executor (on
  *  `threads` threads) for the ts and wasm targets, the WebGPU executor for webgpu. */
-export async function createRunner(program: Program, source: KernelSource, dims: Record<string, number>, opts: { threads?: number } = {}): Promise<ModelRunner> {
+export async function createRunner(program: Program, source: KernelSource, dims: Record<string, number>, opts: { threads?: number; variants?: Record<string, number>[] } = {}): Promise<ModelRunner> {
   if (source.target === 'webgpu') return GpuExecutor.create(program, readTextBounded(fileURLToPath(source.url), LIMITS.program, 'WGSL kernels'), dims);
   return Executor.create(program, source, dims, opts);
 }

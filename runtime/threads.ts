@@ -76,15 +76,16 @@ export class ThreadPool {
     return pool;
   }
 
-  /** Runs task `index` of `tasks` on every thread, chunk by chunk, and waits for all chunks. */
-  run(tasks: Task[], index: number): void {
+  /** Runs task `index` of `tasks` on every thread, chunk by chunk, and waits for all chunks.
+   *  The workers run their task `offset + index` (the task list of another set of dims). */
+  run(tasks: Task[], index: number, offset = 0): void {
     const t = tasks[index];
     if (!t.split || t.work < SPLIT_THRESHOLD) {
       runWhole(t);
       return;
     }
     const chunks = this.threads * CHUNKS_PER_THREAD;
-    this.publish(index, chunks);
+    this.publish(offset + index, chunks);
     const gen = Atomics.load(this.ctrl, GEN);
     runChunks(this.ctrl, t, gen, chunks);
     for (let done = Atomics.load(this.ctrl, DONE); done < chunks; done = Atomics.load(this.ctrl, DONE)) Atomics.wait(this.ctrl, DONE, done);

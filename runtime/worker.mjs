@@ -9,7 +9,9 @@ try {
   const { serve } = await import('./threads.ts');
   const { loadKernels } = await import('./kernels.ts');
   const kernels = await loadKernels(workerData.source, workerData.wasm, workerData.part);
-  const tasks = bindTasks(workerData.program, kernels, workerData.dims, workerData.memory, workerData.scalars);
+  // One task list per set of dims the executor may run with (Executor.create's `variants`),
+  // numbered one after the other.
+  const tasks = (workerData.dimsList ?? [workerData.dims]).flatMap((dims) => bindTasks(workerData.program, kernels, dims, workerData.memory, workerData.scalars));
   parentPort.postMessage('ready');
   serve(workerData.ctrl, tasks);
 } catch (e) {

@@ -185,6 +185,31 @@ describe('key/value cache kernels', () => {
     ex.close();
   });
 
+  it('decode on two threads (a dims variant of the prefill executor) is bit-identical to decode on one', async () => {
+    const { cached } = await programs('specs/gpt_tiny.tfm', 'wasm');
+    const rng = new Rng(8);
+    const prompt = Array.from({ length: 2 * 12 }, () => rng.int(65));
+    const run = async (threads: number) => {
+      const ex = await Executor.create(cached.program, cached.source, { batch: 2, seq: 12, ctx: 20 }, { threads, variants: [{ seq: 1 }] });
+      for (const [name, w] of randomWeights(ex, 8)) ex.param(name).set(w);
+      ex.input('tokens').set(prompt);
+      ex.input('past').fill(0);
+      ex.forward();
+      const dec = ex.withDims({ seq: 1 });
+      const out: number[] = [];
+      for (let step = 0; step < 4; step++) {
+        dec.input('tokens').set([step + 3, step + 7]);
+        dec.input('past').set([12 + step, 12 + step]);
+        dec.forward();
+        out.push(...(dec.read('logits') as Float32Array));
+      }
+      dec.close();
+      ex.close();
+      return out;
+    };
+    expect(await run(2)).toEqual(await run(1));
+  });
+
   it('refuses models a cache cannot serve, with the reason and the line', () => {
     const r = checkFiles(['specs/bert_tiny.tfm']);
     expect(() => lowerForCache(r.models[0])).toThrow(LoweringError);

@@ -74,6 +74,16 @@ export function prefillLength(prompts: number[][], ctx: number): number {
   return Math.min(ctx, Math.max(keepOf(ctx), ...prompts.map((p) => p.length)));
 }
 
+/** The dims a cached generation runs besides its allocation's (executor `variants`, so
+ *  that the threads serve them too): decode (seq 1), the first prefill (the longest prompt)
+ *  and a refill (keepOf(ctx)). */
+export function cacheVariants(prompts: number[][], ctx: number): Record<string, number>[] {
+  const seq = prefillLength(prompts, ctx);
+  const lengths = new Set([1, Math.min(seq, Math.max(...prompts.map((p) => p.length))), Math.min(seq, keepOf(ctx))]);
+  lengths.delete(seq);
+  return [...lengths].map((n) => ({ seq: n }));
+}
+
 /** Tokens kept when a full cache is refilled: three quarters of the context. */
 export const keepOf = (ctx: number) => Math.max(1, ctx - Math.floor(ctx / 4));
 
