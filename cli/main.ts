@@ -21,6 +21,7 @@ const trainModule = () => loadSource<typeof import('./train.ts')>('train.ts');
 const serveModule = () => loadSource<typeof import('./serve.ts')>('serve.ts');
 const evalModule = () => loadSource<typeof import('./eval.ts')>('eval.ts');
 const generateModule = () => loadSource<typeof import('./generate.ts')>('generate.ts');
+const scaleModule = () => loadSource<typeof import('./scale.ts')>('scale.ts');
 
 /** The errors of the compile and run commands are TfmErrors (common/errors.ts) with a
  *  diagnostic code; matched by shape, not by class: those commands run from source while this
@@ -247,6 +248,25 @@ Exit codes:
     .addOption(new Option('--target <target>', 'where to run it').choices(['cpu', 'wasm', 'ts', 'webgpu']).default('cpu'))
     .addOption(errorFormat())
     .action(async (spec: string, opts: import('./generate.ts').GenerateCommandOptions) => (await generateModule()).generateCommand(spec, opts));
+
+  program
+    .command('scale')
+    .description('train a sweep of sizes of one spec (one dim changed per run) on the same data and tokens, fit loss = a·C^(−α) against training compute and against parameters, and plot it; a killed sweep continues where it stopped')
+    .argument('<spec>', 'spec file (a decoder)')
+    .requiredOption('--set <dim=v1,v2,…>', 'the dim to vary and its values, e.g. d_model=64,96,128,192 (at least 3)')
+    .option('--steps <n>', 'training steps per size', '300')
+    .option('--tokens <n>', 'training tokens per size instead of --steps')
+    .option('--batch <n>', 'sequences per step', '16')
+    .option('--seq <n>', 'tokens per sequence (default: the spec context)')
+    .option('--lr <x>', 'peak learning rate', '3e-3')
+    .option('--warmup <n>', 'warmup steps', '30')
+    .option('--eval-batches <n>', 'validation batches', '8')
+    .option('--data <source>', 'training text, as tfm train reads it')
+    .option('--seed <n>', 'seed of initialisation and batches (the same for every size)', '1')
+    .option('-o, --out <dir>', 'sweep folder (default: runs/scale-<model>-<dim>)')
+    .addOption(new Option('--target <target>', 'where to run it').choices(['cpu', 'wasm', 'ts']).default('cpu'))
+    .addOption(errorFormat())
+    .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => (await scaleModule()).scaleCommand(spec, opts));
 
   program
     .command('serve')

@@ -169,3 +169,46 @@ export function fewShotSvg(points: [string, number, number][], title: string): s
   ];
   return out.join('\n') + '\n';
 }
+
+/** A scaling sweep on log-log axes: validation loss against training compute (left) and
+ *  against parameters (right), each with its fitted power law L = a·x^(−α) as a line. */
+export function scaleSvg(points: { value: number; params: number; flops: number; valLoss: number }[], byCompute: { a: number; alpha: number; alphaError: number }, byParams: { a: number; alpha: number; alphaError: number }, title: string): string {
+  const W = 900;
+  const H = 420;
+  const panel = (x0: number, xs: number[], fit: { a: number; alpha: number; alphaError: number }, label: string, sym: string): string[] => {
+    const m = { l: 60, r: 20, t: 50, b: 50 };
+    const w = W / 2;
+    const ys = points.map((p) => p.valLoss);
+    const lx = xs.map(Math.log10);
+    const ly = ys.map(Math.log10);
+    const pad = (lo: number, hi: number) => [lo - 0.08 * (hi - lo || 1), hi + 0.08 * (hi - lo || 1)];
+    const [ax0, ax1] = pad(Math.min(...lx), Math.max(...lx));
+    const [ay0, ay1] = pad(Math.min(...ly), Math.max(...ly));
+    const X = (v: number) => x0 + m.l + ((Math.log10(v) - ax0) / (ax1 - ax0)) * (w - m.l - m.r);
+    const Y = (v: number) => H - m.b - ((Math.log10(v) - ay0) / (ay1 - ay0)) * (H - m.t - m.b);
+    const tick = (v: number) => (v >= 1e4 ? v.toExponential(1) : Number(v.toPrecision(3)).toString());
+    const xt = [0, 0.25, 0.5, 0.75, 1].map((f) => 10 ** (ax0 + f * (ax1 - ax0)));
+    const yt = [0, 0.25, 0.5, 0.75, 1].map((f) => 10 ** (ay0 + f * (ay1 - ay0)));
+    const lo = 10 ** ax0;
+    const hi = 10 ** ax1;
+    return [
+      ...yt.map((v) => `<line x1="${x0 + m.l}" x2="${x0 + w - m.r}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" stroke="#eee"/><text x="${x0 + m.l - 6}" y="${(Y(v) + 4).toFixed(1)}" text-anchor="end">${tick(v)}</text>`),
+      ...xt.map((v) => `<text x="${X(v).toFixed(1)}" y="${H - m.b + 18}" text-anchor="middle">${tick(v)}</text>`),
+      `<line x1="${x0 + m.l}" x2="${x0 + w - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="black"/><line x1="${x0 + m.l}" x2="${x0 + m.l}" y1="${m.t}" y2="${H - m.b}" stroke="black"/>`,
+      `<text x="${x0 + w / 2}" y="${H - 12}" text-anchor="middle">${label} (log scale)</text>`,
+      `<line x1="${X(lo).toFixed(1)}" y1="${Y(fit.a * lo ** -fit.alpha).toFixed(1)}" x2="${X(hi).toFixed(1)}" y2="${Y(fit.a * hi ** -fit.alpha).toFixed(1)}" stroke="#d62728" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+      ...points.map((p, k) => `<circle cx="${X(xs[k]).toFixed(1)}" cy="${Y(p.valLoss).toFixed(1)}" r="4" fill="#1f77b4"/><text x="${(X(xs[k]) + 6).toFixed(1)}" y="${(Y(p.valLoss) - 6).toFixed(1)}" font-size="10">${p.value}</text>`),
+      `<text x="${x0 + m.l + 8}" y="${m.t + 14}" fill="#d62728">L = ${fit.a.toPrecision(3)} · ${sym}^(−${fit.alpha.toFixed(3)} ± ${fit.alphaError.toFixed(3)})</text>`,
+    ];
+  };
+  const esc = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">validation loss (log scale)</text>`,
+    ...panel(0, points.map((p) => p.flops), byCompute, 'training compute C, FLOPs', 'C'),
+    ...panel(W / 2, points.map((p) => p.params), byParams, 'parameters N', 'N'),
+    `</svg>`,
+  ].join('\n') + '\n';
+}
