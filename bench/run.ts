@@ -8,7 +8,9 @@
 //   2. a 512³ fp32 matmul inside our generated kernels, against jax-js's matmul;
 //   3. BERT-mini forward (bench/bert_mini.tfm: d 256, 4 layers, 4 heads, seq 128, batch 8,
 //      vocab 30,522) from tokens to logits;
-//   4. the compile time of every spec.
+//   4. the compile time of every spec;
+//   5. generation with a key/value cache (gpt_tiny, gpt2_small; batch 1 and 8): prefill and
+//      decode tokens/s beside jax-js (2 worker threads) running the same model.
 // jax-js picks its threads once per process, so each jax-js measurement runs in a child
 // process (bench/peers/jax-child.ts). Numbers from a shared, noisy machine: medians.
 import { spawnSync } from 'node:child_process';
@@ -24,6 +26,7 @@ import { BERT_MINI, GPT_MINI } from './configs.ts';
 import { kernelProgram } from './kernel-program.ts';
 import { measure, printTable, type Measured } from './measure.ts';
 import { tfjsStep } from './peers/tfjs-gpt.ts';
+import { generationBench } from './generation.ts';
 
 const at = process.argv.indexOf('--target');
 if (at > 0 && process.argv[at + 1] === 'webgpu') {
@@ -106,6 +109,9 @@ const bert: Measured[] = [];
 }
 bert.push(jax('bert', 1, 3), jax('bert', 2, 3));
 table(`BERT-mini forward (d ${BERT_MINI.d}, ${BERT_MINI.layers} layers, ${BERT_MINI.heads} heads, batch ${BERT_MINI.batch} × ${BERT_MINI.seq}, vocab ${BERT_MINI.vocab}), tokens to logits:`, bert, (m) => `${m.ms.toFixed(0)} ms`, bert[1]);
+
+// 5. Generation with a key/value cache (bench/generation.ts; alone: npx tsx bench/generation.ts).
+await generationBench();
 
 // 4. Compile times.
 console.log('\ncompile time per spec (check + lower + autodiff + fuse + plan + schedule + WebAssembly):');

@@ -1,6 +1,6 @@
 // One jax-js measurement in a process of its own: `tsx bench/peers/jax-child.ts <task>
-// <threads> <reps>`, task `gpt` (GPT-mini training), `matmul` (512³) or `bert` (BERT-mini
-// forward). jax-js chooses worker threads once, when its backend starts, so 1 and 2 threads
+// <threads> <reps>`, task `gpt` (GPT-mini training), `matmul` (512³), `bert` (BERT-mini
+// forward) or `gen:<model>:<batch>` (generation: prefill, then decode steps). jax-js chooses worker threads once, when its backend starts, so 1 and 2 threads
 // need separate processes. Prints one JSON line: { name, ms, first, last }.
 import { installWebWorkers } from './web-worker.ts';
 import { measure } from '../measure.ts';
@@ -36,6 +36,19 @@ if (task === 'gpt') {
   const forward = jaxBertForward(BERT_MINI);
   const tokens = Int32Array.from({ length: BERT_MINI.batch * BERT_MINI.seq }, () => Math.floor(Math.random() * BERT_MINI.vocab));
   result = await measure(name, () => forward(tokens), reps, 1);
+} else if (task.startsWith('gen:')) {
+  // gen:<model>:<batch>: prefill and decode with a key/value cache (bench/peers/jax-gen.ts).
+  const [, model, batchArg] = task.split(':');
+  const { jaxGenerator } = await import('./jax-gen.ts');
+  const { GEN_MODELS } = await import('../configs.ts');
+  const cfg = { ...GEN_MODELS[model], batch: Number(batchArg) };
+  const gen = jaxGenerator(cfg);
+  const ids = (n: number) => Int32Array.from({ length: n }, () => Math.floor(Math.random() * cfg.vocab));
+  const prompt = ids(cfg.batch * cfg.prompt);
+  const prefill = await measure(name, () => gen.prefill(prompt), reps, 1);
+  const token = ids(cfg.batch);
+  const decode = await measure(name, () => gen.decode(token), 4 * reps, 2);
+  result = { prefill, decode };
 } else throw new Error(`unknown task ${task}`);
 console.log(JSON.stringify(result));
 process.exit(0);

@@ -51,7 +51,7 @@ export function simdTile() {
 /** The shared frame: blocks of whole row tiles in the parallel loop — per block, each
  *  column tile (`j0`, `nFull`, `step`) over the block's row tiles, then the edge columns of
  *  each row tile — then the leftover rows. */
-function frame(c: Contraction, { dot }: Parts, nFull: number, step: number, tile: KStmt[] | ((rows: (body: KStmt[]) => KStmt) => KStmt[])): KStmt[] {
+function frame(c: Contraction, { dot }: Parts, nFull: number, step: number, tile: KStmt[] | ((rows: (body: KStmt[]) => KStmt) => KStmt[]), tailRow?: (ii: KExpr) => KStmt[]): KStmt[] {
   const BLOCK = ROWS * 16;
   const rows = (body: KStmt[]): KStmt => ({ k: 'for', v: 'i0', from: v('ib'), to: call('min', v('mFull'), add(v('ib'), i(BLOCK))), step: ROWS, body });
   const columnTile = typeof tile === 'function' ? tile(rows) : [rows(tile)];
@@ -62,7 +62,10 @@ function frame(c: Contraction, { dot }: Parts, nFull: number, step: number, tile
       // The edge columns [nFull, N) of each row tile, as scalar dot products.
       ...(nFull < c.N ? [rows([loop('jj', i(c.N), R.flatMap((a) => dot(row(a), v('jj'), String(a))), false, i(nFull))])] : []),
     ] },
-    loop('ii', c.M, [loop('jj', i(c.N), dot(v('ii'), v('jj')))], false, v('mFull')),
+    // The rows past the last whole tile: one row at a time, vectorized along the columns
+    // where the layout allows (tailRow), else scalar dot products. With one row per sequence
+    // (decoding a token) these are all the rows.
+    loop('ii', c.M, tailRow ? tailRow(v('ii')) : [loop('jj', i(c.N), dot(v('ii'), v('jj')))], false, v('mFull')),
   ];
 }
 
@@ -187,10 +190,23 @@ function columnTile(c: Contraction, buffers: Map<string, ElemType>): { body: KSt
       ...R.flatMap((a) => Q.flatMap((q) => vectorEpilogue(c, buffers, v(`c${a}${q}`), row(a), col(q), `${a}${q}`) ?? laneEpilogue(parts, v(`c${a}${q}`), row(a), col(q), `${a}${q}`))),
     ];
   };
-  if (!pack) return { body: frame(c, parts, nFull, COLS, tile(false)) };
+  // A row past the last whole row tile: 1 × 8 tiles (two vector accumulators, Y read as it
+  // lies), then its edge columns as scalar dot products.
+  const tailRow = (ii: KExpr): KStmt[] => [
+    { k: 'for', v: 'j0', from: i(0), to: i(nFull), step: COLS, body: [
+      ...Q.map((q) => let_(`t${q}`, splat(f(0)), 'f32x4', true)),
+      loop('p', c.P, [
+        let_('ta', splat(load(buf(c.x), idx(parts.X(ii, v('p'))))), 'f32x4'),
+        ...Q.map((q) => set(`t${q}`, mul(v('ta'), vload(buf(c.y), idx(parts.Y(v('p'), col(q))))), '+')),
+      ]),
+      ...Q.flatMap((q) => vectorEpilogue(c, buffers, v(`t${q}`), ii, col(q), `t${q}`) ?? laneEpilogue(parts, v(`t${q}`), ii, col(q), `t${q}`)),
+    ] },
+    loop('jj', i(c.N), parts.dot(ii, v('jj')), false, i(nFull)),
+  ];
+  if (!pack) return { body: frame(c, parts, nFull, COLS, tile(false), tailRow) };
   const packed = (rows: (body: KStmt[]) => KStmt) => [...pack.fill, rows(tile(true))];
   return {
-    body: frame(c, parts, nFull, COLS, pack.fits ? (rows) => [if_(pack.fits!, packed(rows), [rows(tile(false))])] : packed),
+    body: frame(c, parts, nFull, COLS, pack.fits ? (rows) => [if_(pack.fits!, packed(rows), [rows(tile(false))])] : packed, tailRow),
     scratch: pack.elems,
   };
 }
