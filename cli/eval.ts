@@ -85,7 +85,7 @@ async function fewShotCommand(m: CheckedModel, checkpoint: string, o: Record<str
     },
     tok,
     tasks,
-    { shots, queries, batch: int(o.batch, 'batch'), seed, context, vocab: model.embed!.tokens!.vocab.value, describe: true },
+    { shots, queries, batch: int(o.batch, 'batch'), seed, context, vocab: model.embed!.tokens!.vocab.value, describe: o.description !== false },
     (done, total) => {
       if (!started) bar.start(total, 0, {});
       started = true;
@@ -95,8 +95,8 @@ async function fewShotCommand(m: CheckedModel, checkpoint: string, o: Record<str
   if (started) bar.stop();
   const out = typeof o.out === 'string' ? o.out : join(dirname(resolve(checkpoint)), `few-shot-${basename(resolve(checkpoint))}`);
   makeFolder(out, 'report folder');
-  const title = `${model.name} at step ${ck.state.step}: exact match on held-out queries`;
-  writeAtomically(join(out, 'report.json'), JSON.stringify({ model: model.name, checkpoint, step: ck.state.step, seed, shots, rows }, null, 1) + '\n', 'report');
+  const title = `${model.name} at step ${ck.state.step}: exact match on held-out queries${o.description === false ? ', no task description' : ''}`;
+  writeAtomically(join(out, 'report.json'), JSON.stringify({ model: model.name, checkpoint, step: ck.state.step, seed, shots, description: o.description !== false, rows }, null, 1) + '\n', 'report');
   writeAtomically(join(out, 'few-shot.svg'), fewShotSvg(rows.map((r) => [r.task, r.shots, r.correct / r.queries]), title), 'report');
   const cut = rows.reduce((s, r) => s + r.cut, 0);
   console.log([title, '', fewShotTable(rows), ...(cut ? ['', `${cut} prompts were longer than the context; their oldest tokens were cut`] : []), '', `plot: ${join(out, 'few-shot.svg')}`, `report: ${join(out, 'report.json')}`].join('\n'));

@@ -219,6 +219,7 @@ Exit codes:
     .option('--task <text>', '--few-shot with --examples: the task description')
     .option('--shots <list>', '--few-shot: numbers of examples to compare, comma-separated', '0,1,4')
     .option('--queries <n>', '--few-shot: held-out queries per task', '100')
+    .option('--no-description', '--few-shot: leave out the task description, so that only the examples say what the task is')
     .option('--seed <n>', '--few-shot: seed of the queries and examples drawn', '1')
     .option('-o, --out <dir>', 'report folder (default: eval-<checkpoint> beside the checkpoint; few-shot-<checkpoint> with --few-shot)')
     .addOption(new Option('--target <target>', 'where to run it').choices(['cpu', 'wasm', 'ts', 'webgpu']).default('cpu'))
