@@ -265,7 +265,7 @@ Exit codes:
     .option('--data <source>', 'training text, as tfm train reads it')
     .option('--seed <n>', 'seed of initialisation and batches (the same for every size)', '1')
     .option('-o, --out <dir>', 'sweep folder (default: runs/scale-<model>-<dim>)')
-    .addOption(new Option('--target <target>', 'where to run it').choices(['cpu', 'wasm', 'ts']).default('cpu'))
+    .addOption(new Option('--target <target>', 'where to run it').choices(['cpu', 'wasm', 'ts', 'webgpu']).default('cpu'))
     .addOption(errorFormat())
     .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => (await scaleModule()).scaleCommand(spec, opts));
 
