@@ -15,7 +15,10 @@ import { lowerModel } from '../compiler/lower.ts';
 import { printGraph } from '../compiler/print.ts';
 import { COMPILER_VERSION } from '../compiler/version.ts';
 import type { ModelRunner } from '../runtime/executor.ts';
-import { removeStaleTemporaries } from '../runtime/checkpoint.ts';
+import { readCheckpoint, removeStaleTemporaries, type LoadedCheckpoint } from '../runtime/checkpoint.ts';
+import { parseTokenizer, type Tokenizer } from '../runtime/text/tokenizer.ts';
+import { setCheckpointWeights } from '../runtime/weights.ts';
+import { TfmError } from '../common/errors.ts';
 import { createRunner, loadCompiled } from '../runtime/load.ts';
 import type { TrainModel } from '../runtime/train.ts';
 
@@ -97,6 +100,35 @@ export function specHash(m: CheckedModel): string {
 /** How many token positions the model has: its input's context, or its position table's length. */
 export function contextOf(m: CheckedModel): number | undefined {
   return m.model.inputs.tokens?.context?.value ?? m.model.embed?.positions?.length?.value;
+}
+
+/** Refuses (TFM4002) a model that is not a decoder trained by next-token prediction, naming
+ *  the command and what it `does` with decoders. */
+export function requireDecoder(m: CheckedModel, command: string, does: string): void {
+  const model = m.model;
+  if (model.layout?.value !== 'decoder' || model.objective?.kind.value !== 'clm') {
+    throw new TfmError('TFM4002', `\`${command}\` ${does} decoders (\`layout decoder\`, \`objective clm\`) so far; ${model.name} is ${model.layout?.value ?? 'a model'} with \`objective ${model.objective?.kind.value ?? '(none)'}\``);
+  }
+}
+
+/** A decoder's `tfm train` checkpoint folder opened for inference (`tfm generate`, `tfm eval
+ *  --few-shot`): the checkpoint, the tokenizer it was trained with, and the model's context
+ *  (a model without one: TFM4002; a folder without tokenizer.json: TFM5010). */
+export function decoderCheckpoint(m: CheckedModel, checkpoint: string, command: string): { ck: LoadedCheckpoint; tok: Tokenizer; context: number } {
+  const context = contextOf(m);
+  if (context === undefined) throw new TfmError('TFM4002', `${m.model.name} declares no context length (\`input tokens context N\`): \`${command}\` needs to know how many positions the model has`);
+  const ck = readCheckpoint(checkpoint, specHash(m));
+  if (ck.tokenizer === undefined) throw new TfmError('TFM5010', `\`${checkpoint}\` holds no tokenizer.json: give a checkpoint folder written by \`tfm train\``);
+  return { ck, tok: parseTokenizer(ck.tokenizer, `the tokenizer of \`${checkpoint}\``), context };
+}
+
+/** An executor of `m` for `dims` holding the weights of checkpoint `ck` (read from `where`),
+ *  already on its device. */
+export async function checkpointExecutor(m: CheckedModel, ck: LoadedCheckpoint, where: string, dims: Record<string, number>, opts: Parameters<typeof compileExecutor>[2]): Promise<ModelRunner> {
+  const ex = await compileExecutor(m, dims, opts);
+  setCheckpointWeights(ex, ck.model, ck.state.naming, where);
+  ex.push();
+  return ex;
 }
 
 /** What `tfm train` needs of a checked spec, compiled on demand. The command has checked

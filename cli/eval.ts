@@ -11,15 +11,12 @@ import { checkedModel } from './weights.ts';
 import type { CheckedModel } from '../compiler/check.ts';
 import { TfmError } from '../common/errors.ts';
 import { LIMITS, readTextBounded } from '../common/files.ts';
-import { readCheckpoint } from '../runtime/checkpoint.ts';
 import { evaluateFewShot, fewShotTable, type FewShotTask } from '../runtime/generate/few-shot-eval.ts';
 import { parsePairs } from '../runtime/generate/few-shot.ts';
 import { fewShotSvg } from '../runtime/plot.ts';
 import { progress } from '../runtime/progress.ts';
 import { heldOut, taskPairs, TASKS } from '../runtime/text/tasks.ts';
-import { parseTokenizer } from '../runtime/text/tokenizer.ts';
-import { setCheckpointWeights } from '../runtime/weights.ts';
-import { compileExecutor, contextOf, specHash } from './driver.ts';
+import { checkpointExecutor, decoderCheckpoint, requireDecoder } from './driver.ts';
 
 export async function evalCommand(spec: string, o: Record<string, string | boolean | undefined>): Promise<void> {
   const m = checkedModel(spec);
@@ -50,9 +47,8 @@ export async function evalCommand(spec: string, o: Record<string, string | boole
 /** `tfm eval --few-shot`: 0/1/k-shot accuracy of a decoder checkpoint on held-out pairs. */
 async function fewShotCommand(m: CheckedModel, checkpoint: string, o: Record<string, string | boolean | undefined>): Promise<void> {
   const model = m.model;
-  if (model.layout?.value !== 'decoder' || model.objective?.kind.value !== 'clm') throw new TfmError('TFM4002', `\`tfm eval --few-shot\` prompts decoders (\`layout decoder\`, \`objective clm\`); ${model.name} is ${model.layout?.value ?? 'a model'}`);
-  const context = contextOf(m);
-  if (context === undefined) throw new TfmError('TFM4002', `${model.name} declares no context length`);
+  requireDecoder(m, 'tfm eval --few-shot', 'prompts');
+  // Defaults as the command line gives them (cli/main.ts), for callers that leave them out.
   const shots = String(o.shots ?? '0,1,4').split(',').map((x) => int(x.trim(), 'shots', 0));
   const queries = int(o.queries ?? '100', 'queries');
   const seed = int(o.seed ?? '1', 'seed', 0);
@@ -71,18 +67,11 @@ async function fewShotCommand(m: CheckedModel, checkpoint: string, o: Record<str
       return { name: t.name, description: t.description, train: taskPairs(t, 'train'), heldout: taskPairs(t, 'heldout') };
     });
   }
-  const ck = readCheckpoint(checkpoint, specHash(m));
-  if (ck.tokenizer === undefined) throw new TfmError('TFM5010', `\`${checkpoint}\` holds no tokenizer.json: give a checkpoint folder written by \`tfm train\``);
-  const tok = parseTokenizer(ck.tokenizer, `the tokenizer of \`${checkpoint}\``);
+  const { ck, tok, context } = decoderCheckpoint(m, checkpoint, 'tfm eval --few-shot');
   const bar = progress('few-shot prompts {value}/{total} |{bar}| ETA {eta_formatted}', { tty: process.stderr.isTTY === true, every: 100, write: (line) => process.stderr.write(`${line}\n`) });
   let started = false;
   const rows = await evaluateFewShot(
-    async (dims) => {
-      const ex = await compileExecutor(m, dims, { train: false, cache: true, target: String(o.target ?? 'cpu'), threads: 2, variants: [{ seq: 1 }] });
-      setCheckpointWeights(ex, ck.model, ck.state.naming, checkpoint);
-      ex.push();
-      return ex;
-    },
+    (dims) => checkpointExecutor(m, ck, checkpoint, dims, { train: false, cache: true, target: String(o.target ?? 'cpu'), threads: 2, variants: [{ seq: 1 }] }),
     tok,
     tasks,
     { shots, queries, batch: int(o.batch, 'batch'), seed, context, vocab: model.embed!.tokens!.vocab.value, describe: o.description !== false },

@@ -3,15 +3,12 @@
 // prompt as it comes, or printing each of several prompts' continuations (batched) in order.
 import { TfmError } from '../common/errors.ts';
 import { LIMITS, readTextBounded } from '../common/files.ts';
-import { readCheckpoint } from '../runtime/checkpoint.ts';
 import { invalidDecoding, type DecodingOptions } from '../runtime/generate/decoding.ts';
 import { drawExamples, fewShotPrompt, parsePairs } from '../runtime/generate/few-shot.ts';
 import { cacheVariants, generate, generateWithCache, prefillLength } from '../runtime/generate/generate.ts';
 import { Rng } from '../runtime/init.ts';
-import { parseTokenizer } from '../runtime/text/tokenizer.ts';
-import { setCheckpointWeights } from '../runtime/weights.ts';
 import { lowerForCache, LoweringError } from '../compiler/lower.ts';
-import { compileExecutor, contextOf, specHash } from './driver.ts';
+import { checkpointExecutor, decoderCheckpoint, requireDecoder } from './driver.ts';
 import { count as int, decimal as num } from './flags.ts';
 import { checkedModel } from './weights.ts';
 
@@ -38,10 +35,7 @@ export interface GenerateCommandOptions {
 
 export async function generateCommand(spec: string, o: GenerateCommandOptions): Promise<void> {
   const m = checkedModel(spec);
-  const model = m.model;
-  if (model.layout?.value !== 'decoder' || model.objective?.kind.value !== 'clm') {
-    throw new TfmError('TFM4002', `\`tfm generate\` continues text with decoders (\`layout decoder\`, \`objective clm\`) so far; ${model.name} is ${model.layout?.value ?? 'a model'} with \`objective ${model.objective?.kind.value ?? '(none)'}\``);
-  }
+  requireDecoder(m, 'tfm generate', 'continues text with');
   const decoding: DecodingOptions = { temperature: num(o.temperature, 'temperature'), topK: int(o.topK, 'top-k', 0), topP: num(o.topP, 'top-p'), repetitionPenalty: num(o.repetitionPenalty, 'repetition-penalty') };
   const bad = invalidDecoding(decoding);
   if (bad) throw new TfmError('TFM5008', bad);
@@ -66,17 +60,13 @@ export async function generateCommand(spec: string, o: GenerateCommandOptions): 
   }
   if (stop?.some((s) => s.length === 0)) throw new TfmError('TFM5008', '--stop takes non-empty text');
 
-  const ck = readCheckpoint(o.checkpoint, specHash(m));
-  if (ck.tokenizer === undefined) throw new TfmError('TFM5010', `\`${o.checkpoint}\` holds no tokenizer.json: give a checkpoint folder written by \`tfm train\``);
-  const tok = parseTokenizer(ck.tokenizer, `the tokenizer of \`${o.checkpoint}\``);
+  const { ck, tok, context } = decoderCheckpoint(m, o.checkpoint, 'tfm generate');
   const prompts = texts.map((t, k) => {
     const ids = tok.encode(t);
     if (ids.length === 0) throw new TfmError('TFM5008', `prompt ${k + 1} has no tokens`);
     return ids;
   });
-  const vocab = model.embed!.tokens!.vocab.value;
-  const context = contextOf(m);
-  if (context === undefined) throw new TfmError('TFM4002', `${model.name} declares no context length (\`input tokens context N\`): \`tfm generate\` needs to know how many positions the model has`);
+  const vocab = m.model.embed!.tokens!.vocab.value;
   // The window: long enough for the longest prompt and its new tokens, within the context
   // (beyond it, the oldest tokens slide out).
   const span = Math.min(context, Math.max(...prompts.map((p) => p.length)) + maxNewTokens);
@@ -96,10 +86,8 @@ export async function generateCommand(spec: string, o: GenerateCommandOptions): 
   const dims: Record<string, number> = cached ? { batch, seq: prefillLength(prompts, span), ctx: span } : { batch, seq: span };
   // Two threads (this machine's CPU target is built for two); the cached program's decode and
   // prefill lengths get task lists of their own on both.
-  const ex = await compileExecutor(m, dims, { train: false, cache: cached, target: o.target, threads: 2, ...(cached ? { variants: cacheVariants(prompts, span) } : {}) });
+  const ex = await checkpointExecutor(m, ck, o.checkpoint, dims, { train: false, cache: cached, target: o.target, threads: 2, ...(cached ? { variants: cacheVariants(prompts, span) } : {}) });
   try {
-    setCheckpointWeights(ex, ck.model, ck.state.naming, o.checkpoint);
-    ex.push();
     const eos = tok.specials.get('<eos>');
     const single = prompts.length === 1;
     if (single) process.stdout.write(texts[0]);
