@@ -262,11 +262,6 @@ class Lowerer {
   normLayer = (prefix: string, x: Value, n: Norm) => this.norm(prefix, x, n);
   dropoutLayer = (x: Value, p: number | undefined, span?: Span) => this.dropout(x, p, span);
   nextSalt = () => this.salt++;
-  pastPositions = () => this.past();
-  /** Lowering the inference graph with a key/value cache. */
-  get cached(): boolean {
-    return this.cache;
-  }
   /** Exposes a value as a graph output (the caches). */
   output = (name: string, v: Value) => this.g.outputs.set(name, v);
   get training(): boolean {
@@ -395,8 +390,8 @@ class BlockLowerer {
     const kvHeads = a.kvHeads?.value ?? heads;
     const self = a.kind.value === 'self';
     // Rotary positions rotate queries and keys of self attention by their positions.
-    const cached = self && this.l.cached;
-    const rotate = (t: Value) => (self && this.ctx.rotary ? this.l.emitOp('rotary', cached ? [t, this.l.pastPositions()] : [t], { head_dim: hd, base: 10000, inverse: false }, a.span) : t);
+    const cached = self && this.l.cache;
+    const rotate = (t: Value) => (self && this.ctx.rotary ? this.l.emitOp('rotary', cached ? [t, this.l.past()] : [t], { head_dim: hd, base: 10000, inverse: false }, a.span) : t);
     const q = rotate(this.l.denseLayer(`${prefix}.q`, x, heads * hd, a.bias, INIT_STD, a.span));
     let k = rotate(this.l.denseLayer(`${prefix}.k`, kv, kvHeads * hd, a.bias, INIT_STD, a.span));
     let v = this.l.denseLayer(`${prefix}.v`, kv, kvHeads * hd, a.bias, INIT_STD, a.span);
@@ -405,8 +400,8 @@ class BlockLowerer {
       // The new keys and values join the cache; the queries attend over all of it.
       const kind = mask?.kind.value;
       if (kind !== 'causal' && kind !== 'local' && kind !== 'prefix') throw new LoweringError(`a key/value cache needs causal self attention (\`mask causal\`, \`local\` or \`prefix\`); this layer's mask is ${kind ?? 'none'}`, mask?.span ?? a.span);
-      k = this.l.emitOp('kv_write', [k, this.l.pastPositions()], { ctx: 'ctx' }, a.span);
-      v = this.l.emitOp('kv_write', [v, this.l.pastPositions()], { ctx: 'ctx' }, a.span);
+      k = this.l.emitOp('kv_write', [k, this.l.past()], { ctx: 'ctx' }, a.span);
+      v = this.l.emitOp('kv_write', [v, this.l.past()], { ctx: 'ctx' }, a.span);
       this.l.output(`cache:${prefix}.k`, k);
       this.l.output(`cache:${prefix}.v`, v);
     }
@@ -432,7 +427,7 @@ class BlockLowerer {
     if (attrs.has_prefix) inputs.push(this.l.graph().input('prefix_len', ['batch'], 'i32'));
     if (cached) {
       attrs.has_q_pos = true;
-      inputs.push(this.l.pastPositions());
+      inputs.push(this.l.past());
     }
     if (a.dropout?.value && this.l.training) {
       // Dropout on the attention probabilities, inside the fused attention op.
