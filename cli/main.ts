@@ -21,6 +21,9 @@ const trainModule = () => loadSource<typeof import('./train.ts')>('train.ts');
 const serveModule = () => loadSource<typeof import('./serve.ts')>('serve.ts');
 const evalModule = () => loadSource<typeof import('./eval.ts')>('eval.ts');
 const generateModule = () => loadSource<typeof import('./generate.ts')>('generate.ts');
+/** Optimizer options shared by tfm train and tfm scale (one default for both). */
+const weightDecayOption = () => new Option('--weight-decay <x>', 'AdamW decoupled weight decay').default('0.1');
+const maxNormOption = () => new Option('--max-norm <x>', 'clip gradients to this global norm (0: off)').default('1');
 const scaleModule = () => loadSource<typeof import('./scale.ts')>('scale.ts');
 
 /** The errors of the compile and run commands are TfmErrors (common/errors.ts) with a
@@ -187,8 +190,8 @@ Exit codes:
     .option('--seq <n>', 'tokens per sequence (default: the spec context)')
     .option('--lr <x>', 'peak learning rate', '3e-3')
     .option('--warmup <n>', 'warmup steps', '30')
-    .option('--weight-decay <x>', 'AdamW decoupled weight decay', '0.1')
-    .option('--max-norm <x>', 'clip gradients to this global norm (0: off)', '1')
+    .addOption(weightDecayOption())
+    .addOption(maxNormOption())
     .option('--eval-every <n>', 'validate, plot and sample every n steps', '50')
     .option('--eval-batches <n>', 'validation batches', '8')
     .option('--checkpoint-every <n>', 'write a checkpoint every n steps', '100')
@@ -261,6 +264,8 @@ Exit codes:
     .option('--seq <n>', 'tokens per sequence (default: the spec context)')
     .option('--lr <x>', 'peak learning rate', '3e-3')
     .option('--warmup <n>', 'warmup steps', '30')
+    .addOption(weightDecayOption())
+    .addOption(maxNormOption())
     .option('--eval-batches <n>', 'validation batches', '8')
     .option('--data <source>', 'training text, as tfm train reads it')
     .option('--seed <n>', 'seed of initialisation and batches (the same for every size)', '1')
