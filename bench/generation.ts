@@ -3,7 +3,6 @@
 // per pass) with a key/value cache, for gpt_tiny and gpt2_small at batch 1 and 8 — ours on the
 // wasm target (2 threads; decode as a dims variant of the prefill executor) beside jax-js
 // running the same model (bench/peers/jax-gen.ts, 2 worker threads, in a child process).
-import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
@@ -13,9 +12,7 @@ import { Executor } from '../runtime/executor.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { GEN_MODELS } from './configs.ts';
-import { measure, printTable, type Measured } from './measure.ts';
-
-const randomIds = (n: number, vocab: number) => Int32Array.from({ length: n }, () => Math.floor(Math.random() * vocab));
+import { jaxChild, measure, printTable, randomIds, type Measured } from './measure.ts';
 
 export async function generationBench(): Promise<void> {
   const gen = async (model: string, batch: number) => {
@@ -34,9 +31,12 @@ export async function generationBench(): Promise<void> {
     dec.input('past').fill(cfg.prompt);
     const decode = await measure('tfm wasm, 2 threads', () => (dec.forward(), dec.output('logits')[0]), model === 'gpt2_small' ? 12 : 40, 2);
     ex.close();
-    const r2 = spawnSync(process.execPath, ['--import', 'tsx', 'bench/peers/jax-child.ts', `gen:${model}:${batch}`, '2', model === 'gpt2_small' ? '3' : '10'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-    const peer = r2.status === 0 ? (JSON.parse(r2.stdout.trim().split('\n').pop()!) as { prefill: Measured; decode: Measured }) : undefined;
-    if (!peer) console.log(`  (jax-js failed on ${model} batch ${batch}: exit ${r2.status})`);
+    let peer: { prefill: Measured; decode: Measured } | undefined;
+    try {
+      peer = jaxChild(`gen:${model}:${batch}`, 2, model === 'gpt2_small' ? 3 : 10);
+    } catch (e) {
+      console.log(`  (${(e as Error).message})`);
+    }
     const title = `${model} generation, batch ${batch}: prefill of ${cfg.prompt} tokens per row (logits at every position), into a cache of ${cfg.ctx}`;
     printTable(`${title} — prefill:`, [prefill, peer?.prefill], (m) => `${((batch * cfg.prompt) / m.ms * 1000).toFixed(0)} tokens/s`, prefill, 'wasm, 2 threads');
     printTable(`${title} — decode, one token per row per pass:`, [decode, peer?.decode], (m) => `${(batch / m.ms * 1000).toFixed(1)} tokens/s`, decode, 'wasm, 2 threads');

@@ -1,5 +1,6 @@
 // Medians of timed repetitions, shared by the benchmark and the peer child processes.
 // Numbers from a shared, noisy machine: warm-up runs are dropped, the median is reported.
+import { spawnSync } from 'node:child_process';
 
 export interface Measured {
   name: string;
@@ -32,4 +33,15 @@ export function printTable(title: string, rows: (Measured | undefined)[], unit: 
   console.log(`\n${title}`);
   for (const r of rows) if (r) console.log(`  ${r.name.padEnd(44)} ${unit(r).padStart(16)}`);
   for (const r of rows) if (r && ours && r !== ours) console.log(`  ratio ours (${oursLabel}) / ${r.name.padEnd(34)} ${(r.ms / ours.ms).toFixed(2)}×`);
+}
+
+/** Random token ids in [0, vocab). */
+export const randomIds = (n: number, vocab: number) => Int32Array.from({ length: n }, () => Math.floor(Math.random() * vocab));
+
+/** One jax-js measurement in a child process of its own (bench/peers/jax-child.ts: jax-js
+ *  picks its threads once per process); its last line of output, parsed. */
+export function jaxChild<T = Measured>(task: string, threads: number, reps: number): T {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/peers/jax-child.ts', task, String(threads), String(reps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`jax-js ${task} on ${threads} thread(s) failed (exit ${r.status})`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }

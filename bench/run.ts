@@ -13,7 +13,6 @@
 //      decode tokens/s beside jax-js (2 worker threads) running the same model.
 // jax-js picks its threads once per process, so each jax-js measurement runs in a child
 // process (bench/peers/jax-child.ts). Numbers from a shared, noisy machine: medians.
-import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
@@ -24,7 +23,7 @@ import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { BERT_MINI, GPT_MINI } from './configs.ts';
 import { kernelProgram } from './kernel-program.ts';
-import { measure, printTable, type Measured } from './measure.ts';
+import { jaxChild, measure, printTable, randomIds, type Measured } from './measure.ts';
 import { tfjsStep } from './peers/tfjs-gpt.ts';
 import { generationBench } from './generation.ts';
 
@@ -35,13 +34,6 @@ if (at > 0 && process.argv[at + 1] === 'webgpu') {
 const STEPS = Number(process.env.BENCH_STEPS ?? 8);
 const cfg = GPT_MINI;
 const tokensPerStep = cfg.batch * cfg.seq;
-const randomIds = (n: number, vocab: number) => Int32Array.from({ length: n }, () => Math.floor(Math.random() * vocab));
-
-function jax(task: string, threads: number, reps: number): Measured {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/peers/jax-child.ts', task, String(threads), String(reps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`jax-js ${task} on ${threads} thread(s) failed (exit ${r.status})`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measured;
-}
 
 async function gptStep(target: string, threads: number) {
   const r = checkFiles(['specs/gpt_tiny.tfm']);
@@ -70,7 +62,7 @@ for (const [target, threads] of [['wasm', 1], ['wasm', 2], ['ts', 2]] as const) 
 const tfjs = await tfjsStep(cfg);
 const [tt, ty] = [randomIds(tokensPerStep, cfg.vocab), randomIds(tokensPerStep, cfg.vocab)];
 gpt.push(await measure('TensorFlow.js wasm (SIMD, 1 thread)', () => tfjs.step(tt, ty), STEPS));
-gpt.push(jax('gpt', 1, STEPS), jax('gpt', 2, STEPS));
+gpt.push(jaxChild('gpt', 1, STEPS), jaxChild('gpt', 2, STEPS));
 table(`GPT-mini training (vocab ${cfg.vocab}, d_model ${cfg.d}, ${cfg.heads} heads, ${cfg.layers} layers, batch ${cfg.batch} × ${cfg.seq}), median of ${STEPS} steps:`, gpt, (m) => `${((tokensPerStep / m.ms) * 1000).toFixed(0)} tokens/s`, gpt[1]);
 
 // 2. 512³ matmul.
@@ -88,7 +80,7 @@ for (const [layout, attrs] of [['a·b', {}], ['a·bᵀ', { tb: true }], ['aᵀ·
     ex.close();
   }
 }
-mm.push(jax('matmul', 1, 20), jax('matmul', 2, 20));
+mm.push(jaxChild('matmul', 1, 20), jaxChild('matmul', 2, 20));
 table(`${N}³ fp32 matmul, median of 20:`, mm, (m) => `${((2 * N ** 3) / m.ms / 1e6).toFixed(1)} GFLOP/s`, mm[1]);
 
 // 3. BERT-mini forward.
@@ -107,7 +99,7 @@ const bert: Measured[] = [];
     ex.close();
   }
 }
-bert.push(jax('bert', 1, 3), jax('bert', 2, 3));
+bert.push(jaxChild('bert', 1, 3), jaxChild('bert', 2, 3));
 table(`BERT-mini forward (d ${BERT_MINI.d}, ${BERT_MINI.layers} layers, ${BERT_MINI.heads} heads, batch ${BERT_MINI.batch} × ${BERT_MINI.seq}, vocab ${BERT_MINI.vocab}), tokens to logits:`, bert, (m) => `${m.ms.toFixed(0)} ms`, bert[1]);
 
 // 5. Generation with a key/value cache (bench/generation.ts; alone: npx tsx bench/generation.ts).

@@ -45,7 +45,7 @@ export function jaxBertForward(cfg: BertConfig): (tokens: Int32Array) => Promise
 }
 
 /** jax-js takes ownership of arguments: pass references so that the weights survive. */
-function structuredRef<T>(x: T): T {
+export function structuredRef<T>(x: T): T {
   if (x && typeof x === 'object' && 'ref' in (x as object) && typeof (x as { ref: unknown }).ref === 'object') return (x as unknown as { ref: T }).ref;
   if (Array.isArray(x)) return x.map(structuredRef) as T;
   if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, structuredRef(v)])) as T;

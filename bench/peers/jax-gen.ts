@@ -4,6 +4,7 @@
 // at every position, as ours computes them) and one for a decode step (one token per row, the
 // cache updated by a one-hot mask — jit wants fixed shapes). Every row is at the same position.
 import { jit, nn, numpy as np, type Array as JArray } from '@jax-js/jax';
+import { structuredRef } from './jax-bert.ts';
 
 export interface GenConfig {
   vocab: number;
@@ -82,7 +83,7 @@ export function jaxGenerator(cfg: GenConfig) {
     /** The prompts [B, P] in one pass; waits for the logits and the last layer's cache. */
     async prefill(tokens: Int32Array): Promise<number> {
       for (const c of caches) c.dispose();
-      const [logits, ...c] = prefill(refs(p), np.array(tokens, { dtype: np.int32 }).reshape([B, P])) as JArray[];
+      const [logits, ...c] = prefill(structuredRef(p), np.array(tokens, { dtype: np.int32 }).reshape([B, P])) as JArray[];
       caches = c;
       pos = P;
       const v = (await logits.data())[0];
@@ -91,18 +92,10 @@ export function jaxGenerator(cfg: GenConfig) {
     },
     /** One new token per row at the next position; waits for its logits. */
     async decode(tokens: Int32Array): Promise<number> {
-      const [logits, ...c] = decode(refs(p), caches, np.array(tokens, { dtype: np.int32 }).reshape([B, 1]), np.array(Int32Array.of(pos), { dtype: np.int32 }).reshape([])) as JArray[];
+      const [logits, ...c] = decode(structuredRef(p), caches, np.array(tokens, { dtype: np.int32 }).reshape([B, 1]), np.array(Int32Array.of(pos), { dtype: np.int32 }).reshape([])) as JArray[];
       caches = c;
       pos = Math.min(pos + 1, C - 1);
       return (await logits.data())[0];
     },
   };
-}
-
-/** jax-js takes ownership of arguments: pass references so that the weights survive. */
-function refs<T>(x: T): T {
-  if (x && typeof x === 'object' && 'ref' in (x as object) && typeof (x as { ref: unknown }).ref === 'object') return (x as unknown as { ref: T }).ref;
-  if (Array.isArray(x)) return x.map(refs) as T;
-  if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, refs(v)])) as T;
-  return x;
 }
