@@ -16,11 +16,12 @@ import { printGraph } from '../compiler/print.ts';
 import { COMPILER_VERSION } from '../compiler/version.ts';
 import type { ModelRunner } from '../runtime/executor.ts';
 import { readCheckpoint, removeStaleTemporaries, type LoadedCheckpoint } from '../runtime/checkpoint.ts';
-import { parseTokenizer, type Tokenizer } from '../runtime/text/tokenizer.ts';
+import { parseTokenizer, sentinelName, type Tokenizer } from '../runtime/text/tokenizer.ts';
 import { setCheckpointWeights } from '../runtime/weights.ts';
 import { TfmError } from '../common/errors.ts';
 import { createRunner, loadCompiled } from '../runtime/load.ts';
 import type { TrainModel } from '../runtime/train.ts';
+import type { DenoiseSettings } from '../runtime/text/denoise.ts';
 
 /** Where compiled programs are kept: `$TFM_CACHE_DIR`, else `$XDG_CACHE_HOME/tfm`, else
  *  `~/.cache/tfm`. Each entry is a folder named by the sha256 of what it holds. */
@@ -140,13 +141,38 @@ export function trainModel(m: CheckedModel, target = 'cpu'): TrainModel {
     objective: m.model.objective!.kind.value as TrainModel['objective'],
     vocab: m.model.embed?.tokens?.vocab.value,
     context: contextOf(m),
-    specials: m.model.vocabulary.specials.map((s) => s.value),
+    // Sentinels are specials by T5's names (`<extra_id_0>`, …).
+    specials: [...m.model.vocabulary.specials.map((s) => s.value), ...Array.from({ length: m.model.vocabulary.sentinels?.value ?? 0 }, (_, k) => sentinelName(k))],
     image: img ? { channels: img.channels?.value ?? 1, height: img.height!.value, width: img.width!.value } : undefined,
     classes: m.model.head?.classes?.value,
     mlm: m.model.objective?.kind.value === 'mlm' ? mlmSettings(m) : undefined,
+    spans: m.model.objective?.kind.value === 'span_corruption' ? spanSettings(m) : undefined,
+    noise: m.model.objective?.kind.value === 'denoise' ? denoiseSettings(m) : undefined,
+    targetContext: m.model.inputs.targets?.context?.value,
     specHash: specHash(m),
     executor: (dims, opts) => compileExecutor(m, dims, { ...opts, target }),
   };
+}
+
+/** A number the spec's objective was given (`noise_density = 0.15`), else `otherwise`. */
+function objectiveNumber(m: CheckedModel, key: string, otherwise: number): number {
+  const v = m.model.objective!.params.get(key);
+  return v && !Array.isArray(v) ? v.value : otherwise;
+}
+
+/** `objective denoise(mask, delete, infill, poisson_lambda, permute, rotate)`: each noise the
+ *  spec names, at its rate; those it does not name are off (λ: BART's 3). */
+export function denoiseSettings(m: CheckedModel): DenoiseSettings {
+  const value = (k: string, d: number) => objectiveNumber(m, k, d);
+  return { mask: value('mask', 0), delete: value('delete', 0), infill: value('infill', 0), poissonLambda: value('poisson_lambda', 3), permute: value('permute', 0), rotate: value('rotate', 0) };
+}
+
+/** `objective span_corruption(noise_density = …, mean_span_length = …, sentinels = …)`, with
+ *  T5's values where the spec is silent (the sentinels: all the vocabulary declares). */
+export function spanSettings(m: CheckedModel): { noiseDensity: number; meanSpanLength: number; sentinels: number } {
+  const value = (k: string, d: number) => objectiveNumber(m, k, d);
+  const declared = m.model.vocabulary.sentinels?.value ?? 0;
+  return { noiseDensity: value('noise_density', 0.15), meanSpanLength: value('mean_span_length', 3), sentinels: value('sentinels', declared) };
 }
 
 /** `objective mlm(mask_prob = …, split = […])`, with BERT's values where the spec is silent

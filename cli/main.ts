@@ -184,7 +184,7 @@ Exit codes:
     .description('train a spec on its objective — a decoder on text (next-token prediction), an image classifier on MNIST: progress bar, validation (loss; accuracy for classifiers), loss plot, samples, checkpoints')
     .argument('<spec>', 'spec file')
     .option('--data <source>', 'text: a built-in corpus (moby-dick, the default for next-token prediction; sotu; moby-dick+sotu, the default for masked LM; wordnet, its definitions and examples; tasks, episodes of small in-context tasks for tfm eval --few-shot), a text file or a folder of .txt files; labelled sentences: sentiment (the default) or a JSON file of [{text, class}]; images: mnist (the default), fashion-mnist, or a folder of the four MNIST-layout IDX files')
-    .addOption(new Option('--tokenizer <kind>', 'tokenizer of a text run: char, bpe or wordpiece trained on the text, or the shipped gpt2 (r50k) or bert (bert-base-uncased) vocabularies (default: char for next-token prediction; for encoders bert when the spec vocab is 30522, else wordpiece)').choices(['char', 'bpe', 'gpt2', 'bert', 'wordpiece']))
+    .addOption(new Option('--tokenizer <kind>', 'tokenizer of a text run: char, bpe, wordpiece or unigram (SentencePiece-style) trained on the text, or the shipped gpt2 (r50k) or bert (bert-base-uncased) vocabularies (default: char for next-token prediction; for encoders bert when the spec vocab is 30522, else wordpiece; unigram for encoder-decoders)').choices(['char', 'bpe', 'gpt2', 'bert', 'wordpiece', 'unigram']))
     .option('--steps <n>', 'training steps', '300')
     .option('--batch <n>', 'sequences per step', '16')
     .option('--seq <n>', 'tokens per sequence (default: the spec context)')

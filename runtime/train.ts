@@ -19,6 +19,9 @@ import { learningRate } from './schedule.ts';
 import type { TokenizerKind } from './text/tokenizer.ts';
 import { clmData } from './objectives/clm.ts';
 import { mlmData } from './objectives/mlm.ts';
+import { spanCorruptionData } from './objectives/span-corruption.ts';
+import { denoiseData } from './objectives/denoise.ts';
+import type { DenoiseSettings } from './text/denoise.ts';
 import { imageClassifyData } from './objectives/classify-image.ts';
 import { textClassifyData } from './objectives/classify-text.ts';
 import type { Metrics, ObjectiveData, RunSettings } from './objectives/objective.ts';
@@ -81,9 +84,16 @@ export interface TrainResult {
  *  program (the command line compiles; the runtime imports nothing of the compiler). */
 export interface TrainModel {
   name: string;
-  objective: 'clm' | 'mlm' | 'classify';
+  objective: 'clm' | 'mlm' | 'classify' | 'span_corruption' | 'denoise';
   /** Masked-LM models: the share of tokens chosen and their mask/random/keep split. */
   mlm?: { maskProb: number; split: [number, number, number] };
+  /** Span corruption: T5's noise density, mean span length, and the sentinels the vocabulary
+   *  holds (named `<extra_id_k>` among `specials`). */
+  spans?: { noiseDensity: number; meanSpanLength: number; sentinels: number };
+  /** Denoising: the spec's noises. */
+  noise?: DenoiseSettings;
+  /** Encoder-decoders: the decoder's length (`input targets context`). */
+  targetContext?: number;
   /** Text models. */
   vocab?: number;
   context?: number;
@@ -135,6 +145,10 @@ export function objectiveData(model: TrainModel, opts: Pick<TrainOptions, 'data'
       return clmData({ data: opts.data ?? 'moby-dick', tokenizer: opts.tokenizer ?? 'char', batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, sampleTokens: opts.sampleTokens });
     case 'mlm':
       return mlmData({ data: opts.data ?? 'moby-dick+sotu', tokenizer: opts.tokenizer ?? encoderTokenizer(model), batch: opts.batch, seq, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, maskProb: model.mlm!.maskProb, split: model.mlm!.split });
+    case 'span_corruption':
+      return spanCorruptionData({ data: opts.data ?? 'moby-dick+sotu', tokenizer: opts.tokenizer ?? 'unigram', batch: opts.batch, srcSeq: seq, tgtContext: model.targetContext!, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, ...model.spans! });
+    case 'denoise':
+      return denoiseData({ data: opts.data ?? 'moby-dick+sotu', tokenizer: opts.tokenizer ?? 'unigram', batch: opts.batch, seq, tgtContext: model.targetContext!, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, noise: model.noise! });
     case 'classify':
       if (model.image) return imageClassifyData({ data: opts.data ?? 'mnist', batch: opts.batch, evalBatches: opts.evalBatches, image: model.image, classes: model.classes! });
       return textClassifyData({ data: opts.data ?? 'sentiment', tokenizer: opts.tokenizer ?? encoderTokenizer(model), batch: opts.batch, seq: opts.seq, context: model.context, vocab: model.vocab!, specials: model.specials, classes: model.classes! });

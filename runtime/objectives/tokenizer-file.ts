@@ -4,7 +4,7 @@
 import { TfmError } from '../../common/errors.ts';
 import { exists, LIMITS, readTextBounded } from '../../common/files.ts';
 import { join } from 'node:path';
-import { bertTokenizer, bpeTokenizer, charTokenizer, gpt2Tokenizer, parseTokenizer, TokenizerError, wordPieceTokenizer, type Tokenizer, type TokenizerKind } from '../text/tokenizer.ts';
+import { bertTokenizer, bpeTokenizer, charTokenizer, gpt2Tokenizer, parseTokenizer, TokenizerError, unigramTokenizer, wordPieceTokenizer, type Tokenizer, type TokenizerKind } from '../text/tokenizer.ts';
 import type { OpenContext } from './objective.ts';
 
 function buildTokenizer(kind: TokenizerKind, train: string[], vocab: number, specials: string[]): Tokenizer {
@@ -19,6 +19,8 @@ function buildTokenizer(kind: TokenizerKind, train: string[], vocab: number, spe
       return charTokenizer(train, vocab, specials);
     case 'wordpiece':
       return wordPieceTokenizer(train, vocab, specials);
+    case 'unigram':
+      return unigramTokenizer(train, vocab, specials);
   }
 }
 

@@ -1,6 +1,7 @@
 // Tokenizers for `tfm train`: character-level, byte-level BPE trained on the corpus, GPT-2's
 // r50k vocabulary, BERT's bert-base-uncased WordPiece, and a WordPiece trained on the corpus
-// (wordpiece.ts). Special tokens are
+// (wordpiece.ts), and a SentencePiece-style unigram model trained on the corpus (unigram.ts).
+// Special tokens are
 // those the spec declares (`vocabulary specials`); a trained tokenizer is saved beside the
 // checkpoints as JSON and reloaded on resume.
 import { readFileSync } from 'node:fs';
@@ -9,8 +10,9 @@ import { dirname, join } from 'node:path';
 import { TfmError } from '../../common/errors.ts';
 import { BpeEncoder, BYTE_TO_CHAR, trainBpe } from './bpe.ts';
 import { bertVocab, trainWordPiece, wordPiece } from './wordpiece.ts';
+import { trainUnigram, unigramCodec, type UnigramModel } from './unigram.ts';
 
-export type TokenizerKind = 'char' | 'bpe' | 'gpt2' | 'bert' | 'wordpiece';
+export type TokenizerKind = 'char' | 'bpe' | 'gpt2' | 'bert' | 'wordpiece' | 'unigram';
 
 export interface Tokenizer {
   kind: TokenizerKind;
@@ -119,6 +121,58 @@ function fromWordPiece(pieces: string[], specials: string[]): Tokenizer {
   return { kind: 'wordpiece', vocabSize: specials.length + pieces.length, specials: new Map(specials.map((s, k) => [s, k])), encode: wp.encode, decode: wp.decode, toJSON: () => ({ kind: 'wordpiece', specials, pieces }) };
 }
 
+/** T5's name for sentinel k: `<extra_id_0>` replaces the first dropped span. */
+export const sentinelName = (k: number) => `<extra_id_${k}>`;
+const SENTINEL = /^<extra_id_(\d+)>$/;
+
+/** A unigram vocabulary trained on `texts` (unigram.ts) to `vocabSize` ids: the spec's
+ *  specials first, then the pieces, then the sentinels (`<extra_id_k>` among `specials`) from
+ *  the last id down, as T5 numbers them. */
+export function unigramTokenizer(texts: string[], vocabSize: number, specials: string[]): Tokenizer {
+  if (!specials.includes(UNK)) throw new TokenizerError(`a trained unigram vocabulary needs \`${UNK}\` among the spec's \`vocabulary specials\``);
+  const room = vocabSize - specials.length;
+  if (room < 64) throw new TokenizerError(`a vocabulary of ${vocabSize} leaves ${room} ids for unigram pieces after ${specials.length} special and sentinel tokens; it needs 64 at least`);
+  return fromUnigram(trainUnigram(texts, room), specials, vocabSize);
+}
+
+function fromUnigram(model: UnigramModel, specials: string[], vocabSize: number): Tokenizer {
+  const plain = specials.filter((s) => !SENTINEL.test(s));
+  const sentinels = specials.filter((s) => SENTINEL.test(s));
+  if (plain.length + sentinels.length + model.pieces.length > vocabSize) throw new TokenizerError(`${model.pieces.length} pieces and ${specials.length} special tokens do not fit a vocabulary of ${vocabSize}`);
+  const codec = unigramCodec(model);
+  const base = plain.length;
+  const ids = new Map<string, number>(plain.map((s, k) => [s, k]));
+  for (const s of sentinels) ids.set(s, vocabSize - 1 - Number(SENTINEL.exec(s)![1]));
+  const names = new Map([...ids].map(([s, id]) => [id, s]));
+  const unk = ids.get(UNK)!;
+  const pieces = model.pieces.map(([p]) => p);
+  return {
+    kind: 'unigram',
+    vocabSize,
+    specials: ids,
+    encode: (text) => codec.encode(text).map((k) => (k < 0 ? unk : base + k)),
+    // Sentinels read as their names (a span-corruption target stays legible); other specials vanish.
+    decode: (list) => {
+      const parts: string[] = [];
+      let run: string[] = [];
+      const flush = () => {
+        if (run.length) parts.push(codec.decode(run));
+        run = [];
+      };
+      for (const id of list) {
+        if (id >= base && id < base + pieces.length) run.push(pieces[id - base]);
+        else if (names.has(id) && SENTINEL.test(names.get(id)!)) {
+          flush();
+          parts.push(names.get(id)!);
+        }
+      }
+      flush();
+      return parts.join(' ');
+    },
+    toJSON: () => ({ kind: 'unigram', specials, vocabSize, pieces: model.pieces }),
+  };
+}
+
 /** A tokenizer from the text of a tokenizer.json (`where` names it in the error): malformed
  *  text is TFM5011. */
 export function parseTokenizer(text: string, where: string): Tokenizer {
@@ -138,11 +192,17 @@ export function tokenizerFromJSON(json: unknown): Tokenizer {
   if (j?.kind === 'char' && strings(j.specials) && strings(j.chars)) return fromChars(j.chars, j.specials);
   const w = json as { pieces?: unknown };
   if (j?.kind === 'wordpiece' && strings(j.specials) && j.specials.includes(UNK) && strings(w.pieces)) return fromWordPiece(w.pieces, j.specials);
+  const u = json as { pieces?: unknown; vocabSize?: unknown };
+  if (j?.kind === 'unigram' && strings(j.specials) && j.specials.includes(UNK) && Number.isInteger(u.vocabSize) && Array.isArray(u.pieces) && u.pieces.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'number' && Number.isFinite(p[1]))) {
+    const vocab = u.vocabSize as number;
+    if (j.specials.some((s) => SENTINEL.test(s) && Number(SENTINEL.exec(s)![1]) >= vocab)) throw new TokenizerError('a sentinel lies outside the vocabulary');
+    return fromUnigram({ pieces: u.pieces as [string, number][] }, j.specials, vocab);
+  }
   if (j?.kind === 'bpe' && strings(j.specials) && Array.isArray(j.merges) && j.merges.every((m) => strings(m) && m.length === 2)) {
     const merges = j.merges as [string, string][];
     const vocab = new Map<string, number>(BYTE_TO_CHAR.map((c, k) => [c, k]));
     for (const [a, b] of merges) if (!vocab.has(a + b)) vocab.set(a + b, vocab.size);
     return fromBpe(vocab, merges, j.specials);
   }
-  throw new TokenizerError('tokenizer file is not a valid tfm tokenizer (kind char, bpe, gpt2, bert or wordpiece)');
+  throw new TokenizerError('tokenizer file is not a valid tfm tokenizer (kind char, bpe, gpt2, bert, wordpiece or unigram)');
 }
