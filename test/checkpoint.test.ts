@@ -126,6 +126,9 @@ const mlmRun = () => {
   writeFileSync(join(dir, 'text.txt'), Array.from({ length: 3000 }, (_, k) => words[Math.floor(Math.random() * words.length)] + (k % 11 === 10 ? '.' : '')).join(' '));
   return ['bin/tfm.js', 'train', 'specs/bert_tiny.tfm', '--data', join(dir, 'text.txt'), '--steps', '120', '--batch', '2', '--seq', '24', '--checkpoint-every', '1', '--eval-every', '25', '--eval-batches', '1', '--threads', '1', '--keep', '2', '--seed', '3'];
 };
+/** Span-corruption pretraining of an encoder-decoder (its unigram vocabulary trained at the
+ *  start) on the same kind of text, validating every 25 steps. */
+const spanRun = () => mlmRun().map((a) => (a === 'specs/bert_tiny.tfm' ? 'specs/t5_tiny.tfm' : a === '24' ? '40' : a));
 /** An image classifier on a small hand-made image set, validating every 25 steps. */
 const imageRun = () => ['bin/tfm.js', 'train', 'specs/vit_mnist.tfm', '--data', imageFolder(96, 24, 28, 28).dir, '--steps', '120', '--batch', '4', '--checkpoint-every', '1', '--eval-every', '25', '--eval-batches', '2', '--threads', '1', '--keep', '2', '--seed', '3'];
 
@@ -137,6 +140,7 @@ describe('training runs', () => {
     ['next-token prediction (gpt_tiny)', () => TRAIN],
     ['image classification (vit_mnist)', imageRun],
     ['masked-LM pretraining (bert_tiny)', mlmRun],
+    ['span corruption (t5_tiny)', spanRun],
   ])('kill -9 at random moments, then --resume: the same weights and optimizer state, bit for bit — %s', async (_, args) => {
     const TRAIN = args();
     const reference = tmp();
@@ -163,6 +167,16 @@ describe('training runs', () => {
       }
     }
   }, 900_000);
+
+  it('denoising (bart_tiny): trains, validates against the copy baseline, and saves its unigram tokenizer', () => {
+    const out = tmp();
+    const args = mlmRun().map((a) => (a === 'specs/bert_tiny.tfm' ? 'specs/bart_tiny.tfm' : a === '120' ? '4' : a === '25' ? '4' : a));
+    const run = spawnSync(process.execPath, [...args, '--out', out], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/validation loss \d+\.\d+ nats\/token \(unigram model of targets \d+\.\d+\), accuracy \d+\.\d+%/);
+    expect(run.stderr).toMatch(/copying the noised input: \d+\.\d+%/);
+    expect(JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8')).kind).toBe('unigram');
+  }, 300_000);
 
   it.each([
     ['bpe', 'gpt_tiny_bpe'],

@@ -6,7 +6,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ModelRunner } from '../runtime/executor.ts';
 import { Rng } from '../runtime/init.ts';
 import { imageClassifyData } from '../runtime/objectives/classify-image.ts';
 import { mlmData } from '../runtime/objectives/mlm.ts';
@@ -14,32 +13,7 @@ import { loadSentences, parseSentences, splitSentences, textClassifyData } from 
 import { TfmError } from '../common/errors.ts';
 import { IGNORE_INDEX, maxPicks } from '../runtime/text/mlm.ts';
 import { imageFolder } from './support/images.ts';
-
-/** An executor of the given inputs that returns `loss` and logits from `answer`, and keeps a
- *  copy of the inputs of every forward pass. */
-function standIn(inputs: Record<string, Int32Array | Float32Array>, logitsOf: (inputs: Record<string, Int32Array | Float32Array>) => Float32Array, loss = 1.5): ModelRunner & { seen: Record<string, Int32Array | Float32Array>[] } {
-  const seen: Record<string, Int32Array | Float32Array>[] = [];
-  let logits: Float32Array = new Float32Array(0);
-  const runner = {
-    seen,
-    program: { params: [] },
-    steps: 0,
-    paramArena: new Float32Array(4),
-    mem: { m: new Float32Array(0), v: new Float32Array(0) },
-    input: (name: string) => inputs[name],
-    hasInput: (name: string) => name in inputs,
-    forward() {
-      seen.push(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.slice()])));
-      logits = logitsOf(inputs);
-      return loss;
-    },
-    read: () => logits,
-    push() {},
-    pull() {},
-    close() {},
-  };
-  return runner as unknown as ModelRunner & { seen: typeof seen };
-}
+import { standIn } from './support/stand-in.ts';
 
 const WORDS = 'the whale swam under the grey sea. ishmael watched the ship! did ahab see it? the crew sang and the sails rose';
 
