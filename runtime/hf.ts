@@ -257,3 +257,89 @@ export const bertShapes = (expected: Map<string, number[]>) => shapesByRules(BER
 export const exportBert = (params: Params) => exportByRules(BERT_RULES, 'BERT', params, 1);
 /** BERT names and layouts → internal parameters (exportBert's inverse). */
 export const importBert = (hf: Params, expected: Map<string, number[]>) => importByRules(BERT_RULES, 'BERT', hf, expected, 1);
+
+// T5 family (T5ForConditionalGeneration): no biases; nn.Linear weights [out, in]; per block
+// `layer.0` is self attention, then (decoder) `layer.1` cross attention (`EncDecAttention`),
+// then the MLP (`DenseReluDense`: `wi`, or `wi_0` under the activation and `wi_1` beside it
+// when gated, and `wo`), each with its own `layer_norm`; the relative position bias lives in
+// block 0's self attention of each stack; `shared` is the tied embedding (the d_model^-0.5
+// rescale of the tied head is in the architecture, not in a tensor).
+function t5Rules(gated: boolean): Rules {
+  const mlp = (stack: string, layer: number): Rules => [
+    [new RegExp(`^${stack}\\.blocks\\.(\\d+)\\.mlp\\.up\\.weight$`), `${stack}.block.$1.layer.${layer}.DenseReluDense.${gated ? 'wi_1' : 'wi'}.weight`, 'transpose'],
+    [new RegExp(`^${stack}\\.blocks\\.(\\d+)\\.mlp\\.gate\\.weight$`), `${stack}.block.$1.layer.${layer}.DenseReluDense.wi_0.weight`, 'transpose'],
+    [new RegExp(`^${stack}\\.blocks\\.(\\d+)\\.mlp\\.down\\.weight$`), `${stack}.block.$1.layer.${layer}.DenseReluDense.wo.weight`, 'transpose'],
+  ];
+  return [
+    [/^embed\.tokens$/, 'shared.weight', 'same'],
+    [/^(encoder|decoder)\.relative_bias$/, '$1.block.0.layer.0.SelfAttention.relative_attention_bias.weight', 'same'],
+    [/^(encoder|decoder)\.blocks\.(\d+)\.norm_1\.weight$/, '$1.block.$2.layer.0.layer_norm.weight', 'same'],
+    [/^(encoder|decoder)\.blocks\.(\d+)\.attention\.([qkvo])\.weight$/, '$1.block.$2.layer.0.SelfAttention.$3.weight', 'transpose'],
+    [/^encoder\.blocks\.(\d+)\.norm_2\.weight$/, 'encoder.block.$1.layer.1.layer_norm.weight', 'same'],
+    ...mlp('encoder', 1),
+    [/^decoder\.blocks\.(\d+)\.norm_2\.weight$/, 'decoder.block.$1.layer.1.layer_norm.weight', 'same'],
+    [/^decoder\.blocks\.(\d+)\.cross_attention\.([qkvo])\.weight$/, 'decoder.block.$1.layer.1.EncDecAttention.$2.weight', 'transpose'],
+    [/^decoder\.blocks\.(\d+)\.norm_3\.weight$/, 'decoder.block.$1.layer.2.layer_norm.weight', 'same'],
+    ...mlp('decoder', 2),
+    [/^(encoder|decoder)\.final_norm\.weight$/, '$1.final_layer_norm.weight', 'same'],
+    [/^head\.weight$/, 'lm_head.weight', 'transpose'],
+  ];
+}
+
+/** Whether a T5's MLPs are gated (T5 v1.1: a `gate` beside `up`). */
+const gatedT5 = (names: Iterable<string>) => [...names].some((n) => /\.mlp\.gate\.weight$/.test(n));
+
+export const t5Shapes = (expected: Map<string, number[]>) => shapesByRules(t5Rules(gatedT5(expected.keys())), 'T5', expected, 1);
+/** Internal parameters → T5ForConditionalGeneration names and layouts. */
+export const exportT5 = (params: Params) => exportByRules(t5Rules(gatedT5(params.keys())), 'T5', params, 1);
+/** T5 names and layouts → internal parameters (exportT5's inverse). */
+export const importT5 = (hf: Params, expected: Map<string, number[]>) => importByRules(t5Rules(gatedT5(expected.keys())), 'T5', hf, expected, 1);
+
+// BART family (BartForConditionalGeneration): everything under `model.`; nn.Linear weights
+// [out, in] with biases; post-norm blocks (`self_attn_layer_norm`, then in the decoder
+// `encoder_attn_layer_norm`, then `final_layer_norm` after the MLP `fc1`/`fc2`); learned
+// positions with BART's offset of 2 (their table has context + 2 rows, as ours does);
+// `layernorm_embedding`; the head tied to `model.shared`, plus `final_logits_bias` [1, vocab],
+// which our models do not have: export writes it as zeros, import requires it to be zero.
+const BART_LINEAR: [string, string][] = [
+  ['attention\\.q', 'self_attn.q_proj'],
+  ['attention\\.k', 'self_attn.k_proj'],
+  ['attention\\.v', 'self_attn.v_proj'],
+  ['attention\\.o', 'self_attn.out_proj'],
+  ['cross_attention\\.q', 'encoder_attn.q_proj'],
+  ['cross_attention\\.k', 'encoder_attn.k_proj'],
+  ['cross_attention\\.v', 'encoder_attn.v_proj'],
+  ['cross_attention\\.o', 'encoder_attn.out_proj'],
+  ['mlp\\.up', 'fc1'],
+  ['mlp\\.down', 'fc2'],
+];
+const BART_RULES: Rules = [
+  [/^embed\.tokens$/, 'model.shared.weight', 'same'],
+  [/^(encoder|decoder)\.embed\.positions$/, 'model.$1.embed_positions.weight', 'same'],
+  [/^(encoder|decoder)\.embed\.norm\.(weight|bias)$/, 'model.$1.layernorm_embedding.$2', 'same'],
+  ...BART_LINEAR.flatMap(([ours, theirs]): Rules => [
+    [new RegExp(`^(encoder|decoder)\\.blocks\\.(\\d+)\\.${ours}\\.weight$`), `model.$1.layers.$2.${theirs}.weight`, 'transpose'],
+    [new RegExp(`^(encoder|decoder)\\.blocks\\.(\\d+)\\.${ours}\\.bias$`), `model.$1.layers.$2.${theirs}.bias`, 'same'],
+  ]),
+  [/^(encoder|decoder)\.blocks\.(\d+)\.norm_1\.(weight|bias)$/, 'model.$1.layers.$2.self_attn_layer_norm.$3', 'same'],
+  [/^encoder\.blocks\.(\d+)\.norm_2\.(weight|bias)$/, 'model.encoder.layers.$1.final_layer_norm.$2', 'same'],
+  [/^decoder\.blocks\.(\d+)\.norm_2\.(weight|bias)$/, 'model.decoder.layers.$1.encoder_attn_layer_norm.$2', 'same'],
+  [/^decoder\.blocks\.(\d+)\.norm_3\.(weight|bias)$/, 'model.decoder.layers.$1.final_layer_norm.$2', 'same'],
+];
+const LOGITS_BIAS = 'final_logits_bias';
+const vocabOf = (shapes: Map<string, number[]>) => shapes.get('embed.tokens')?.[0] ?? 0;
+
+export const bartShapes = (expected: Map<string, number[]>) => new Map([...shapesByRules(BART_RULES, 'BART', expected, 1), [LOGITS_BIAS, [1, vocabOf(expected)]]]);
+/** Internal parameters → BartForConditionalGeneration names and layouts (with zero logit biases). */
+export function exportBart(params: Params): Params {
+  const out = exportByRules(BART_RULES, 'BART', params, 1);
+  const vocab = params.get('embed.tokens')?.shape[0] ?? 0;
+  out.set(LOGITS_BIAS, { shape: [1, vocab], data: new Float32Array(vocab) });
+  return out;
+}
+/** BART names and layouts → internal parameters; a nonzero `final_logits_bias` is refused. */
+export function importBart(hf: Params, expected: Map<string, number[]>): Params {
+  const bias = hf.get(LOGITS_BIAS);
+  if (bias && bias.data.some((x) => x !== 0)) throw new NameMapError(`\`${LOGITS_BIAS}\` is not zero, and the model has no logit biases to hold it`);
+  return importByRules(BART_RULES, 'BART', hf, expected, 1);
+}
