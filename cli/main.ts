@@ -288,7 +288,7 @@ Exit codes:
   for (const direction of ['export', 'import'] as const) {
     program
       .command(direction)
-      .description(direction === 'export' ? 'write weights under Hugging Face names and layouts (GPT-2 for decoders)' : 'read weights under Hugging Face names into tfm names')
+      .description(direction === 'export' ? 'write weights under Hugging Face names and layouts (GPT-2 or GPT-1, BERT, ViT, T5, BART: by the model)' : 'read weights under Hugging Face names into tfm names')
       .argument('<spec>', 'spec file')
       .option('-c, --checkpoint <file>', 'input safetensors')
       .option('--seed <n>', direction === 'export' ? 'export a freshly initialised model instead' : 'unused')

@@ -165,11 +165,11 @@ export async function forwardCommand(spec: string, opts: ForwardOptions): Promis
 
 export async function convertCommand(direction: 'import' | 'export', spec: string, opts: { checkpoint?: string; seed?: string; out: string }): Promise<void> {
   const m = checkedModel(spec);
-  if (m.model.layout?.value === 'encoder_decoder') throw new TfmError('TFM4002', 'Hugging Face names are known for GPT (decoders), BERT (encoders of tokens) and ViT (models of an image) so far');
   const seed = direction === 'export' && !opts.checkpoint && opts.seed !== undefined ? count(opts.seed, 'seed', 0) : undefined;
   if (!opts.checkpoint && seed === undefined) throw new TfmError('TFM5006', direction === 'export' ? 'give --checkpoint <file> or --seed <n>' : 'give --checkpoint <file>');
   checkWritable(opts.out, 'weights');
-  const ex = await compileExecutor(m, { batch: 1, seq: 1 }, { train: false });
+  // The smallest executor of the model: only its parameters are used.
+  const ex = await compileExecutor(m, { batch: 1, seq: 1, src_seq: 1, tgt_seq: 1 }, { train: false });
   let params;
   const program = ex.program;
   try {

@@ -3,25 +3,25 @@
 import { TfmError } from '../common/errors.ts';
 import type { ModelRunner } from './executor.ts';
 import { resolveShape, sameShape, type Program } from '../common/program.ts';
-import { bertShapes, exportBert, exportGpt, exportVit, gptShapes, importBert, importGpt, importVit, NameMapError, vitShapes, type GptFamily } from './hf.ts';
+import { bartShapes, bertShapes, exportBart, exportBert, exportGpt, exportT5, exportVit, gptShapes, importBart, importBert, importGpt, importT5, importVit, NameMapError, t5Shapes, vitShapes } from './hf.ts';
 import { writeAtomically } from '../common/files.ts';
 import { encodeChunks, readSafetensorsFile, type NamedTensor, type TensorEntry } from './safetensors.ts';
 
 export type Naming = 'internal' | HfNaming;
-export type HfNaming = 'hf-gpt2' | 'hf-gpt1' | 'hf-vit' | 'hf-bert';
+export type HfNaming = 'hf-gpt2' | 'hf-gpt1' | 'hf-vit' | 'hf-bert' | 'hf-t5' | 'hf-bart';
 
-/** The Hugging Face family a program's parameters map to: ViT for models of an image, BERT for
- *  encoders of tokens (an embedding LayerNorm), GPT-1 for decoders without a final norm (its
- *  post-norm layout), GPT-2 otherwise. */
+/** The Hugging Face family a program's parameters map to: ViT for models of an image; for
+ *  encoder-decoders T5 when they have a relative position bias, else BART; BERT for encoders
+ *  of tokens (an embedding LayerNorm), GPT-1 for decoders without a final norm (its post-norm
+ *  layout), GPT-2 otherwise. */
 export function hfNaming(program: Program): HfNaming {
   if (imageChannels(program) !== undefined) return 'hf-vit';
+  if (program.params.some((p) => p.name.startsWith('decoder.blocks.'))) return program.params.some((p) => p.name === 'encoder.relative_bias') ? 'hf-t5' : 'hf-bart';
   if (program.params.some((p) => p.name === 'embed.norm.weight')) return 'hf-bert';
   return program.params.some((p) => p.name === 'final_norm.weight') ? 'hf-gpt2' : 'hf-gpt1';
 }
 
 const isGpt = (n: Naming) => n === 'hf-gpt2' || n === 'hf-gpt1';
-/** The GPT name table of a GPT naming (runtime/hf.ts). */
-const gptFamily = (n: HfNaming): GptFamily => (n === 'hf-gpt1' ? 'gpt1' : 'gpt2');
 
 export function expectedShapes(program: Program): Map<string, number[]> {
   // Parameter shapes are all compile-time constants.
@@ -35,22 +35,27 @@ export function imageChannels(program: Program): number | undefined {
   return shape ? Number(shape[1]) : undefined;
 }
 
-export const FAMILY: Record<HfNaming, string> = { 'hf-gpt2': 'Hugging Face GPT-2', 'hf-gpt1': 'Hugging Face GPT-1', 'hf-vit': 'Hugging Face ViT', 'hf-bert': 'Hugging Face BERT' };
+/** Each family's name tables (runtime/hf.ts): the tensors a model of these parameter shapes
+ *  reads, and the conversions both ways. */
+const TABLES: Record<HfNaming, { title: string; shapes(expected: Map<string, number[]>, program: Program): Map<string, number[]>; from(tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program): Map<string, NamedTensor>; to(params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> }> = {
+  'hf-gpt2': { title: 'GPT-2', shapes: (e) => gptShapes(e, 'gpt2'), from: (t, e) => importGpt(t, e, 'gpt2'), to: (p) => exportGpt(p, 'gpt2') },
+  'hf-gpt1': { title: 'GPT-1', shapes: (e) => gptShapes(e, 'gpt1'), from: (t, e) => importGpt(t, e, 'gpt1'), to: (p) => exportGpt(p, 'gpt1') },
+  'hf-vit': { title: 'ViT', shapes: (e, prog) => vitShapes(e, imageChannels(prog)!), from: (t, e, prog) => importVit(t, e, imageChannels(prog)!), to: (p, prog) => exportVit(p, imageChannels(prog)!) },
+  'hf-bert': { title: 'BERT', shapes: bertShapes, from: importBert, to: exportBert },
+  'hf-t5': { title: 'T5', shapes: t5Shapes, from: importT5, to: exportT5 },
+  'hf-bart': { title: 'BART', shapes: bartShapes, from: importBart, to: exportBart },
+};
+
+export const FAMILY = Object.fromEntries(Object.entries(TABLES).map(([k, t]) => [k, `Hugging Face ${t.title}`])) as Record<HfNaming, string>;
 
 /** The Hugging Face tensors (names and shapes) a model of these parameter shapes reads. */
-function hfShapes(naming: HfNaming, expected: Map<string, number[]>, program: Program): Map<string, number[]> {
-  return naming === 'hf-vit' ? vitShapes(expected, imageChannels(program)!) : naming === 'hf-bert' ? bertShapes(expected) : gptShapes(expected, gptFamily(naming));
-}
+const hfShapes = (naming: HfNaming, expected: Map<string, number[]>, program: Program) => TABLES[naming].shapes(expected, program);
 
 /** Hugging Face names and layouts → internal parameters. */
-export function fromHf(naming: HfNaming, tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program): Map<string, NamedTensor> {
-  return naming === 'hf-vit' ? importVit(tensors, expected, imageChannels(program)!) : naming === 'hf-bert' ? importBert(tensors, expected) : importGpt(tensors, expected, gptFamily(naming));
-}
+export const fromHf = (naming: HfNaming, tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program) => TABLES[naming].from(tensors, expected, program);
 
 /** Internal parameters → Hugging Face names and layouts. */
-export function toHf(naming: HfNaming, params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> {
-  return naming === 'hf-vit' ? exportVit(params, imageChannels(program)!) : naming === 'hf-bert' ? exportBert(params) : exportGpt(params, gptFamily(naming));
-}
+export const toHf = (naming: HfNaming, params: Map<string, NamedTensor>, program: Program) => TABLES[naming].to(params, program);
 
 export function readWeights(path: string, program: Program): { params: Map<string, NamedTensor>; naming: Naming } {
   const expected = expectedShapes(program);

@@ -140,6 +140,8 @@ describe('tfm export / import / forward', () => {
     ['bert_tiny', 'BERT', { 'bert.embeddings.token_type_embeddings.weight': [2, 128], 'bert.encoder.layer.1.output.LayerNorm.bias': [128], 'cls.predictions.bias': [8192], 'bert.pooler.dense.weight': [128, 128] }],
     ['bert_tiny_sentiment', 'BERT', { 'bert.encoder.layer.0.attention.self.key.weight': [128, 128], 'classifier.weight': [2, 128] }],
     ['../test/torch/gpt1_tiny', 'GPT-1', { 'tokens_embed.weight': [97, 64], 'positions_embed.weight': [32, 64], 'h.1.ln_2.bias': [64] }],
+    ['t5_tiny', 'T5', { 'shared.weight': [2048, 128], 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight': [32, 4], 'decoder.block.1.layer.1.EncDecAttention.o.weight': [128, 128], 'decoder.block.1.layer.2.DenseReluDense.wi_0.weight': [256, 128], 'decoder.final_layer_norm.weight': [128] }],
+    ['bart_tiny', 'BART', { 'model.shared.weight': [2048, 128], 'model.encoder.embed_positions.weight': [130, 128], 'model.decoder.layers.1.encoder_attn.out_proj.bias': [128], 'model.decoder.layernorm_embedding.weight': [128], final_logits_bias: [1, 2048] }],
   ])('%s: export writes Hugging Face %s names; import and export again give the same file', async (spec, family, shapes) => {
     const { mkdtempSync, readFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
