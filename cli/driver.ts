@@ -112,10 +112,10 @@ export function requireDecoder(m: CheckedModel, command: string, does: string): 
   }
 }
 
-/** A decoder's `tfm train` checkpoint folder opened for inference (`tfm generate`, `tfm eval
+/** A text model's `tfm train` checkpoint folder opened for inference (`tfm generate`, `tfm eval
  *  --few-shot`): the checkpoint, the tokenizer it was trained with, and the model's context
  *  (a model without one: TFM4002; a folder without tokenizer.json: TFM5010). */
-export function decoderCheckpoint(m: CheckedModel, checkpoint: string, command: string): { ck: LoadedCheckpoint; tok: Tokenizer; context: number } {
+export function textCheckpoint(m: CheckedModel, checkpoint: string, command: string): { ck: LoadedCheckpoint; tok: Tokenizer; context: number } {
   const context = contextOf(m);
   if (context === undefined) throw new TfmError('TFM4002', `${m.model.name} declares no context length (\`input tokens context N\`): \`${command}\` needs to know how many positions the model has`);
   const ck = readCheckpoint(checkpoint, specHash(m));

@@ -16,7 +16,7 @@ import { parsePairs } from '../runtime/generate/few-shot.ts';
 import { fewShotSvg } from '../runtime/plot.ts';
 import { progress } from '../runtime/progress.ts';
 import { heldOut, taskPairs, TASKS } from '../runtime/text/tasks.ts';
-import { checkpointExecutor, decoderCheckpoint, requireDecoder } from './driver.ts';
+import { checkpointExecutor, textCheckpoint, requireDecoder } from './driver.ts';
 
 export async function evalCommand(spec: string, o: Record<string, string | boolean | undefined>): Promise<void> {
   const m = checkedModel(spec);
@@ -67,7 +67,7 @@ async function fewShotCommand(m: CheckedModel, checkpoint: string, o: Record<str
       return { name: t.name, description: t.description, train: taskPairs(t, 'train'), heldout: taskPairs(t, 'heldout') };
     });
   }
-  const { ck, tok, context } = decoderCheckpoint(m, checkpoint, 'tfm eval --few-shot');
+  const { ck, tok, context } = textCheckpoint(m, checkpoint, 'tfm eval --few-shot');
   const bar = progress('few-shot prompts {value}/{total} |{bar}| ETA {eta_formatted}', { tty: process.stderr.isTTY === true, every: 100, write: (line) => process.stderr.write(`${line}\n`) });
   let started = false;
   const rows = await evaluateFewShot(

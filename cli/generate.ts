@@ -8,7 +8,11 @@ import { drawExamples, fewShotPrompt, parsePairs } from '../runtime/generate/few
 import { cacheVariants, generate, generateWithCache, prefillLength } from '../runtime/generate/generate.ts';
 import { Rng } from '../runtime/init.ts';
 import { lowerForCache, LoweringError } from '../compiler/lower.ts';
-import { checkpointExecutor, decoderCheckpoint, requireDecoder } from './driver.ts';
+import { checkpointExecutor, requireDecoder, textCheckpoint } from './driver.ts';
+import type { CheckedModel } from '../compiler/check.ts';
+import { beamSearch, greedy } from '../runtime/generate/beam.ts';
+import { recomputeNext } from '../runtime/generate/seq2seq.ts';
+import { FRAMING } from '../runtime/objectives/seq2seq.ts';
 import { count as int, decimal as num } from './flags.ts';
 import { checkedModel } from './weights.ts';
 
@@ -31,11 +35,17 @@ export interface GenerateCommandOptions {
   shots?: string;
   query?: string[];
   target?: string;
+  /** Encoder-decoders: the sources, beams and length penalty. */
+  src?: string[];
+  beams?: string;
+  lengthPenalty?: string;
 }
 
 export async function generateCommand(spec: string, o: GenerateCommandOptions): Promise<void> {
   const m = checkedModel(spec);
+  if (m.model.layout?.value === 'encoder_decoder') return answerSources(m, o);
   requireDecoder(m, 'tfm generate', 'continues text with');
+  if (o.src) throw new TfmError('TFM5008', `--src is for encoder-decoders; ${m.model.name} is a decoder: give --prompt`);
   const decoding: DecodingOptions = { temperature: num(o.temperature, 'temperature'), topK: int(o.topK, 'top-k', 0), topP: num(o.topP, 'top-p'), repetitionPenalty: num(o.repetitionPenalty, 'repetition-penalty') };
   const bad = invalidDecoding(decoding);
   if (bad) throw new TfmError('TFM5008', bad);
@@ -60,7 +70,7 @@ export async function generateCommand(spec: string, o: GenerateCommandOptions): 
   }
   if (stop?.some((s) => s.length === 0)) throw new TfmError('TFM5008', '--stop takes non-empty text');
 
-  const { ck, tok, context } = decoderCheckpoint(m, o.checkpoint, 'tfm generate');
+  const { ck, tok, context } = textCheckpoint(m, o.checkpoint, 'tfm generate');
   const prompts = texts.map((t, k) => {
     const ids = tok.encode(t);
     if (ids.length === 0) throw new TfmError('TFM5008', `prompt ${k + 1} has no tokens`);
@@ -98,6 +108,53 @@ export async function generateCommand(spec: string, o: GenerateCommandOptions): 
       : await generate(ex, { batch, seq: span, vocab }, prompts, options, new Rng(seed), (ids) => tok.decode(ids), stream);
     if (single) process.stdout.write('\n');
     else out.text.forEach((t, k) => process.stdout.write(`--- prompt ${k + 1} (${out.tokens[k].length} new tokens, ${out.reason[k]}) ---\n${texts[k]}${t}\n`));
+  } finally {
+    ex.close();
+  }
+}
+
+/** An encoder-decoder answers each --src: greedy decoding of all of them as one batch, or
+ *  beam search of each in turn (its k best answers, with their scores). The decoder's length
+ *  is the spec's target context; each answer ends at `<eos>` or --max-new-tokens. */
+async function answerSources(m: CheckedModel, o: GenerateCommandOptions): Promise<void> {
+  const objective = m.model.objective?.kind.value;
+  if (objective !== 'span_corruption' && objective !== 'denoise') throw new TfmError('TFM4002', `\`tfm generate\` reads encoder-decoders trained by \`span_corruption\` or \`denoise\`; ${m.model.name} has \`objective ${objective ?? '(none)'}\``);
+  if (o.prompt || o.promptFile || o.query) throw new TfmError('TFM5008', 'an encoder-decoder answers --src texts: leave out --prompt, --prompt-file and --query');
+  if (!o.src?.length) throw new TfmError('TFM5006', 'give a source: --src "…" (repeatable; a T5 task prefix such as "summarize: " is part of the text)');
+  const beams = int(o.beams ?? '1', 'beams');
+  const lengthPenalty = num(o.lengthPenalty ?? '1', 'length-penalty');
+  const { ck, tok, context } = textCheckpoint(m, o.checkpoint, 'tfm generate');
+  const framing = FRAMING[objective];
+  const [pad, eos, start] = ['<pad>', '<eos>', framing.start].map((s) => {
+    const id = tok.specials.get(s);
+    if (id === undefined) throw new TfmError('TFM5014', `generation needs the special token \`${s}\` (\`vocabulary specials\` of the spec, and in the tokenizer)`);
+    return id;
+  });
+  const bos = framing.bos ? tok.specials.get('<bos>') : undefined;
+  const sources = o.src.map((text, k) => {
+    const ids = [...(bos !== undefined ? [bos] : []), ...tok.encode(text), eos];
+    if (ids.length > context) throw new TfmError('TFM5008', `source ${k + 1} has ${ids.length} tokens; the encoder reads ${context} at most`);
+    return ids;
+  });
+  const tgtContext = m.model.inputs.targets?.context?.value ?? context;
+  const maxTokens = Math.min(int(o.maxNewTokens, 'max-new-tokens'), tgtContext);
+  const width = m.model.embed!.tokens!.vocab.value;
+  const batch = beams > 1 ? beams : sources.length;
+  const rows = { batch, srcSeq: Math.max(...sources.map((s) => s.length)), tgtSeq: maxTokens, pad, start, width };
+  const ex = await checkpointExecutor(m, ck, o.checkpoint, { batch, src_seq: rows.srcSeq, tgt_seq: rows.tgtSeq }, { train: false, target: o.target, threads: 2 });
+  const text = (ids: number[]) => tok.decode(ids.filter((t) => t !== eos));
+  const settings = { maxTokens, eos, width, vocab: tok.vocabSize };
+  try {
+    if (beams === 1) {
+      const answers = await greedy(recomputeNext(ex, rows, (r) => sources[r]), sources.length, settings);
+      answers.forEach((a, k) => process.stdout.write(sources.length === 1 ? `${text(a)}\n` : `--- source ${k + 1}: ${o.src![k]}\n${text(a)}\n`));
+      return;
+    }
+    for (const [k, source] of sources.entries()) {
+      const best = await beamSearch(recomputeNext(ex, rows, () => source), { ...settings, beams, lengthPenalty });
+      process.stdout.write(`--- source ${k + 1}: ${o.src[k]}\n`);
+      for (const h of best) process.stdout.write(`${h.score.toFixed(4)}\t${text(h.tokens)}\n`);
+    }
   } finally {
     ex.close();
   }

@@ -232,7 +232,7 @@ Exit codes:
   const collect = (v: string, prev: string[] = []) => [...prev, v];
   program
     .command('generate')
-    .description('continue prompts with a trained decoder: greedy or sampled (temperature, top-k, top-p, repetition penalty), seeded, with stop sequences; one prompt streams as it comes, several run as one batch')
+    .description('continue prompts with a trained decoder: greedy or sampled (temperature, top-k, top-p, repetition penalty), seeded, with stop sequences; one prompt streams as it comes, several run as one batch. With an encoder-decoder: answer --src texts (a T5 task prefix such as "summarize: …" is part of the text) by greedy or beam search')
     .argument('<spec>', 'spec file')
     .requiredOption('-c, --checkpoint <folder>', 'checkpoint folder of tfm train (ckpt-<step>): its weights and tokenizer')
     .option('--prompt <text>', 'a prompt (repeat for several)', collect)
@@ -248,6 +248,9 @@ Exit codes:
     .option('--examples <pairs.tsv>', 'few-shot mode: solved examples, one `input<TAB>answer` per line, drawn at random (by --seed) for each query')
     .option('--shots <k>', 'few-shot mode: how many examples precede the query (default 0: zero-shot, the description alone)')
     .option('--query <text>', 'few-shot mode: the input to answer (repeat for several, run as one batch); the prompt ends `<query> =>` and the answer is the rest of that line', collect)
+    .option('--src <text>', 'encoder-decoders: a source text to answer (repeat for several, run as one batch when greedy)', collect)
+    .option('--beams <k>', 'encoder-decoders: beam search with k beams, printing the k best answers with their scores (1: greedy)', '1')
+    .option('--length-penalty <x>', 'encoder-decoders: beams are ranked by log-probability / length^x', '1')
     .option('--no-cache', 'recompute each row\'s whole window for every new token instead of prefilling a key/value cache once and decoding one token per pass (slower; the window then slides one token at a time past the context)')
     .addOption(new Option('--target <target>', 'where to run it').choices(['cpu', 'wasm', 'ts', 'webgpu']).default('cpu'))
     .addOption(errorFormat())

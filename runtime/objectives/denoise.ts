@@ -9,7 +9,7 @@ import { corpusDigest, loadCorpus, splitDocuments, tokenStream } from '../text/d
 import { addNoise, type DenoiseSettings } from '../text/denoise.ts';
 import type { TokenizerKind } from '../text/tokenizer.ts';
 import type { ObjectiveData } from './objective.ts';
-import { seq2seqObjective, type Example } from './seq2seq.ts';
+import { FRAMING, seq2seqObjective, type Example } from './seq2seq.ts';
 import { openTokenizer, specialId } from './tokenizer-file.ts';
 
 export interface DenoiseOptions {
@@ -68,7 +68,7 @@ export function denoiseData(o: DenoiseOptions): ObjectiveData {
         srcSeq,
         tgtSeq,
         pad,
-        start: eos,
+        start: specialId(tok, FRAMING.denoise.start, purpose),
         tok,
         vocab: o.vocab,
         trainExample: (rng) => {

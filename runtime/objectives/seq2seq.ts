@@ -18,6 +18,14 @@ export interface Example {
   target: number[];
 }
 
+/** How each encoder-decoder objective frames its text, which `tfm generate` follows: T5 (span
+ *  corruption) reads `text <eos>` and its decoder starts from `<pad>`; BART (denoising)
+ *  reads `<bos> text <eos>` and its decoder starts from `<eos>`. */
+export const FRAMING = {
+  span_corruption: { bos: false, start: '<pad>' },
+  denoise: { bos: true, start: '<eos>' },
+} as const;
+
 export interface Seq2SeqRows {
   batch: number;
   srcSeq: number;

@@ -8,7 +8,7 @@ import { corpusDigest, loadCorpus, splitDocuments, tokenStream } from '../text/d
 import { corruptedLengths, corruptSpans, randomSpansNoiseMask, windowLength, type SpanSettings } from '../text/span-corruption.ts';
 import { sentinelName, type TokenizerKind } from '../text/tokenizer.ts';
 import type { ObjectiveData } from './objective.ts';
-import { seq2seqObjective, type Example } from './seq2seq.ts';
+import { FRAMING, seq2seqObjective, type Example } from './seq2seq.ts';
 import { openTokenizer, specialId } from './tokenizer-file.ts';
 
 export interface SpanCorruptionOptions extends SpanSettings {
@@ -60,7 +60,7 @@ export function spanCorruptionData(o: SpanCorruptionOptions): ObjectiveData {
         srcSeq,
         tgtSeq,
         pad,
-        start: pad,
+        start: specialId(tok, FRAMING.span_corruption.start, purpose),
         tok,
         vocab: o.vocab,
         trainExample: (rng) => {

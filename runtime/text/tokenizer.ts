@@ -150,7 +150,12 @@ function fromUnigram(model: UnigramModel, specials: string[], vocabSize: number)
     kind: 'unigram',
     vocabSize,
     specials: ids,
-    encode: (text) => codec.encode(text).map((k) => (k < 0 ? unk : base + k)),
+    // Sentinels written in the text (`<extra_id_3>`) are their ids, as in T5's tokenizer.
+    encode: (text) =>
+      text.split(/(<extra_id_\d+>)/).flatMap((part) => {
+        const id = ids.get(part);
+        return id !== undefined && SENTINEL.test(part) ? [id] : codec.encode(part).map((k) => (k < 0 ? unk : base + k));
+      }),
     // Sentinels read as their names (a span-corruption target stays legible); other specials vanish.
     decode: (list) => {
       const parts: string[] = [];
