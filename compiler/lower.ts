@@ -64,7 +64,18 @@ class Lowerer {
     readonly cache = false,
   ) {
     this.g = new Graph(m.name);
+    this.t5Init = m.stacks.some((st) => st.blocks.some((b) => b.attentions.some((a) => a.scale?.value === 1)));
   }
+
+  /**
+   * T5's initialisation (Mesh TensorFlow's, factor 1) for models whose attention is unscaled
+   * (`scale 1`): they fold attention's 1/sqrt(head_dim) into the query weights' initial scale,
+   * so the 0.02 of GPT and BERT would leave their attention uniform. Fan-in normals: queries
+   * (d_model·head_dim)^-½, keys and values d_model^-½, outputs (heads·head_dim)^-½, the MLP's
+   * inner layers d_model^-½ and its output d_ff^-½, token embeddings 1, relative position
+   * biases d_model^-½. Every other model keeps normal(0, 0.02).
+   */
+  readonly t5Init: boolean;
 
   /** How many tokens each row's cache holds before this call (lowerForCache). */
   past(): Value {
@@ -79,8 +90,8 @@ class Lowerer {
     return this.g.param(name, shape, { kind: 'normal', std }, true);
   }
   /** Embedding tables (tokens, positions, segments, <cls>, relative bias): no weight decay. */
-  private table(name: string, shape: SymDim[]): Value {
-    return this.g.param(name, shape, { kind: 'normal', std: INIT_STD }, false);
+  private table(name: string, shape: SymDim[], std = INIT_STD): Value {
+    return this.g.param(name, shape, { kind: 'normal', std }, false);
   }
   private bias(name: string, n: number): Value {
     return this.g.param(name, [n], { kind: 'zeros' }, false);
@@ -177,7 +188,7 @@ class Lowerer {
     } else {
       const t = e.tokens!;
       const tableName = own?.tokens ? `${prefix}embed.tokens` : 'embed.tokens';
-      const table = this.g.paramByName(tableName)?.value ?? this.table(tableName, [t.vocab.value, t.dim.value]);
+      const table = this.g.paramByName(tableName)?.value ?? this.table(tableName, [t.vocab.value, t.dim.value], this.t5Init ? 1 : INIT_STD);
       const ids = this.g.input(tokensName, ['batch', seq], 'i32');
       x = this.op('embedding', [table, ids], {}, t.span);
       if (t.scale) x = this.op('scale', [x], { c: t.scale.value }, t.span);
@@ -215,7 +226,7 @@ class Lowerer {
     if (pos?.kind.value === 'relative_bias') {
       if (this.cache) throw new LoweringError('a key/value cache does not support `positions relative_bias` yet', (pos as { span?: Span }).span);
       const heads = stack.blocks.flatMap((b) => b.attentions).find((a) => a.kind.value === 'self')?.heads?.value ?? 1;
-      relTable = this.table(`${prefix}relative_bias`, [pos.buckets!.value, heads]);
+      relTable = this.table(`${prefix}relative_bias`, [pos.buckets!.value, heads], this.t5Init ? dimOf(x) ** -0.5 : INIT_STD);
     }
     const ctx: StackContext = { prefix, seq, memory, keyMask, relTable, rotary: pos?.kind.value === 'rotary', role: stack.role, residualStd: INIT_STD / Math.sqrt(2 * totalLayers), positions: pos };
     let layer = 0;
@@ -392,9 +403,10 @@ class BlockLowerer {
     // Rotary positions rotate queries and keys of self attention by their positions.
     const cached = self && this.l.cache;
     const rotate = (t: Value) => (self && this.ctx.rotary ? this.l.emitOp('rotary', cached ? [t, this.l.past()] : [t], { head_dim: hd, base: 10000, inverse: false }, a.span) : t);
-    const q = rotate(this.l.denseLayer(`${prefix}.q`, x, heads * hd, a.bias, INIT_STD, a.span));
-    let k = rotate(this.l.denseLayer(`${prefix}.k`, kv, kvHeads * hd, a.bias, INIT_STD, a.span));
-    let v = this.l.denseLayer(`${prefix}.v`, kv, kvHeads * hd, a.bias, INIT_STD, a.span);
+    const t5 = this.l.t5Init;
+    const q = rotate(this.l.denseLayer(`${prefix}.q`, x, heads * hd, a.bias, t5 ? (d * hd) ** -0.5 : INIT_STD, a.span));
+    let k = rotate(this.l.denseLayer(`${prefix}.k`, kv, kvHeads * hd, a.bias, t5 ? dimOf(kv) ** -0.5 : INIT_STD, a.span));
+    let v = this.l.denseLayer(`${prefix}.v`, kv, kvHeads * hd, a.bias, t5 ? dimOf(kv) ** -0.5 : INIT_STD, a.span);
     const mask: Mask | undefined = self ? a.masks[this.layer % Math.max(1, a.masks.length)] : undefined;
     if (cached) {
       // The new keys and values join the cache; the queries attend over all of it.
@@ -435,7 +447,7 @@ class BlockLowerer {
       inputs.push(this.l.graph().input('seed', [1], 'i32'));
     }
     const out = this.l.emitOp('attention', inputs, attrs, a.span);
-    return this.l.denseLayer(`${prefix}.o`, out, d, a.bias, this.ctx.residualStd, a.span);
+    return this.l.denseLayer(`${prefix}.o`, out, d, a.bias, t5 ? (heads * hd) ** -0.5 : this.ctx.residualStd, a.span);
   }
 
   private mlp(m: Mlp, x: Value, prefix: string): Value {
@@ -443,11 +455,13 @@ class BlockLowerer {
     const f = m.dff!.value;
     const gated = m.act.value === 'swiglu' || m.act.value === 'geglu';
     const actKind = m.act.value === 'swiglu' ? 'silu' : m.act.value === 'geglu' ? 'gelu' : m.act.value;
-    const up = this.l.denseLayer(`${prefix}.up`, x, f, m.bias, INIT_STD, m.span);
-    let h = this.l.emitOp('act', [gated ? this.l.denseLayer(`${prefix}.gate`, x, f, m.bias, INIT_STD, m.span) : up], { kind: actKind }, m.span);
+    const t5 = this.l.t5Init;
+    const inner = t5 ? d ** -0.5 : INIT_STD;
+    const up = this.l.denseLayer(`${prefix}.up`, x, f, m.bias, inner, m.span);
+    let h = this.l.emitOp('act', [gated ? this.l.denseLayer(`${prefix}.gate`, x, f, m.bias, inner, m.span) : up], { kind: actKind }, m.span);
     if (gated) h = this.l.emitOp('mul', [h, up], {}, m.span);
     h = this.l.dropoutLayer(h, m.dropout?.value, m.span);
-    return this.l.denseLayer(`${prefix}.down`, h, d, m.bias, this.ctx.residualStd, m.span);
+    return this.l.denseLayer(`${prefix}.down`, h, d, m.bias, t5 ? f ** -0.5 : this.ctx.residualStd, m.span);
   }
 }
 

@@ -58,6 +58,26 @@ const TINY: [string, { vocab: number; classes?: number }][] = [
   ['bart_tiny', { vocab: 2048 }],
 ];
 
+describe('initialisation', () => {
+  const std = (file: string, name: string) => {
+    const p = lowerModel(load(file).models[0]).graph.params.find((q) => q.name === name)!;
+    return p.init.kind === 'normal' ? p.init.std : p.init.kind;
+  };
+  it("unscaled attention (T5) gets T5's fan-in initialisation; other models keep normal(0, 0.02)", () => {
+    // t5_tiny: d_model 128, 4 heads of 32, d_ff 256.
+    expect(std('t5_tiny.tfm', 'embed.tokens')).toBe(1);
+    expect(std('t5_tiny.tfm', 'encoder.relative_bias')).toBeCloseTo(128 ** -0.5, 12);
+    expect(std('t5_tiny.tfm', 'encoder.blocks.0.attention.q.weight')).toBeCloseTo((128 * 32) ** -0.5, 12);
+    expect(std('t5_tiny.tfm', 'decoder.blocks.1.cross_attention.k.weight')).toBeCloseTo(128 ** -0.5, 12);
+    expect(std('t5_tiny.tfm', 'decoder.blocks.1.attention.o.weight')).toBeCloseTo((4 * 32) ** -0.5, 12);
+    expect(std('t5_tiny.tfm', 'encoder.blocks.0.mlp.gate.weight')).toBeCloseTo(128 ** -0.5, 12);
+    expect(std('t5_tiny.tfm', 'encoder.blocks.0.mlp.down.weight')).toBeCloseTo(256 ** -0.5, 12);
+    expect(std('bart_tiny.tfm', 'embed.tokens')).toBe(0.02);
+    expect(std('bart_tiny.tfm', 'encoder.blocks.0.attention.q.weight')).toBe(0.02);
+    expect(std('gpt_tiny.tfm', 'blocks.0.mlp.up.weight')).toBe(0.02);
+  });
+});
+
 describe('whole-model gradients of the tiny specs match finite differences (float64)', () => {
   it.each(TINY)('%s', (name, sizes) => {
     const m = load(`${name}.tfm`).models[0];
