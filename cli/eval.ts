@@ -17,11 +17,15 @@ import { fewShotSvg } from '../runtime/plot.ts';
 import { progress } from '../runtime/progress.ts';
 import { heldOut, taskPairs, TASKS } from '../runtime/text/tasks.ts';
 import { checkpointExecutor, textCheckpoint, requireDecoder } from './driver.ts';
+import { scoreTasks } from '../runtime/generate/task-eval.ts';
+import { ANSWER_TOKENS, heldOutPairs } from '../runtime/objectives/text-to-text.ts';
+import { FRAMING } from '../runtime/objectives/seq2seq.ts';
 
 export async function evalCommand(spec: string, o: Record<string, string | boolean | undefined>): Promise<void> {
   const m = checkedModel(spec);
   const checkpoint = String(o.checkpoint);
   if (o.fewShot) return fewShotCommand(m, checkpoint, o);
+  if (m.model.objective?.kind.value === 'text_to_text') return tasksCommand(m, checkpoint, o);
   const report = await evaluateCheckpoint(trainModel(m, String(o.target ?? 'cpu')), {
     checkpoint,
     data: typeof o.data === 'string' ? o.data : undefined,
@@ -89,4 +93,31 @@ async function fewShotCommand(m: CheckedModel, checkpoint: string, o: Record<str
   writeAtomically(join(out, 'few-shot.svg'), fewShotSvg(rows.map((r) => [r.task, r.shots, r.correct / r.queries]), title), 'report');
   const cut = rows.reduce((s, r) => s + r.cut, 0);
   console.log([title, '', fewShotTable(rows), ...(cut ? ['', `${cut} prompts were longer than the context; their oldest tokens were cut`] : []), '', `plot: ${join(out, 'few-shot.svg')}`, `report: ${join(out, 'report.json')}`].join('\n'));
+}
+
+/** A text-to-text model: its generated answers to held-out pairs of each task, scored by exact
+ *  match and token F1; a table on stdout and report.json with the first answers of each task. */
+async function tasksCommand(m: CheckedModel, checkpoint: string, o: Record<string, string | boolean | undefined>): Promise<void> {
+  const perTask = int(o.queries ?? '100', 'queries');
+  const batch = int(o.batch ?? '32', 'batch');
+  const { ck, tok, context } = textCheckpoint(m, checkpoint, 'tfm eval');
+  const srcSeq = typeof o.seq === 'string' ? int(o.seq, 'seq', 2) : Number(ck.state.run?.seq ?? context);
+  const pairs = heldOutPairs(perTask);
+  const [pad, start] = [tok.specials.get('<pad>')!, tok.specials.get(FRAMING.text_to_text.start)!];
+  const rows = { batch, srcSeq, tgtSeq: Math.min(ANSWER_TOKENS, m.model.inputs.targets?.context?.value ?? ANSWER_TOKENS), pad, start, width: m.model.embed!.tokens!.vocab.value };
+  const ex = await checkpointExecutor(m, ck, checkpoint, { batch, src_seq: rows.srcSeq, tgt_seq: rows.tgtSeq }, { train: false, target: String(o.target ?? 'cpu'), threads: 2 });
+  const bar = progress('held-out answers {value}/{total} |{bar}| ETA {eta_formatted}', { tty: process.stderr.isTTY === true, every: 5, write: (line) => process.stderr.write(`${line}\n`) });
+  bar.start(pairs.length, 0, {});
+  let scores;
+  try {
+    scores = await scoreTasks(ex, tok, pairs, rows, (done) => bar.update(done, {}));
+  } finally {
+    bar.stop();
+    ex.close();
+  }
+  const out = typeof o.out === 'string' ? o.out : join(dirname(resolve(checkpoint)), `eval-${basename(resolve(checkpoint))}`);
+  makeFolder(out, 'report folder');
+  writeAtomically(join(out, 'report.json'), JSON.stringify({ model: m.model.name, checkpoint, step: ck.state.step, perTask, tasks: scores }, null, 1) + '\n', 'report');
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
+  console.log([`${m.model.name} at step ${ck.state.step}: greedy answers to held-out pairs`, '', 'task         pairs   exact      F1', ...scores.map((s) => `${s.task.padEnd(12)} ${String(s.count).padStart(5)} ${pct(s.exact)} ${pct(s.f1)}`), '', `report: ${join(out, 'report.json')}`].join('\n'));
 }

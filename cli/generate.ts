@@ -118,7 +118,7 @@ export async function generateCommand(spec: string, o: GenerateCommandOptions): 
  *  is the spec's target context; each answer ends at `<eos>` or --max-new-tokens. */
 async function answerSources(m: CheckedModel, o: GenerateCommandOptions): Promise<void> {
   const objective = m.model.objective?.kind.value;
-  if (objective !== 'span_corruption' && objective !== 'denoise') throw new TfmError('TFM4002', `\`tfm generate\` reads encoder-decoders trained by \`span_corruption\` or \`denoise\`; ${m.model.name} has \`objective ${objective ?? '(none)'}\``);
+  if (objective !== 'span_corruption' && objective !== 'denoise' && objective !== 'text_to_text') throw new TfmError('TFM4002', `\`tfm generate\` reads encoder-decoders trained by \`span_corruption\`, \`denoise\` or \`text_to_text\`; ${m.model.name} has \`objective ${objective ?? '(none)'}\``);
   if (o.prompt || o.promptFile || o.query) throw new TfmError('TFM5008', 'an encoder-decoder answers --src texts: leave out --prompt, --prompt-file and --query');
   if (!o.src?.length) throw new TfmError('TFM5006', 'give a source: --src "…" (repeatable; a T5 task prefix such as "summarize: " is part of the text)');
   const beams = int(o.beams ?? '1', 'beams');

@@ -221,7 +221,7 @@ Exit codes:
     .option('--examples <pairs.tsv>', '--few-shot: your own task instead, one `input<TAB>answer` per line (one in five inputs held out by a hash)')
     .option('--task <text>', '--few-shot with --examples: the task description')
     .option('--shots <list>', '--few-shot: numbers of examples to compare, comma-separated', '0,1,4')
-    .option('--queries <n>', '--few-shot: held-out queries per task', '100')
+    .option('--queries <n>', '--few-shot, and text-to-text models: held-out queries per task', '100')
     .option('--no-description', '--few-shot: leave out the task description, so that only the examples say what the task is')
     .option('--seed <n>', '--few-shot: seed of the queries and examples drawn', '1')
     .option('-o, --out <dir>', 'report folder (default: eval-<checkpoint> beside the checkpoint; few-shot-<checkpoint> with --few-shot)')

@@ -14,9 +14,9 @@ export async function trainCommand(spec: string, o: Record<string, string | bool
   const images = objective === 'classify' && m.model.inputs.image !== undefined && m.model.head?.classes !== undefined;
   const mlm = m.model.layout?.value === 'encoder' && objective === 'mlm' && m.model.inputs.tokens !== undefined;
   const sentences = m.model.layout?.value === 'encoder' && objective === 'classify' && m.model.inputs.tokens !== undefined && m.model.head?.classes !== undefined;
-  const spans = m.model.layout?.value === 'encoder_decoder' && (objective === 'span_corruption' || objective === 'denoise') && m.model.inputs.targets?.context !== undefined;
+  const spans = m.model.layout?.value === 'encoder_decoder' && (objective === 'span_corruption' || objective === 'denoise' || objective === 'text_to_text') && m.model.inputs.targets?.context !== undefined;
   if (!clm && !images && !mlm && !sentences && !spans) {
-    throw new TfmError('TFM4002', `\`tfm train\` runs decoders with \`objective clm\`, encoders with \`objective mlm\` or \`objective classify\` (sentences), image classifiers (\`input image\`, \`objective classify\`) and encoder-decoders with \`objective span_corruption\` or \`objective denoise\` and \`input targets context N\` so far; ${m.model.name} is ${m.model.layout?.value ?? 'a model'} with \`objective ${objective ?? '(none)'}\`${m.model.inputs.image ? '' : m.model.inputs.tokens ? ' on tokens' : ''}`);
+    throw new TfmError('TFM4002', `\`tfm train\` runs decoders with \`objective clm\`, encoders with \`objective mlm\` or \`objective classify\` (sentences), image classifiers (\`input image\`, \`objective classify\`) and encoder-decoders with \`objective span_corruption\`, \`denoise\` or \`text_to_text\` and \`input targets context N\` so far; ${m.model.name} is ${m.model.layout?.value ?? 'a model'} with \`objective ${objective ?? '(none)'}\`${m.model.inputs.image ? '' : m.model.inputs.tokens ? ' on tokens' : ''}`);
   }
   if (images && o.tokenizer !== undefined) throw new TfmError('TFM5008', `--tokenizer is for text; ${m.model.name} reads images`);
   const threads = int(o.threads, 'threads');

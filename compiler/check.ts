@@ -130,7 +130,7 @@ function relocateInherited(program: Program, name: string, list: Diagnostic[]): 
   });
 }
 
-const GENERATIVE = new Set(['clm', 'span_corruption', 'denoise']);
+const GENERATIVE = new Set(['clm', 'span_corruption', 'denoise', 'text_to_text']);
 
 class ModelChecker {
   private readonly rows: ParamRow[] = [];
@@ -297,7 +297,7 @@ class ModelChecker {
     const m = this.model;
     const obj = m.objective;
     if (!obj && !m.written.has('objective')) {
-      this.diags.error('TFM2005', { what: '`objective`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no objective` }, { help: 'add `objective clm`, `objective mlm(...)`, `objective span_corruption(...)`, `objective denoise(...)` or `objective classify`' });
+      this.diags.error('TFM2005', { what: '`objective`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no objective` }, { help: 'add `objective clm`, `objective mlm(...)`, `objective span_corruption(...)`, `objective denoise(...)`, `objective text_to_text` or `objective classify`' });
     }
     if (!m.head && !m.written.has('head')) this.diags.error('TFM2005', { what: '`head`' }, { span: m.nameSpan, message: `model \`${m.name}\` has no head` });
     const specials = new Set(m.vocabulary.specials.map((s) => s.value));
@@ -339,7 +339,8 @@ class ModelChecker {
     const needLayout = (layout: 'encoder_decoder') => {
       if (m.layout && m.layout.value !== layout) this.diags.error('TFM2025', { message: `\`${kind}\` trains an \`${layout}\` model` }, { span: obj.kind.span }, { secondary: [{ span: m.layout.span, message: 'layout declared here' }] });
     };
-    if (kind === 'clm' || kind === 'span_corruption' || kind === 'denoise') needHead('lm');
+    if (kind === 'clm' || kind === 'span_corruption' || kind === 'denoise' || kind === 'text_to_text') needHead('lm');
+    if (kind === 'text_to_text') needLayout('encoder_decoder');
     if (kind === 'mlm') {
       needHead('mlm');
       needSpecial('<mask>');

@@ -12,7 +12,7 @@ export const ACTIVATIONS = ['relu', 'gelu', 'gelu_tanh', 'swiglu', 'geglu'] as c
 const NORMS = ['layernorm', 'rmsnorm'] as const;
 const MASKS = ['bidirectional', 'causal', 'prefix', 'padding', 'local'] as const;
 const POSITIONS = ['learned', 'sinusoidal', 'relative_bias', 'rotary', 'none'] as const;
-const OBJECTIVES = ['clm', 'mlm', 'span_corruption', 'denoise', 'classify'] as const;
+const OBJECTIVES = ['clm', 'mlm', 'span_corruption', 'denoise', 'text_to_text', 'classify'] as const;
 const normKeys = { eps: num, bias: onoff };
 
 /** Parameters each objective accepts (named call arguments), with their rules. */
@@ -21,6 +21,7 @@ const OBJECTIVE_PARAMS: Record<ObjectiveKind, Record<string, 'prob' | 'positive'
   classify: {},
   mlm: { mask_prob: 'prob', split: 'split' },
   span_corruption: { noise_density: 'prob', mean_span_length: 'positive', sentinels: 'count' },
+  text_to_text: {},
   denoise: { mask: 'prob', delete: 'prob', permute: 'prob', rotate: 'prob', infill: 'prob', poisson_lambda: 'positive' },
 };
 

@@ -126,7 +126,7 @@ export interface Head {
   span: Span;
 }
 
-export type ObjectiveKind = 'clm' | 'mlm' | 'span_corruption' | 'denoise' | 'classify';
+export type ObjectiveKind = 'clm' | 'mlm' | 'span_corruption' | 'denoise' | 'text_to_text' | 'classify';
 
 export interface Objective {
   kind: Word<ObjectiveKind>;

@@ -21,6 +21,7 @@ import { clmData } from './objectives/clm.ts';
 import { mlmData } from './objectives/mlm.ts';
 import { spanCorruptionData } from './objectives/span-corruption.ts';
 import { denoiseData } from './objectives/denoise.ts';
+import { textToTextData } from './objectives/text-to-text.ts';
 import type { DenoiseSettings } from './text/denoise.ts';
 import { imageClassifyData } from './objectives/classify-image.ts';
 import { textClassifyData } from './objectives/classify-text.ts';
@@ -84,7 +85,7 @@ export interface TrainResult {
  *  program (the command line compiles; the runtime imports nothing of the compiler). */
 export interface TrainModel {
   name: string;
-  objective: 'clm' | 'mlm' | 'classify' | 'span_corruption' | 'denoise';
+  objective: 'clm' | 'mlm' | 'classify' | 'span_corruption' | 'denoise' | 'text_to_text';
   /** Masked-LM models: the share of tokens chosen and their mask/random/keep split. */
   mlm?: { maskProb: number; split: [number, number, number] };
   /** Span corruption: T5's noise density, mean span length, and the sentinels the vocabulary
@@ -149,6 +150,8 @@ export function objectiveData(model: TrainModel, opts: Pick<TrainOptions, 'data'
       return spanCorruptionData({ data: opts.data ?? 'moby-dick+sotu', tokenizer: opts.tokenizer ?? 'unigram', batch: opts.batch, srcSeq: seq, tgtContext: model.targetContext!, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, ...model.spans! });
     case 'denoise':
       return denoiseData({ data: opts.data ?? 'moby-dick+sotu', tokenizer: opts.tokenizer ?? 'unigram', batch: opts.batch, seq, tgtContext: model.targetContext!, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials, noise: model.noise! });
+    case 'text_to_text':
+      return textToTextData({ data: opts.data, tokenizer: opts.tokenizer ?? 'unigram', batch: opts.batch, srcSeq: seq, tgtContext: model.targetContext!, evalBatches: opts.evalBatches, vocab: model.vocab!, specials: model.specials });
     case 'classify':
       if (model.image) return imageClassifyData({ data: opts.data ?? 'mnist', batch: opts.batch, evalBatches: opts.evalBatches, image: model.image, classes: model.classes! });
       return textClassifyData({ data: opts.data ?? 'sentiment', tokenizer: opts.tokenizer ?? encoderTokenizer(model), batch: opts.batch, seq: opts.seq, context: model.context, vocab: model.vocab!, specials: model.specials, classes: model.classes! });

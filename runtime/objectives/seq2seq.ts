@@ -24,6 +24,8 @@ export interface Example {
 export const FRAMING = {
   span_corruption: { bos: false, start: '<pad>' },
   denoise: { bos: true, start: '<eos>' },
+  /** T5's fine-tuning reads and starts as its pretraining does. */
+  text_to_text: { bos: false, start: '<pad>' },
 } as const;
 
 export interface Seq2SeqRows {
