@@ -60,6 +60,9 @@ export interface ForwardOptions {
   image?: string;
   pixels?: string;
   targets?: string;
+  /** Encoder-decoders: source ids and the decoder's input ids. */
+  src?: string;
+  tgt?: string;
   out?: string;
   target?: string;
 }
@@ -95,9 +98,62 @@ function readImages(path: string, json: boolean, image: { channels: number; heig
   return { batch, data };
 }
 
+/** Checks a forward pass's logits (and loss) are finite, writes them where --out says, and
+ *  prints their shape, the loss and (without --out) the first few. */
+function reportLogits(opts: ForwardOptions, logits: Float32Array, shape: number[], loss: number | undefined): void {
+  const at = logits.findIndex((x) => !Number.isFinite(x));
+  if (at >= 0 || (loss !== undefined && !Number.isFinite(loss))) throw new TfmError('TFM6001', `the forward pass produced a non-finite ${at >= 0 ? `logit at index ${at}` : 'loss'} from finite weights and inputs: the weights overflow float32 in this model`);
+  if (opts.out?.endsWith('.npy')) writeAtomically(opts.out, encodeNpy(logits, shape), 'logits');
+  else if (opts.out) writeAtomically(opts.out, JSON.stringify({ shape, logits: Array.from(logits), ...(loss !== undefined ? { loss } : {}) }) + '\n', 'logits');
+  console.log(JSON.stringify({ shape, ...(loss !== undefined ? { loss } : {}), ...(opts.out ? { out: opts.out } : { logits: Array.from(logits.subarray(0, Math.min(8, logits.length))) }) }));
+}
+
+/** Token ids of a file, every id inside the vocabulary and rows no longer than `context`. */
+function readTokenRows(path: string, what: string, vocab: number, context: number | undefined): number[][] {
+  const rows = readIds(path, what);
+  const bad = rows.flat().find((t) => t < 0 || t >= vocab);
+  if (bad !== undefined) throw new TfmError('TFM5008', `${what}: id ${bad} is outside the vocabulary of ${vocab}`);
+  if (context && rows[0].length > context) throw new TfmError('TFM5008', `${what}: ${rows[0].length} tokens per row exceed the context of ${context}`);
+  return rows;
+}
+
+/** An encoder-decoder's forward pass: sources (--src) through the encoder, the decoder's input
+ *  ids (--tgt: the target shifted right behind the start token) through the decoder; logits
+ *  [batch, tgt, vocab], and the loss when --targets (the shape of --tgt) are given. */
+async function forwardSeq2Seq(m: CheckedModel, opts: ForwardOptions): Promise<void> {
+  if (opts.tokens || opts.image || opts.pixels || opts.segments) throw new TfmError('TFM5008', `\`${m.model.name}\` is an encoder-decoder: give --src (source ids) and --tgt (the decoder's input ids)`);
+  if (!opts.src || !opts.tgt) throw new TfmError('TFM5006', `\`${m.model.name}\` is an encoder-decoder: give --src <file> (source ids) and --tgt <file> (the decoder's input ids)`);
+  const vocab = m.model.embed!.tokens!.vocab.value;
+  const src = readTokenRows(opts.src, 'source ids', vocab, m.model.inputs.tokens?.context?.value);
+  const tgt = readTokenRows(opts.tgt, 'decoder input ids', vocab, m.model.inputs.targets?.context?.value);
+  if (src.length !== tgt.length) throw new TfmError('TFM5008', `--src has ${src.length} rows and --tgt ${tgt.length}: one decoder row per source`);
+  const targets = opts.targets ? readIds(opts.targets, 'target ids') : undefined;
+  if (targets && (targets.length !== tgt.length || targets[0].length !== tgt[0].length)) throw new TfmError('TFM5008', `targets must have the shape of --tgt ([${tgt.length}, ${tgt[0].length}]), got [${targets.length}, ${targets[0].length}]`);
+  const badTarget = targets?.flat().find((t) => t !== -100 && (t < 0 || t >= vocab));
+  if (badTarget !== undefined) throw new TfmError('TFM5008', `target id ${badTarget} is outside the vocabulary of ${vocab} (-100 marks a position without a target)`);
+  if (targets && targets.flat().every((t) => t === -100)) throw new TfmError('TFM5008', 'every target is -100 (ignored): there is no loss to compute');
+  if (opts.out) checkWritable(opts.out, 'logits');
+  const dims = { batch: src.length, src_seq: src[0].length, tgt_seq: tgt[0].length };
+  const ex = await compileExecutor(m, dims, { train: false, target: opts.target });
+  try {
+    const { params } = readWeights(opts.checkpoint, ex.program);
+    for (const [name, t] of params) ex.param(name).set(t.data);
+    ex.push();
+    ex.input('src_tokens').set(src.flat());
+    ex.input('tgt_tokens').set(tgt.flat());
+    if (ex.hasInput('src_key_mask')) (ex.input('src_key_mask') as Float32Array).fill(1);
+    ex.input('targets').set(targets ? targets.flat() : new Array(dims.batch * dims.tgt_seq).fill(-100));
+    const loss = await ex.forward();
+    reportLogits(opts, (await ex.read('logits')) as Float32Array, [dims.batch, dims.tgt_seq, vocab], targets ? loss : undefined);
+  } finally {
+    ex.close();
+  }
+}
+
 export async function forwardCommand(spec: string, opts: ForwardOptions): Promise<void> {
   const m = checkedModel(spec);
-  if (m.model.layout?.value === 'encoder_decoder') throw new TfmError('TFM4002', '`tfm forward` runs models with one stack (decoders, encoders of tokens or of an image) so far');
+  if (m.model.layout?.value === 'encoder_decoder') return forwardSeq2Seq(m, opts);
+  if (opts.src || opts.tgt) throw new TfmError('TFM5008', `--src and --tgt are for encoder-decoders; ${m.model.name} takes --tokens`);
   const image = m.model.inputs.image;
   const classify = m.model.head?.kind.value === 'classify';
   let dims: { batch: number; seq: number };
@@ -112,12 +168,7 @@ export async function forwardCommand(spec: string, opts: ForwardOptions): Promis
   } else {
     if (opts.image || opts.pixels) throw new TfmError('TFM5008', `\`${m.model.name}\` takes tokens, not an image: give --tokens <file>`);
     if (!opts.tokens) throw new TfmError('TFM5006', 'give --tokens <file> (token ids)');
-    rows = readIds(opts.tokens, 'token ids');
-    const vocab = m.model.embed!.tokens!.vocab.value;
-    const bad = rows.flat().find((t) => t < 0 || t >= vocab);
-    if (bad !== undefined) throw new TfmError('TFM5008', `token id ${bad} is outside the vocabulary of ${vocab}`);
-    const ctx = m.model.inputs.tokens?.context?.value;
-    if (ctx && rows[0].length > ctx) throw new TfmError('TFM5008', `${rows[0].length} tokens per row exceed the context of ${ctx}`);
+    rows = readTokenRows(opts.tokens, 'token ids', m.model.embed!.tokens!.vocab.value, m.model.inputs.tokens?.context?.value);
     dims = { batch: rows.length, seq: rows[0].length };
   }
   const types = m.model.embed?.segments?.types.value;
@@ -152,12 +203,7 @@ export async function forwardCommand(spec: string, opts: ForwardOptions): Promis
     ex.input(classify ? 'labels' : 'targets').set(flatTargets ?? new Array(n).fill(classify ? 0 : -100));
     const loss = await ex.forward();
     const logits = (await ex.read('logits')) as Float32Array;
-    const at = logits.findIndex((x) => !Number.isFinite(x));
-    if (at >= 0 || (targets && !Number.isFinite(loss))) throw new TfmError('TFM6001', `the forward pass produced a non-finite ${at >= 0 ? `logit at index ${at}` : 'loss'} from finite weights and inputs: the weights overflow float32 in this model`);
-    const shape = classify ? [dims.batch, width] : [dims.batch, dims.seq, width];
-    if (opts.out?.endsWith('.npy')) writeAtomically(opts.out, encodeNpy(logits, shape), 'logits');
-    else if (opts.out) writeAtomically(opts.out, JSON.stringify({ shape, logits: Array.from(logits), ...(targets ? { loss } : {}) }) + '\n', 'logits');
-    console.log(JSON.stringify({ shape, ...(targets ? { loss } : {}), ...(opts.out ? { out: opts.out } : { logits: Array.from(logits.subarray(0, Math.min(8, logits.length))) }) }));
+    reportLogits(opts, logits, classify ? [dims.batch, width] : [dims.batch, dims.seq, width], targets ? loss : undefined);
   } finally {
     ex.close();
   }

@@ -158,6 +158,37 @@ describe('tfm export / import / forward', () => {
     expect(readFileSync(`${dir}/again.safetensors`).equals(file)).toBe(true);
   });
 
+  it('forward runs an encoder-decoder from --src and --tgt: logits [batch, tgt, vocab] and the loss of --targets over them', async () => {
+    const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/tfm-cli-`);
+    expect(tfm('export', 'specs/bart_tiny.tfm', '--seed', String(Math.floor(Math.random() * 1e6)), '-o', `${dir}/bart.safetensors`).code).toBe(0);
+    const ids = (rows: number, n: number) => Array.from({ length: rows }, () => Array.from({ length: n }, () => 5 + Math.floor(Math.random() * 2000)));
+    const targets = ids(2, 4);
+    targets[1][3] = -100;
+    writeFileSync(`${dir}/src.json`, JSON.stringify(ids(2, 9)));
+    writeFileSync(`${dir}/tgt.json`, JSON.stringify(ids(2, 4)));
+    writeFileSync(`${dir}/targets.json`, JSON.stringify(targets));
+    const r = tfm('forward', 'specs/bart_tiny.tfm', '-c', `${dir}/bart.safetensors`, '--src', `${dir}/src.json`, '--tgt', `${dir}/tgt.json`, '--targets', `${dir}/targets.json`, '-o', `${dir}/out.json`);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(readFileSync(`${dir}/out.json`, 'utf8'));
+    expect(out.shape).toEqual([2, 4, 2048]);
+    // The loss is the mean cross-entropy of the written logits at the targets (7 of 8 positions).
+    let sum = 0;
+    let n = 0;
+    targets.flat().forEach((t, p) => {
+      if (t === -100) return;
+      const row = out.logits.slice(p * 2048, (p + 1) * 2048) as number[];
+      const max = Math.max(...row);
+      sum += max + Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0)) - row[t];
+      n++;
+    });
+    expect(Math.abs(out.loss - sum / n) / (sum / n)).toBeLessThan(1e-5);
+    writeFileSync(`${dir}/one.json`, JSON.stringify(ids(1, 4)));
+    expect(tfm('forward', 'specs/bart_tiny.tfm', '-c', `${dir}/bart.safetensors`, '--src', `${dir}/src.json`, '--tgt', `${dir}/one.json`).stderr).toMatch(/TFM5008.*one decoder row per source/);
+    expect(tfm('forward', 'specs/bart_tiny.tfm', '-c', `${dir}/bart.safetensors`, '--tokens', `${dir}/src.json`).stderr).toMatch(/TFM5008.*encoder-decoder: give --src/);
+  });
+
   it('forward runs any family: BERT with --segments, ViT from --image (.npy) or --pixels (JSON), a classifier\'s loss from one class per example', async () => {
     const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
