@@ -224,7 +224,7 @@ class Lowerer {
     const totalLayers = stack.blocks.reduce((s, b) => s + b.repeat.value, 0);
     let relTable: Value | undefined;
     if (pos?.kind.value === 'relative_bias') {
-      if (this.cache) throw new LoweringError('a key/value cache does not support `positions relative_bias` yet', (pos as { span?: Span }).span);
+      // Under a cache the buckets are of key position − the query's absolute position (past + qi).
       const heads = stack.blocks.flatMap((b) => b.attentions).find((a) => a.kind.value === 'self')?.heads?.value ?? 1;
       relTable = this.table(`${prefix}relative_bias`, [pos.buckets!.value, heads], this.t5Init ? dimOf(x) ** -0.5 : INIT_STD);
     }

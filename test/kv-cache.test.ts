@@ -20,6 +20,19 @@ import { relErr } from './support/compare.ts';
 import { NO_WEBGPU } from './support/webgpu.ts';
 
 const SPECS: Record<string, string> = {
+  // A decoder with T5's relative position bias (8 buckets, so that distances past 4 fall in
+  // the logarithmic buckets within the context), RMSNorm and unscaled attention.
+  relative: `model relative_tiny {
+  layout decoder
+  dims { vocab = 50; ctx = 24; d = 32; heads = 4 }
+  input tokens context ctx
+  embed { tokens vocab -> d; positions relative_bias(buckets = 8, max_distance = 16) }
+  block * 2 { bias off; norm pre rmsnorm; attention self heads heads mask causal scale 1; mlp 2 * d act gelu }
+  final_norm rmsnorm
+  head lm tied
+  objective clm
+}
+`,
   // A local window on every layer, learned positions, biases off.
   local: `model local_tiny {
   layout decoder
@@ -39,10 +52,12 @@ const CASES: [string, string][] = [
   ['local window (learned positions)', 'out/test-kv-cache/local_tiny.tfm'],
   ['alternating causal / local(3) (sinusoidal positions)', 'test/variants/sinusoidal_local.tfm'],
   ['prefix LM (rotary positions, grouped-query attention)', 'test/variants/rotary_prefix.tfm'],
+  ['relative position bias (T5-style: RMSNorm, unscaled, no biases)', 'out/test-kv-cache/relative_tiny.tfm'],
 ];
 
 mkdirSync('out/test-kv-cache', { recursive: true });
 writeFileSync('out/test-kv-cache/local_tiny.tfm', SPECS.local);
+writeFileSync('out/test-kv-cache/relative_tiny.tfm', SPECS.relative);
 
 /** Weights far from their initialisation (std 0.3), so that every position and mask matters. */
 function randomWeights(ex: Pick<ModelRunner, 'program' | 'param'>, seed: number): Map<string, Float32Array> {
