@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { differentiate } from '../compiler/autodiff.ts';
 import { checkFiles } from '../compiler/check.ts';
-import { compile } from '../compiler/codegen/compile.ts';
+import { compile, type CompileOptions } from '../compiler/codegen/compile.ts';
 import { targetNamed } from '../compiler/targets/index.ts';
 import { renderWasm } from '../compiler/targets/wasm/render.ts';
 import { emit } from '../compiler/codegen/emit.ts';
@@ -33,34 +33,42 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
         continue;
       }
       const target = targetNamed(opts.target);
-      if (opts.cache && m.model.layout?.value !== 'decoder') {
-        // `--cache` over a glob of specs: the inference program exists for decoders only.
-        console.error(`${m.model.name}: skipped (--cache builds the inference program of decoders; this is ${m.model.layout?.value ?? 'incomplete'})`);
+      const layout = m.model.layout?.value;
+      if (opts.cache && layout !== 'decoder' && layout !== 'encoder_decoder') {
+        // `--cache` over a glob of specs: the inference programs exist for decoders and encoder-decoders.
+        console.error(`${m.model.name}: skipped (--cache builds the inference programs of decoders and encoder-decoders; this is ${layout ?? 'incomplete'})`);
         continue;
       }
-      const compiled = compile(m, target, result.program.sources, opts.cache ? { cache: true } : {});
-      if (opts.emit === 'ir') process.stdout.write(printGraph(compiled.graph, result.program.sources));
-      else if (opts.emit === 'kernels') console.log(JSON.stringify(compiled.kernels, null, 1));
-      else if (opts.emit === 'code' || opts.emit === 'ts') {
-        // The readable code: TypeScript, or the WebAssembly module as text.
-        if (target.name === 'wasm') process.stdout.write(renderWasm(compiled.kernels, { header: [] }, { wat: true, fma: true }).text);
-        else for (const text of Object.values(compiled.files)) if (typeof text === 'string') process.stdout.write(text);
-      } else {
-        const dir = join(opts.out, m.model.name, opts.cache ? `${target.name}-cache` : target.name);
-        const written = emit(compiled, dir);
-        if (opts.bundle) {
-          if (target.name !== 'webgpu') throw new TfmError('TFM5008', '--bundle writes a web page\'s module of the WebGPU target: use it with --target webgpu');
-          writeAtomically(join(dir, 'tfm-webgpu.mjs'), webgpuBundle(compiled.program, compiled.files['kernels.wgsl'] as string), 'bundle');
-          written.push(join(dir, 'tfm-webgpu.mjs'));
+      // With --cache: the decoder's program with a key/value cache, and for an encoder-decoder
+      // also its encoder program (the cross attentions' keys and values, computed once).
+      const variants: [string, CompileOptions, string][] = !opts.cache
+        ? [['', {}, '']]
+        : [...(layout === 'encoder_decoder' ? [['-encode', { encode: true }, ' (encoder of cached inference)'] as [string, CompileOptions, string]] : []), ['-cache', { cache: true }, ' (inference with a key/value cache)']];
+      for (const [suffix, options, what] of variants) {
+        const compiled = compile(m, target, result.program.sources, options);
+        if (opts.emit === 'ir') process.stdout.write(printGraph(compiled.graph, result.program.sources));
+        else if (opts.emit === 'kernels') console.log(JSON.stringify(compiled.kernels, null, 1));
+        else if (opts.emit === 'code' || opts.emit === 'ts') {
+          // The readable code: TypeScript, or the WebAssembly module as text.
+          if (target.name === 'wasm') process.stdout.write(renderWasm(compiled.kernels, { header: [] }, { wat: true, fma: true }).text);
+          else for (const text of Object.values(compiled.files)) if (typeof text === 'string') process.stdout.write(text);
+        } else {
+          const dir = join(opts.out, m.model.name, `${target.name}${suffix}`);
+          const written = emit(compiled, dir);
+          if (opts.bundle) {
+            if (target.name !== 'webgpu') throw new TfmError('TFM5008', '--bundle writes a web page\'s module of the WebGPU target: use it with --target webgpu');
+            writeAtomically(join(dir, 'tfm-webgpu.mjs'), webgpuBundle(compiled.program, compiled.files['kernels.wgsl'] as string), 'bundle');
+            written.push(join(dir, 'tfm-webgpu.mjs'));
+          }
+          // Peak memory at batch 1 and the full context (training, or a prefill of the whole
+          // context for the inference program), with and without buffer reuse.
+          const ctx = m.model.inputs.tokens?.context?.value ?? 128;
+          const picks = m.model.objective?.kind.value === 'mlm' ? maxPicks(mlmSettings(m).maskProb, ctx) : 1;
+          const dims = { batch: 1, seq: ctx, ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx, picks };
+          const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+          const fused = Object.entries(compiled.fusions).map(([k, n]) => `${k} ×${n}`).join(', ');
+          console.error(`${m.model.name}${what}: ${compiled.kernels.length} kernels, ${compiled.program.steps.length} steps (fused: ${fused || 'none'}); peak ${mb(peakBytes(compiled.program, compiled.program.memory, dims))} at batch 1, seq ${ctx} (${mb(peakBytes(compiled.program, undefined, dims))} without reuse) → ${written.join(', ')}`);
         }
-        // Peak memory at batch 1 and the full context (training, or a prefill of the whole
-        // context for the inference program), with and without buffer reuse.
-        const ctx = m.model.inputs.tokens?.context?.value ?? 128;
-        const picks = m.model.objective?.kind.value === 'mlm' ? maxPicks(mlmSettings(m).maskProb, ctx) : 1;
-        const dims = { batch: 1, seq: ctx, ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx, picks };
-        const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-        const fused = Object.entries(compiled.fusions).map(([k, n]) => `${k} ×${n}`).join(', ');
-        console.error(`${m.model.name}${opts.cache ? ' (inference with a key/value cache)' : ''}: ${compiled.kernels.length} kernels, ${compiled.program.steps.length} steps (fused: ${fused || 'none'}); peak ${mb(peakBytes(compiled.program, compiled.program.memory, dims))} at batch 1, seq ${ctx} (${mb(peakBytes(compiled.program, undefined, dims))} without reuse) → ${written.join(', ')}`);
       }
     } catch (e) {
       if (!(e instanceof MissingKernel || e instanceof LoweringError)) throw e;

@@ -36,22 +36,22 @@ const CACHE_ENTRIES = 64;
  *  content-addressed folder of the compile cache (written once, atomically, by whichever
  *  process gets there first; never a fresh temporary folder per run), from which this thread
  *  and the worker threads load them. */
-export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number; target?: string; cache?: boolean; variants?: Record<string, number>[] }): Promise<ModelRunner> {
-  const { program, source } = loadCompiled(programDir(m, opts.train, opts.target ?? 'cpu', opts.cache));
+export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number; target?: string; cache?: boolean; encode?: boolean; variants?: Record<string, number>[] }): Promise<ModelRunner> {
+  const { program, source } = loadCompiled(programDir(m, opts.train, opts.target ?? 'cpu', opts.encode ? 'encode' : opts.cache ? 'cache' : undefined));
   return createRunner(program, source, dims, { threads: opts.threads ?? 1, variants: opts.variants });
 }
 
-/** Cache folders already compiled in this process, per model, graph (training, evaluation
- *  or inference with a key/value cache) and target: `tfm train` asks for the evaluation
+/** Cache folders already compiled in this process, per model, graph (training, evaluation,
+ *  inference with a key/value cache, an encoder-decoder's encoder program) and target: `tfm train` asks for the evaluation
  *  program twice (validation, samples). */
 const compiledIn = new WeakMap<CheckedModel, Map<string, string>>();
 
-function programDir(m: CheckedModel, train: boolean, targetName: string, cache = false): string {
+function programDir(m: CheckedModel, train: boolean, targetName: string, inference?: 'cache' | 'encode'): string {
   const target = targetNamed(targetName);
-  const key = `${cache ? 'cache' : train}:${target.name}`;
+  const key = `${inference ?? train}:${target.name}`;
   const known = compiledIn.get(m)?.get(key);
   if (known) return known;
-  const compiled = compile(m, target, undefined, cache ? { cache } : { train });
+  const compiled = compile(m, target, undefined, inference ? { [inference]: true } : { train });
   const program = programJson(compiled.program);
   const hash = createHash('sha256').update(COMPILER_VERSION).update('\0').update(program);
   for (const [name, text] of Object.entries(compiled.files).sort(([x], [y]) => x.localeCompare(y))) hash.update('\0').update(name).update('\0').update(text);

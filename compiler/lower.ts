@@ -49,9 +49,22 @@ export function lowerModel(checked: CheckedModel, opts: LowerOptions = {}): Lowe
  */
 export function lowerForCache(checked: CheckedModel): { graph: Graph; logits: Value } {
   const m = checked.model;
-  if (m.layout?.value !== 'decoder') throw new LoweringError(`a key/value cache serves decoders (\`layout decoder\`); ${m.name} is ${m.layout?.value ?? 'incomplete'}`, m.layout?.span ?? m.nameSpan);
+  if (m.layout?.value !== 'decoder' && m.layout?.value !== 'encoder_decoder') throw new LoweringError(`a key/value cache serves decoders and encoder-decoders; ${m.name} is ${m.layout?.value ?? 'incomplete'}`, m.layout?.span ?? m.nameSpan);
   const { graph, logits } = new Lowerer(m, false, true).run();
   return { graph, logits };
+}
+
+/**
+ * The encoder program of an encoder-decoder's cached inference (its decoder is lowerForCache's
+ * graph): inputs `src_tokens` (and `src_key_mask`) [batch, src_seq]; it runs the encoder once
+ * and outputs, for every cross attention of the decoder, its keys and values of the encoder's
+ * output, `cross:<layer>.k` / `.v` [batch, src_seq, kv_heads·head_dim] — what the decoder
+ * program takes as inputs at every step instead of recomputing them.
+ */
+export function lowerForEncode(checked: CheckedModel): { graph: Graph } {
+  const m = checked.model;
+  if (m.layout?.value !== 'encoder_decoder') throw new LoweringError(`an encoder program serves encoder-decoders; ${m.name} is ${m.layout?.value ?? 'incomplete'}`, m.layout?.span ?? m.nameSpan);
+  return { graph: new Lowerer(m, false, false).encodeOnly() };
 }
 
 class Lowerer {
@@ -128,8 +141,9 @@ class Lowerer {
     if (layout === 'encoder_decoder') {
       const [enc, dec] = m.stacks;
       const srcMask = this.usesPadding(enc) ? this.g.input('src_key_mask', ['batch', 'src_seq'], 'f32') : undefined;
-      const src = this.embed(enc, 'src_tokens', 'src_seq');
-      const memory = this.stack(enc, src, 'src_seq', undefined, srcMask);
+      // Under a cache the encoder ran before (lowerForEncode): the decoder's cross attention
+      // reads its keys and values from inputs.
+      const memory = this.cache ? undefined : this.stack(enc, this.embed(enc, 'src_tokens', 'src_seq'), 'src_seq', undefined, srcMask);
       const tgt = this.embed(dec, 'tgt_tokens', 'tgt_seq');
       hidden = this.stack(dec, tgt, 'tgt_seq', memory, srcMask);
     } else {
@@ -163,6 +177,38 @@ class Lowerer {
     this.g.outputs.set('loss', loss);
     this.g.outputs.set('logits', logits);
     return { graph: this.g, loss, logits };
+  }
+
+  /** The encoder, then each decoder cross attention's keys and values of its output as
+   *  outputs `cross:<layer>.k` / `.v` (lowerForEncode). */
+  encodeOnly(): Graph {
+    const [enc, dec] = this.m.stacks;
+    const srcMask = this.usesPadding(enc) ? this.g.input('src_key_mask', ['batch', 'src_seq'], 'f32') : undefined;
+    const memory = this.stack(enc, this.embed(enc, 'src_tokens', 'src_seq'), 'src_seq', undefined, srcMask);
+    let layer = 0;
+    for (const block of dec.blocks) {
+      const cross = block.attentions.find((a) => a.kind.value === 'cross');
+      const calls = countCalls(block.body ?? desugar(block), 'cross_attention');
+      for (let r = 0; r < block.repeat.value; r++, layer++) {
+        for (let c = 1; c <= calls; c++) {
+          const prefix = `decoder.blocks.${layer}.cross_attention${c === 1 ? '' : `_${c}`}`;
+          const { k, v } = this.crossKeys(cross!, memory, prefix, dimOf(memory));
+          this.g.outputs.set(`cross:${prefix}.k`, k);
+          this.g.outputs.set(`cross:${prefix}.v`, v);
+        }
+      }
+    }
+    return this.g;
+  }
+
+  /** A cross attention's keys and values of the encoder's output `memory`, as its layer
+   *  computes them (the same parameters and initialisation). */
+  crossKeys(a: Attention, memory: Value, prefix: string, d: number): { k: Value; v: Value } {
+    const heads = a.heads!.value;
+    const hd = a.headDim?.value ?? d / heads;
+    const kvHeads = a.kvHeads?.value ?? heads;
+    const std = this.t5Init ? dimOf(memory) ** -0.5 : INIT_STD;
+    return { k: this.dense(`${prefix}.k`, memory, kvHeads * hd, !!a.bias, std, a.span), v: this.dense(`${prefix}.v`, memory, kvHeads * hd, !!a.bias, std, a.span) };
   }
 
   private usesPadding(stack: Stack): boolean {
@@ -340,8 +386,11 @@ class BlockLowerer {
 
   private expr(e: Expr, vars: Map<string, Value>): Value {
     switch (e.kind) {
-      case 'name':
-        return vars.get(e.name)!;
+      case 'name': {
+        const value = vars.get(e.name);
+        if (!value) throw new LoweringError(e.name === 'memory' ? 'with a key/value cache, the encoder output `memory` is read only by `cross_attention`' : `\`${e.name}\` has no value here`, e.span);
+        return value;
+      }
       case 'number':
         throw new LoweringError('a bare number is not a tensor', e.span);
       case 'unary':
@@ -370,7 +419,8 @@ class BlockLowerer {
         return this.residualDropout(this.attention(this.block.attentions.find((a) => a.kind.value === 'self')!, x, x, this.instance('attention')), span);
       }
       case 'cross_attention':
-        return this.residualDropout(this.attention(this.block.attentions.find((a) => a.kind.value === 'cross')!, arg(0), arg(1), this.instance('cross_attention')), span);
+        // Under a cache the keys and values come from the encoder program, not from `memory`.
+        return this.residualDropout(this.attention(this.block.attentions.find((a) => a.kind.value === 'cross')!, arg(0), this.l.cache ? undefined : arg(1), this.instance('cross_attention')), span);
       case 'mlp':
         return this.residualDropout(this.mlp(this.block.mlp!, arg(0), this.instance('mlp')), span);
       case 'dropout':
@@ -394,7 +444,7 @@ class BlockLowerer {
     return this.block.body ? v : this.l.dropoutLayer(v, this.block.dropout?.value, span);
   }
 
-  private attention(a: Attention, x: Value, kv: Value, prefix: string): Value {
+  private attention(a: Attention, x: Value, kv: Value | undefined, prefix: string): Value {
     const d = dimOf(x);
     const heads = a.heads!.value;
     const hd = a.headDim?.value ?? d / heads;
@@ -405,8 +455,17 @@ class BlockLowerer {
     const rotate = (t: Value) => (self && this.ctx.rotary ? this.l.emitOp('rotary', cached ? [t, this.l.past()] : [t], { head_dim: hd, base: 10000, inverse: false }, a.span) : t);
     const t5 = this.l.t5Init;
     const q = rotate(this.l.denseLayer(`${prefix}.q`, x, heads * hd, a.bias, t5 ? (d * hd) ** -0.5 : INIT_STD, a.span));
-    let k = rotate(this.l.denseLayer(`${prefix}.k`, kv, kvHeads * hd, a.bias, t5 ? dimOf(kv) ** -0.5 : INIT_STD, a.span));
-    let v = this.l.denseLayer(`${prefix}.v`, kv, kvHeads * hd, a.bias, t5 ? dimOf(kv) ** -0.5 : INIT_STD, a.span);
+    let k: Value;
+    let v: Value;
+    if (!self && this.l.cache) {
+      // The encoder program computed this layer's keys and values once (lowerForEncode).
+      k = this.l.graph().input(`cross:${prefix}.k`, ['batch', 'src_seq', kvHeads * hd], 'f32');
+      v = this.l.graph().input(`cross:${prefix}.v`, ['batch', 'src_seq', kvHeads * hd], 'f32');
+    } else if (!self) ({ k, v } = this.l.crossKeys(a, kv!, prefix, d));
+    else {
+      k = rotate(this.l.denseLayer(`${prefix}.k`, kv!, kvHeads * hd, a.bias, t5 ? dimOf(kv!) ** -0.5 : INIT_STD, a.span));
+      v = this.l.denseLayer(`${prefix}.v`, kv!, kvHeads * hd, a.bias, t5 ? dimOf(kv!) ** -0.5 : INIT_STD, a.span);
+    }
     const mask: Mask | undefined = self ? a.masks[this.layer % Math.max(1, a.masks.length)] : undefined;
     if (cached) {
       // The new keys and values join the cache; the queries attend over all of it.
@@ -469,4 +528,21 @@ function dimOf(v: Value): number {
   const d = v.shape[v.shape.length - 1];
   if (typeof d !== 'number') throw new LoweringError(`internal: feature dim of ${v.shape} is not constant`);
   return d;
+}
+
+/** How many times a block body calls `name` (the instances its layer lowers). */
+function countCalls(body: { value: Expr }[], name: string): number {
+  const walk = (e: Expr): number => {
+    switch (e.kind) {
+      case 'call':
+        return (e.callee.name === name ? 1 : 0) + e.args.reduce((n, a) => n + walk(a.value), 0);
+      case 'binary':
+        return walk(e.left) + walk(e.right);
+      case 'unary':
+        return walk(e.operand);
+      default:
+        return 0;
+    }
+  };
+  return body.reduce((n, a) => n + walk(a.value), 0);
 }

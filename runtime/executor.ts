@@ -45,6 +45,8 @@ export interface ModelRunner {
   applyUpdate(s: AdamWSettings): void | Promise<void>;
   /** An output (`logits`, `grad:<param>`) as the last pass left it. */
   read(name: string): Buffer | Promise<Buffer>;
+  /** Overwrites an output buffer (a key/value cache reordered by beam search), from its start. */
+  write(name: string, data: Float32Array | Int32Array): void;
   push(): void;
   pull(): void | Promise<void>;
   close(): void;
@@ -229,6 +231,10 @@ export class Executor implements ModelRunner {
 
   read(name: string): Buffer {
     return this.output(name);
+  }
+
+  write(name: string, data: Float32Array | Int32Array): void {
+    this.output(name).set(data);
   }
 
   private run(index: number): void {

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { programJson } from '../common/program.ts';
 import { checkFiles } from '../compiler/check.ts';
-import { compile } from '../compiler/codegen/compile.ts';
+import { compile, type CompileOptions } from '../compiler/codegen/compile.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
 
 const same = (a: string | Uint8Array, b: string | Uint8Array) => (typeof a === 'string' ? a === b : typeof b !== 'string' && Buffer.from(a).equals(Buffer.from(b)));
@@ -16,11 +16,13 @@ describe('generated/', () => {
   it.each(specs.flatMap((s) => Object.keys(TARGETS).map((t) => [s, t] as const)))('%s: committed %s output is up to date', (file, target) => {
     const r = checkFiles([`specs/${file}`]);
     for (const m of r.models) {
-      // The training program, and for a decoder the inference program with a key/value cache.
-      const decoder = m.model.layout?.value === 'decoder';
-      for (const cache of decoder ? [false, true] : [false]) {
-        const c = compile(m, TARGETS[target], r.program.sources, cache ? { cache } : {});
-        const dir = `generated/${m.model.name}/${target}${cache ? '-cache' : ''}`;
+      // The training program; for a decoder the inference program with a key/value cache; for
+      // an encoder-decoder that and the encoder program of cached inference.
+      const layout = m.model.layout?.value;
+      const variants: [string, CompileOptions][] = [['', {}], ...(layout === 'encoder_decoder' ? [['-encode', { encode: true }] as [string, CompileOptions]] : []), ...(layout === 'decoder' || layout === 'encoder_decoder' ? [['-cache', { cache: true }] as [string, CompileOptions]] : [])];
+      for (const [suffix, options] of variants) {
+        const c = compile(m, TARGETS[target], r.program.sources, options);
+        const dir = `generated/${m.model.name}/${target}${suffix}`;
         for (const [name, data] of Object.entries(c.files)) {
           expect(existsSync(`${dir}/${name}`), `${dir}/${name} is missing: run npm run generate`).toBe(true);
           expect(same(typeof data === 'string' ? readFileSync(`${dir}/${name}`, 'utf8') : readFileSync(`${dir}/${name}`), data), `${dir}/${name} is stale: run npm run generate`).toBe(true);
@@ -28,7 +30,7 @@ describe('generated/', () => {
         expect(readFileSync(`${dir}/program.json`, 'utf8') === programJson(c.program), `${dir}/program.json is stale: run npm run generate`).toBe(true);
         expect(readdirSync(dir).sort()).toEqual([...Object.keys(c.files), 'program.json'].sort());
       }
-      expect(readdirSync(`generated/${m.model.name}`).sort()).toEqual(Object.keys(TARGETS).flatMap((t) => (decoder ? [t, `${t}-cache`] : [t])).sort());
+      expect(readdirSync(`generated/${m.model.name}`).sort()).toEqual(Object.keys(TARGETS).flatMap((t) => variants.map(([suffix]) => `${t}${suffix}`)).sort());
     }
   });
 

@@ -1,5 +1,5 @@
 // The kernel IR is typed: the checker passes on every kernel of every spec (training and
-// evaluation graphs, a decoder's inference program with a key/value cache, the optimizer
+// evaluation graphs, a decoder's or encoder-decoder's inference programs (with a key/value cache; the encoder's), the optimizer
 // included; as built and after every target's schedule) and
 // rejects what a target could not render faithfully — mixed int/float arithmetic, untyped or
 // undeclared locals, float `%` — and parallel loops whose iterations plainly write the same
@@ -17,7 +17,7 @@ import { TARGETS } from '../compiler/targets/index.ts';
 const SPECS = [...fg.sync('specs/*.tfm'), ...fg.sync('test/valid/*.tfm'), ...fg.sync('test/variants/*.tfm')].sort();
 /** Every program a model compiles to: training, evaluation, and for a decoder the inference
  *  program with a key/value cache. */
-const modes = (m: CheckedModel): CompileOptions[] => [{ train: true }, { train: false }, ...(m.model.layout?.value === 'decoder' ? [{ cache: true }] : [])];
+const modes = (m: CheckedModel): CompileOptions[] => [{ train: true }, { train: false }, ...(m.model.layout?.value === 'decoder' ? [{ cache: true }] : m.model.layout?.value === 'encoder_decoder' ? [{ cache: true }, { encode: true }] : [])];
 
 describe('kernel IR types', () => {
   it.each(SPECS.flatMap((s) => Object.keys(TARGETS).map((t) => [s, t] as const)))('every kernel of %s type-checks after the %s schedule', (file, target) => {

@@ -32,7 +32,11 @@ export interface Hypothesis {
 
 /** Logits for the next token after each prefix, one row of `width` per prefix (prefixes may
  *  differ in length: greedy decoding stops extending a row at its `<eos>`). */
-export type NextLogits = (prefixes: number[][]) => Promise<Float32Array>;
+export type NextLogits = ((prefixes: number[][]) => Promise<Float32Array>) & {
+  /** Beam search moved hypotheses: row r continues what row from[r] held (a key/value cache
+   *  follows). */
+  reorder?: (from: number[]) => Promise<void>;
+};
 
 function logSoftmax(row: Float32Array, vocab: number): Float64Array {
   let max = -Infinity;
@@ -63,13 +67,18 @@ export async function beamSearch(next: NextLogits, o: BeamOptions): Promise<Hypo
     });
     candidates.sort((a, b) => b.logProb - a.logProb || a.from - b.from || a.token - b.token);
     const nextLive: typeof live = [];
+    const from: number[] = [];
     for (const [rank, c] of candidates.slice(0, 2 * k).entries()) {
       const tokens = [...live[c.from].tokens, c.token];
       if (c.token === o.eos) {
         if (rank < k) finished.push({ tokens, logProb: c.logProb, score: normalised(c.logProb, tokens.length, o.lengthPenalty) });
-      } else if (nextLive.length < k) nextLive.push({ tokens, logProb: c.logProb });
+      } else if (nextLive.length < k) {
+        nextLive.push({ tokens, logProb: c.logProb });
+        from.push(c.from);
+      }
     }
     live = nextLive;
+    if (live.length && next.reorder) await next.reorder(from);
     if (live.length === 0) break;
   }
   if (finished.length < k) for (const h of live) finished.push({ ...h, score: normalised(h.logProb, h.tokens.length, o.lengthPenalty) });

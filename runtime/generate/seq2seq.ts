@@ -22,3 +22,47 @@ export function recomputeNext(runner: Pick<ModelRunner, 'input' | 'hasInput' | '
     return out;
   };
 }
+
+/** Next-token logits of an encoder-decoder with its caches: the encoder program runs once on
+ *  the sources (`sourceOf(row)`, right-padded) and hands each cross attention its keys and
+ *  values; the decoder program (dims `tgt_seq` 1, `ctx` ≥ the longest answer) then takes each
+ *  row's newest token at its position. Prefixes must grow by one token per call (rows that
+ *  stopped are fed filler); `reorder` moves the self-attention caches with the beams. */
+export async function cachedNext(encoder: ModelRunner, decoder: ModelRunner, rows: Seq2SeqRows & { width: number }, sourceOf: (row: number) => number[]): Promise<NextLogits> {
+  const src = encoder.input('src_tokens') as Int32Array;
+  const mask = encoder.hasInput('src_key_mask') ? (encoder.input('src_key_mask') as Float32Array) : undefined;
+  src.fill(rows.pad);
+  mask?.fill(0);
+  for (let r = 0; r < rows.batch; r++) {
+    const s = sourceOf(r).slice(0, rows.srcSeq);
+    src.set(s, r * rows.srcSeq);
+    mask?.fill(1, r * rows.srcSeq, r * rows.srcSeq + s.length);
+  }
+  await encoder.forward();
+  for (const name of Object.keys(encoder.program.outputs)) if (name.startsWith('cross:')) decoder.input(name).set((await encoder.read(name)) as Float32Array);
+  if (decoder.hasInput('src_key_mask')) decoder.input('src_key_mask').set(encoder.input('src_key_mask'));
+  const caches = Object.keys(decoder.program.outputs).filter((n) => n.startsWith('cache:'));
+  const tokens = decoder.input('tgt_tokens') as Int32Array;
+  const past = decoder.input('past') as Int32Array;
+  const next: NextLogits = async (prefixes) => {
+    tokens.fill(rows.pad);
+    past.fill(0);
+    prefixes.forEach((p, r) => {
+      tokens[r] = p.length ? p[p.length - 1] : rows.start;
+      past[r] = p.length;
+    });
+    await decoder.forward();
+    const logits = (await decoder.read('logits')) as Float32Array;
+    return Float32Array.from(logits.subarray(0, prefixes.length * rows.width));
+  };
+  next.reorder = async (from) => {
+    for (const name of caches) {
+      const cache = Float32Array.from((await decoder.read(name)) as Float32Array);
+      const row = cache.length / rows.batch;
+      const moved = cache.slice();
+      from.forEach((f, r) => moved.set(cache.subarray(f * row, (f + 1) * row), r * row));
+      decoder.write(name, moved);
+    }
+  };
+  return next;
+}

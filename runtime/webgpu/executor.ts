@@ -265,6 +265,14 @@ export class GpuExecutor implements ModelRunner {
     return this.program.buffers[id].dtype === 'i32' ? new Int32Array(bytes, 0, n) : new Float32Array(bytes, 0, n);
   }
 
+  write(name: string, data: Float32Array | Int32Array): void {
+    const id = this.program.outputs[name];
+    if (id === undefined) throw new Error(`program has no output ${name}`);
+    const r = this.regions[id];
+    if (data.byteLength > r.size) throw new Error(`${name}: ${data.byteLength} bytes do not fit its ${r.size}`);
+    this.gpu.device.queue.writeBuffer(r.buffer, r.offset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  }
+
   /** Runs the forward pass and the loss; returns the loss. */
   async forward(): Promise<number> {
     this.sendInputs();
