@@ -18,6 +18,7 @@ import { progress } from '../runtime/progress.ts';
 import { heldOut, taskPairs, TASKS } from '../runtime/text/tasks.ts';
 import { checkpointExecutor, textCheckpoint, requireDecoder } from './driver.ts';
 import { scoreTasks } from '../runtime/generate/task-eval.ts';
+import { cachedNext } from '../runtime/generate/seq2seq.ts';
 import { ANSWER_TOKENS, heldOutPairs } from '../runtime/objectives/text-to-text.ts';
 import { FRAMING } from '../runtime/objectives/seq2seq.ts';
 
@@ -105,15 +106,19 @@ async function tasksCommand(m: CheckedModel, checkpoint: string, o: Record<strin
   const pairs = heldOutPairs(perTask);
   const [pad, start] = [tok.specials.get('<pad>')!, tok.specials.get(FRAMING.text_to_text.start)!];
   const rows = { batch, srcSeq, tgtSeq: Math.min(ANSWER_TOKENS, m.model.inputs.targets?.context?.value ?? ANSWER_TOKENS), pad, start, width: m.model.embed!.tokens!.vocab.value };
-  const ex = await checkpointExecutor(m, ck, checkpoint, { batch, src_seq: rows.srcSeq, tgt_seq: rows.tgtSeq }, { train: false, target: String(o.target ?? 'cpu'), threads: 2 });
+  // The encoder once per batch, the decoder one token per pass with its caches.
+  const run = { train: false, target: String(o.target ?? 'cpu'), threads: 2 };
+  const encoder = await checkpointExecutor(m, ck, checkpoint, { batch, src_seq: rows.srcSeq }, { ...run, encode: true });
+  const decoder = await checkpointExecutor(m, ck, checkpoint, { batch, src_seq: rows.srcSeq, tgt_seq: 1, ctx: rows.tgtSeq }, { ...run, cache: true });
   const bar = progress('held-out answers {value}/{total} |{bar}| ETA {eta_formatted}', { tty: process.stderr.isTTY === true, every: 5, write: (line) => process.stderr.write(`${line}\n`) });
   bar.start(pairs.length, 0, {});
   let scores;
   try {
-    scores = await scoreTasks(ex, tok, pairs, rows, (done) => bar.update(done, {}));
+    scores = await scoreTasks((sourceOf) => cachedNext(encoder, decoder, rows, sourceOf), tok, pairs, rows, (done) => bar.update(done, {}));
   } finally {
     bar.stop();
-    ex.close();
+    encoder.close();
+    decoder.close();
   }
   const out = typeof o.out === 'string' ? o.out : join(dirname(resolve(checkpoint)), `eval-${basename(resolve(checkpoint))}`);
   makeFolder(out, 'report folder');

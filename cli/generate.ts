@@ -11,7 +11,7 @@ import { lowerForCache, LoweringError } from '../compiler/lower.ts';
 import { checkpointExecutor, requireDecoder, textCheckpoint } from './driver.ts';
 import type { CheckedModel } from '../compiler/check.ts';
 import { beamSearch, greedy } from '../runtime/generate/beam.ts';
-import { recomputeNext } from '../runtime/generate/seq2seq.ts';
+import { cachedNext, recomputeNext } from '../runtime/generate/seq2seq.ts';
 import { FRAMING } from '../runtime/objectives/seq2seq.ts';
 import { count as int, decimal as num } from './flags.ts';
 import { checkedModel } from './weights.ts';
@@ -114,8 +114,9 @@ export async function generateCommand(spec: string, o: GenerateCommandOptions): 
 }
 
 /** An encoder-decoder answers each --src: greedy decoding of all of them as one batch, or
- *  beam search of each in turn (its k best answers, with their scores). The decoder's length
- *  is the spec's target context; each answer ends at `<eos>` or --max-new-tokens. */
+ *  beam search of each in turn (its k best answers, with their scores), with the encoder run
+ *  once and the decoder's caches (or, with --no-cache, recomputing both per token). Each
+ *  answer ends at `<eos>`, --max-new-tokens or the spec's target context. */
 async function answerSources(m: CheckedModel, o: GenerateCommandOptions): Promise<void> {
   const objective = m.model.objective?.kind.value;
   if (objective !== 'span_corruption' && objective !== 'denoise' && objective !== 'text_to_text') throw new TfmError('TFM4002', `\`tfm generate\` reads encoder-decoders trained by \`span_corruption\`, \`denoise\` or \`text_to_text\`; ${m.model.name} has \`objective ${objective ?? '(none)'}\``);
@@ -141,21 +142,29 @@ async function answerSources(m: CheckedModel, o: GenerateCommandOptions): Promis
   const width = m.model.embed!.tokens!.vocab.value;
   const batch = beams > 1 ? beams : sources.length;
   const rows = { batch, srcSeq: Math.max(...sources.map((s) => s.length)), tgtSeq: maxTokens, pad, start, width };
-  const ex = await checkpointExecutor(m, ck, o.checkpoint, { batch, src_seq: rows.srcSeq, tgt_seq: rows.tgtSeq }, { train: false, target: o.target, threads: 2 });
+  const run = { target: o.target, threads: 2, train: false };
+  const dims = { batch, src_seq: rows.srcSeq };
+  // By default the encoder runs once and the decoder takes one token per pass with its caches;
+  // --no-cache recomputes both for every token (the reference).
+  const cached = o.cache !== false;
+  const runners = cached
+    ? [await checkpointExecutor(m, ck, o.checkpoint, dims, { ...run, encode: true }), await checkpointExecutor(m, ck, o.checkpoint, { ...dims, tgt_seq: 1, ctx: maxTokens }, { ...run, cache: true })]
+    : [await checkpointExecutor(m, ck, o.checkpoint, { ...dims, tgt_seq: rows.tgtSeq }, run)];
+  const scorer = (sourceOf: (row: number) => number[]) => (cached ? cachedNext(runners[0], runners[1], rows, sourceOf) : recomputeNext(runners[0], rows, sourceOf));
   const text = (ids: number[]) => tok.decode(ids.filter((t) => t !== eos));
   const settings = { maxTokens, eos, width, vocab: tok.vocabSize };
   try {
     if (beams === 1) {
-      const answers = await greedy(recomputeNext(ex, rows, (r) => sources[r]), sources.length, settings);
+      const answers = await greedy(await scorer((r) => sources[r]), sources.length, settings);
       answers.forEach((a, k) => process.stdout.write(sources.length === 1 ? `${text(a)}\n` : `--- source ${k + 1}: ${o.src![k]}\n${text(a)}\n`));
       return;
     }
     for (const [k, source] of sources.entries()) {
-      const best = await beamSearch(recomputeNext(ex, rows, () => source), { ...settings, beams, lengthPenalty });
+      const best = await beamSearch(await scorer(() => source), { ...settings, beams, lengthPenalty });
       process.stdout.write(`--- source ${k + 1}: ${o.src[k]}\n`);
       for (const h of best) process.stdout.write(`${h.score.toFixed(4)}\t${text(h.tokens)}\n`);
     }
   } finally {
-    ex.close();
+    for (const r of runners) r.close();
   }
 }

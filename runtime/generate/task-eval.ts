@@ -1,13 +1,11 @@
 // Scores a text-to-text model's generated answers per task: greedy decoding of held-out pairs
-// (a batch at a time, by recomputation), each answer against every right one by SQuAD's exact
-// match and token F1 (text/t5-tasks.ts).
-import type { ModelRunner } from '../executor.ts';
+// (a batch at a time, by any next-token scorer: cached or recomputed), each answer against
+// every right one by SQuAD's exact match and token F1 (text/t5-tasks.ts).
 import { encodePair } from '../objectives/text-to-text.ts';
 import type { Seq2SeqRows } from '../objectives/seq2seq.ts';
 import { scoreAnswer, type TaskPair } from '../text/t5-tasks.ts';
 import type { Tokenizer } from '../text/tokenizer.ts';
-import { greedy } from './beam.ts';
-import { recomputeNext } from './seq2seq.ts';
+import { greedy, type NextLogits } from './beam.ts';
 
 export interface TaskScore {
   task: string;
@@ -19,13 +17,14 @@ export interface TaskScore {
   examples: { source: string; answers: string[]; predicted: string }[];
 }
 
-export async function scoreTasks(runner: Pick<ModelRunner, 'input' | 'hasInput' | 'forward' | 'read'>, tok: Tokenizer, pairs: TaskPair[], rows: Seq2SeqRows & { width: number }, onBatch?: (done: number) => void): Promise<TaskScore[]> {
+/** `scorer(sourceOf)`: next-token logits for rows whose sources are `sourceOf(row)`. */
+export async function scoreTasks(scorer: (sourceOf: (row: number) => number[]) => Promise<NextLogits>, tok: Tokenizer, pairs: TaskPair[], rows: Seq2SeqRows & { width: number }, onBatch?: (done: number) => void): Promise<TaskScore[]> {
   const eos = tok.specials.get('<eos>')!;
   const byTask = new Map<string, TaskScore>();
   for (let at = 0; at < pairs.length; at += rows.batch) {
     const part = pairs.slice(at, at + rows.batch);
     const sources = part.map((p) => encodePair(tok, p.source, '', rows.srcSeq, eos).source);
-    const answers = await greedy(recomputeNext(runner, rows, (r) => sources[r]), part.length, { maxTokens: rows.tgtSeq, eos, width: rows.width, vocab: tok.vocabSize });
+    const answers = await greedy(await scorer((r) => sources[r] ?? sources[0]), part.length, { maxTokens: rows.tgtSeq, eos, width: rows.width, vocab: tok.vocabSize });
     part.forEach((p, k) => {
       const predicted = tok.decode(answers[k].filter((t) => t !== eos));
       const s = scoreAnswer(predicted, p.answers);
