@@ -46,3 +46,35 @@ describe('text-to-text tasks', () => {
     expect(scoreAnswer('sea sea', ['sea'])).toEqual({ exact: 0, f1: 2 / 3 });
   });
 });
+
+describe('scoring generated answers', () => {
+  it('decodes each held-out source greedily and scores it per task; a scorer that knows the answers scores 100%, one that never does 0%', async () => {
+    const { charTokenizer } = await import('../runtime/text/tokenizer.ts');
+    const { scoreTasks } = await import('../runtime/generate/task-eval.ts');
+    const pairs = [
+      { task: 'define', source: 'define: cat', answers: ['a small pet'] },
+      { task: 'define', source: 'define: dog', answers: ['a loyal pet'] },
+      { task: 'synonym', source: 'synonym: big', answers: ['large', 'huge'] },
+    ];
+    const tok = charTokenizer(pairs.flatMap((p) => [p.source, ...p.answers]), 64, ['<pad>', '<eos>', '<unk>']);
+    const eos = tok.specials.get('<eos>')!;
+    const width = 64;
+    const rows = { batch: 2, srcSeq: 16, tgtSeq: 12, pad: 0, start: 0, width };
+    // A scorer that spells out `answer(source)` one character per step, then <eos>.
+    const spelling = (answer: (source: string) => string) => async (sourceOf: (row: number) => number[]) => async (prefixes: number[][]) => {
+      const out = new Float32Array(prefixes.length * width);
+      prefixes.forEach((p, r) => {
+        const want = [...tok.encode(answer(tok.decode(sourceOf(r)))), eos];
+        out[r * width + want[Math.min(p.length, want.length - 1)]] = 1;
+      });
+      return out;
+    };
+    const right = await scoreTasks(spelling((s) => pairs.find((p) => p.source === s)!.answers.at(-1)!), tok, pairs, rows);
+    expect(right.map((r) => [r.task, r.count, r.exact, r.f1])).toEqual([['define', 2, 1, 1], ['synonym', 1, 1, 1]]);
+    expect(right[0].examples[1]).toEqual({ source: 'define: dog', answers: ['a loyal pet'], predicted: 'a loyal pet' });
+    const wrong = await scoreTasks(spelling(() => 'small'), tok, pairs, rows);
+    expect(wrong.map((r) => [r.task, r.exact])).toEqual([['define', 0], ['synonym', 0]]);
+    // "small" against "a small pet" (normalised "small pet"): F1 2/3; against "a loyal pet": 0.
+    expect(wrong[0].f1).toBeCloseTo(1 / 3, 12);
+  });
+});
