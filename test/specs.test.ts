@@ -1,4 +1,4 @@
-// Every reference spec is clean: no errors and no warnings.
+// Every reference spec, and every example spec, is clean: no errors and no warnings.
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
@@ -16,6 +16,13 @@ describe('specs/', () => {
     const result = checkFiles([`specs/${file}`]);
     expect(result.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([]);
     expect(result.models.length).toBeGreaterThan(0);
+  });
+
+  it.each(readdirSync('examples/bart-noise').filter((f) => f.endsWith('.tfm')).sort())('examples/bart-noise/%s checks clean and names one noise', (file) => {
+    const result = checkFiles([`examples/bart-noise/${file}`]);
+    expect(result.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([]);
+    const noise = file.replace(/^bart_tiny_|\.tfm$/g, '');
+    expect([...result.models[0].model.objective!.params.keys()].filter((k) => k !== 'poisson_lambda')).toEqual([noise]);
   });
 
   it('tiny variants stay small enough for a 2-core CPU (under 5M parameters)', () => {
