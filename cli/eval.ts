@@ -21,6 +21,7 @@ import { scoreTasks } from '../runtime/generate/task-eval.ts';
 import { cachedNext } from '../runtime/generate/seq2seq.ts';
 import { ANSWER_TOKENS, heldOutPairs } from '../runtime/objectives/text-to-text.ts';
 import { FRAMING } from '../runtime/objectives/seq2seq.ts';
+import { specialId } from '../runtime/objectives/tokenizer-file.ts';
 
 export async function evalCommand(spec: string, o: Record<string, string | boolean | undefined>): Promise<void> {
   const m = checkedModel(spec);
@@ -104,7 +105,7 @@ async function tasksCommand(m: CheckedModel, checkpoint: string, o: Record<strin
   const { ck, tok, context } = textCheckpoint(m, checkpoint, 'tfm eval');
   const srcSeq = typeof o.seq === 'string' ? int(o.seq, 'seq', 2) : Number(ck.state.run?.seq ?? context);
   const pairs = heldOutPairs(perTask);
-  const [pad, start] = [tok.specials.get('<pad>')!, tok.specials.get(FRAMING.text_to_text.start)!];
+  const [pad, start] = ['<pad>', FRAMING.text_to_text.start].map((s) => specialId(tok, s, 'tfm eval'));
   const rows = { batch, srcSeq, tgtSeq: Math.min(ANSWER_TOKENS, m.model.inputs.targets?.context?.value ?? ANSWER_TOKENS), pad, start, width: m.model.embed!.tokens!.vocab.value };
   // The encoder once per batch, the decoder one token per pass with its caches.
   const run = { train: false, target: String(o.target ?? 'cpu'), threads: 2 };

@@ -13,6 +13,7 @@ import type { CheckedModel } from '../compiler/check.ts';
 import { beamSearch, greedy } from '../runtime/generate/beam.ts';
 import { cachedNext, recomputeNext } from '../runtime/generate/seq2seq.ts';
 import { FRAMING } from '../runtime/objectives/seq2seq.ts';
+import { specialId } from '../runtime/objectives/tokenizer-file.ts';
 import { count as int, decimal as num } from './flags.ts';
 import { checkedModel } from './weights.ts';
 
@@ -126,11 +127,7 @@ async function answerSources(m: CheckedModel, o: GenerateCommandOptions): Promis
   const lengthPenalty = num(o.lengthPenalty ?? '1', 'length-penalty');
   const { ck, tok, context } = textCheckpoint(m, o.checkpoint, 'tfm generate');
   const framing = FRAMING[objective];
-  const [pad, eos, start] = ['<pad>', '<eos>', framing.start].map((s) => {
-    const id = tok.specials.get(s);
-    if (id === undefined) throw new TfmError('TFM5014', `generation needs the special token \`${s}\` (\`vocabulary specials\` of the spec, and in the tokenizer)`);
-    return id;
-  });
+  const [pad, eos, start] = ['<pad>', '<eos>', framing.start].map((s) => specialId(tok, s, 'generation'));
   const bos = framing.bos ? tok.specials.get('<bos>') : undefined;
   const sources = o.src.map((text, k) => {
     const ids = [...(bos !== undefined ? [bos] : []), ...tok.encode(text), eos];

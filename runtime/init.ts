@@ -35,6 +35,14 @@ export class Rng {
   int(n: number): number {
     return Math.floor(this.next() * n);
   }
+  /** Shuffles `a` in place (Fisher–Yates, from the last element down) and returns it. */
+  shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  }
   normal(): number {
     const u = 1 - this.next();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());

@@ -5,7 +5,7 @@
 // cached decoder must equal; it recomputes the encoder at every step.
 import type { ModelRunner } from '../executor.ts';
 import { IGNORE_INDEX } from '../text/mlm.ts';
-import { fillRows, type Example, type Seq2SeqRows } from '../objectives/seq2seq.ts';
+import { fillRows, fillSources, type Example, type Seq2SeqRows } from '../objectives/seq2seq.ts';
 import type { NextLogits } from './beam.ts';
 
 /** Next-token logits of an encoder-decoder's evaluation program for prefixes of rows whose
@@ -29,15 +29,7 @@ export function recomputeNext(runner: Pick<ModelRunner, 'input' | 'hasInput' | '
  *  row's newest token at its position. Prefixes must grow by one token per call (rows that
  *  stopped are fed filler); `reorder` moves the self-attention caches with the beams. */
 export async function cachedNext(encoder: ModelRunner, decoder: ModelRunner, rows: Seq2SeqRows & { width: number }, sourceOf: (row: number) => number[]): Promise<NextLogits> {
-  const src = encoder.input('src_tokens') as Int32Array;
-  const mask = encoder.hasInput('src_key_mask') ? (encoder.input('src_key_mask') as Float32Array) : undefined;
-  src.fill(rows.pad);
-  mask?.fill(0);
-  for (let r = 0; r < rows.batch; r++) {
-    const s = sourceOf(r).slice(0, rows.srcSeq);
-    src.set(s, r * rows.srcSeq);
-    mask?.fill(1, r * rows.srcSeq, r * rows.srcSeq + s.length);
-  }
+  fillSources(encoder, rows, sourceOf);
   await encoder.forward();
   for (const name of Object.keys(encoder.program.outputs)) if (name.startsWith('cross:')) decoder.input(name).set((await encoder.read(name)) as Float32Array);
   if (decoder.hasInput('src_key_mask')) decoder.input('src_key_mask').set(encoder.input('src_key_mask'));

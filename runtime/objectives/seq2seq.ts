@@ -37,25 +37,33 @@ export interface Seq2SeqRows {
   start: number;
 }
 
+/** Writes each row's source (cut to fit) into `src_tokens`, right-padded, and its key mask
+ *  where the model takes one (a model without a padding mask does not). */
+export function fillSources(runner: Pick<ModelRunner, 'input' | 'hasInput'>, rows: Pick<Seq2SeqRows, 'batch' | 'srcSeq' | 'pad'>, sourceOf: (row: number) => number[]): void {
+  const { batch, srcSeq, pad } = rows;
+  const src = runner.input('src_tokens') as Int32Array;
+  const mask = runner.hasInput('src_key_mask') ? (runner.input('src_key_mask') as Float32Array) : undefined;
+  src.fill(pad);
+  mask?.fill(0);
+  for (let b = 0; b < batch; b++) {
+    const s = sourceOf(b).slice(0, srcSeq);
+    src.set(s, b * srcSeq);
+    mask?.fill(1, b * srcSeq, b * srcSeq + s.length);
+  }
+}
+
 /** Writes examples into the model's inputs: right-padded sources with their key mask, the
  *  decoder's inputs and the targets (IGNORE_INDEX past each target's end). Longer sources or
  *  targets are cut to fit. */
 export function fillRows(runner: Pick<ModelRunner, 'input' | 'hasInput'>, rows: Seq2SeqRows, examples: Example[]): void {
-  const { batch, srcSeq, tgtSeq, pad, start } = rows;
-  const src = runner.input('src_tokens') as Int32Array;
+  const { batch, tgtSeq, pad, start } = rows;
+  fillSources(runner, rows, (b) => examples[b].source);
   const tgt = runner.input('tgt_tokens') as Int32Array;
   const targets = runner.input('targets') as Int32Array;
-  // A model without a padding mask takes no key mask.
-  const mask = runner.hasInput('src_key_mask') ? (runner.input('src_key_mask') as Float32Array) : undefined;
-  src.fill(pad);
-  mask?.fill(0);
   tgt.fill(pad);
   targets.fill(IGNORE_INDEX);
   for (let b = 0; b < batch; b++) {
     const e = examples[b];
-    const n = Math.min(e.source.length, srcSeq);
-    for (let t = 0; t < n; t++) src[b * srcSeq + t] = e.source[t];
-    mask?.fill(1, b * srcSeq, b * srcSeq + n);
     const m = Math.min(e.target.length, tgtSeq);
     for (let t = 0; t < m; t++) {
       tgt[b * tgtSeq + t] = t === 0 ? start : e.target[t - 1];

@@ -34,14 +34,7 @@ export function encodePair(tok: Tokenizer, source: string, answer: string, srcSe
 /** Held-out pairs for validation and evaluation: `perTask` of each task, in a fixed order. */
 export function heldOutPairs(perTask: number): TaskPair[] {
   const rng = new Rng(0x7a5c);
-  return [...taskPairs('heldout').values()].flatMap((pairs) => {
-    const order = pairs.map((_, i) => i);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    return order.slice(0, perTask).map((i) => pairs[i]);
-  });
+  return [...taskPairs('heldout').values()].flatMap((pairs) => rng.shuffle(pairs.map((_, i) => i)).slice(0, perTask).map((i) => pairs[i]));
 }
 
 export function textToTextData(o: TextToTextOptions): ObjectiveData {

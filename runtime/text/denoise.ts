@@ -59,11 +59,7 @@ export function infillSpans(tokens: number[], p: number, lambda: number, maskId:
     if (lengths.length > 4 * n) break; // λ near 0: enough insertions
   }
   // Distinct starts, at most one span per position.
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
   const startHere = new Uint8Array(n);
   const covered = new Uint8Array(n);
   lengths.slice(0, n).forEach((l, k) => {
@@ -100,17 +96,9 @@ export function permuteSentences(tokens: number[], p: number, ends: Set<number>,
   const s = sentences(tokens, ends);
   const count = Math.ceil(p * s.length);
   if (count < 2) return tokens.slice();
-  const places = Array.from({ length: s.length }, (_, i) => i);
-  for (let i = places.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [places[i], places[j]] = [places[j], places[i]];
-  }
+  const places = rng.shuffle(Array.from({ length: s.length }, (_, i) => i));
   const chosen = places.slice(0, count).sort((a, b) => a - b);
-  const moved = chosen.slice();
-  for (let i = moved.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [moved[i], moved[j]] = [moved[j], moved[i]];
-  }
+  const moved = rng.shuffle(chosen.slice());
   const out = s.slice();
   chosen.forEach((at, k) => (out[at] = s[moved[k]]));
   return out.flat();

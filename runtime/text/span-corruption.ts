@@ -44,10 +44,7 @@ function randomSegmentation(items: number, segments: number, rng: Rng): number[]
   // Choose segments − 1 of the items − 1 gaps as cuts (a shuffled indicator, as t5 does).
   const cut = new Uint8Array(items - 1);
   cut.fill(1, 0, segments - 1);
-  for (let i = cut.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [cut[i], cut[j]] = [cut[j], cut[i]];
-  }
+  rng.shuffle(cut);
   const lengths: number[] = [];
   let run = 1;
   for (const c of cut) {
