@@ -132,6 +132,15 @@ export async function checkpointExecutor(m: CheckedModel, ck: LoadedCheckpoint, 
   return ex;
 }
 
+/** An encoder-decoder's cached inference from checkpoint `ck`: the encoder program (run once
+ *  per batch of sources) and the decoder program (one token per pass, answers of up to `ctx`
+ *  tokens), both for `batch` rows of `srcSeq` source tokens. */
+export async function seq2seqCacheExecutors(m: CheckedModel, ck: LoadedCheckpoint, where: string, batch: number, srcSeq: number, ctx: number, opts: { target?: string; threads?: number }): Promise<[ModelRunner, ModelRunner]> {
+  const run = { ...opts, train: false };
+  const encoder = await checkpointExecutor(m, ck, where, { batch, src_seq: srcSeq }, { ...run, encode: true });
+  return [encoder, await checkpointExecutor(m, ck, where, { batch, src_seq: srcSeq, tgt_seq: 1, ctx }, { ...run, cache: true })];
+}
+
 /** What `tfm train` needs of a checked spec, compiled on demand. The command has checked
  *  that the objective is one `tfm train` runs (cli/train.ts). */
 export function trainModel(m: CheckedModel, target = 'cpu'): TrainModel {

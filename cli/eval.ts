@@ -16,7 +16,7 @@ import { parsePairs } from '../runtime/generate/few-shot.ts';
 import { fewShotSvg } from '../runtime/plot.ts';
 import { progress } from '../runtime/progress.ts';
 import { heldOut, taskPairs, TASKS } from '../runtime/text/tasks.ts';
-import { checkpointExecutor, textCheckpoint, requireDecoder } from './driver.ts';
+import { checkpointExecutor, seq2seqCacheExecutors, textCheckpoint, requireDecoder } from './driver.ts';
 import { scoreTasks } from '../runtime/generate/task-eval.ts';
 import { cachedNext } from '../runtime/generate/seq2seq.ts';
 import { ANSWER_TOKENS, heldOutPairs } from '../runtime/objectives/text-to-text.ts';
@@ -108,9 +108,7 @@ async function tasksCommand(m: CheckedModel, checkpoint: string, o: Record<strin
   const [pad, start] = ['<pad>', FRAMING.text_to_text.start].map((s) => specialId(tok, s, 'tfm eval'));
   const rows = { batch, srcSeq, tgtSeq: Math.min(ANSWER_TOKENS, m.model.inputs.targets?.context?.value ?? ANSWER_TOKENS), pad, start, width: m.model.embed!.tokens!.vocab.value };
   // The encoder once per batch, the decoder one token per pass with its caches.
-  const run = { train: false, target: String(o.target ?? 'cpu'), threads: 2 };
-  const encoder = await checkpointExecutor(m, ck, checkpoint, { batch, src_seq: rows.srcSeq }, { ...run, encode: true });
-  const decoder = await checkpointExecutor(m, ck, checkpoint, { batch, src_seq: rows.srcSeq, tgt_seq: 1, ctx: rows.tgtSeq }, { ...run, cache: true });
+  const [encoder, decoder] = await seq2seqCacheExecutors(m, ck, checkpoint, batch, rows.srcSeq, rows.tgtSeq, { target: String(o.target ?? 'cpu'), threads: 2 });
   const bar = progress('held-out answers {value}/{total} |{bar}| ETA {eta_formatted}', { tty: process.stderr.isTTY === true, every: 5, write: (line) => process.stderr.write(`${line}\n`) });
   bar.start(pairs.length, 0, {});
   let scores;

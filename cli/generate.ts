@@ -8,7 +8,7 @@ import { drawExamples, fewShotPrompt, parsePairs } from '../runtime/generate/few
 import { cacheVariants, generate, generateWithCache, prefillLength } from '../runtime/generate/generate.ts';
 import { Rng } from '../runtime/init.ts';
 import { lowerForCache, LoweringError } from '../compiler/lower.ts';
-import { checkpointExecutor, requireDecoder, textCheckpoint } from './driver.ts';
+import { checkpointExecutor, requireDecoder, seq2seqCacheExecutors, textCheckpoint } from './driver.ts';
 import type { CheckedModel } from '../compiler/check.ts';
 import { beamSearch, greedy } from '../runtime/generate/beam.ts';
 import { cachedNext, recomputeNext } from '../runtime/generate/seq2seq.ts';
@@ -139,14 +139,13 @@ async function answerSources(m: CheckedModel, o: GenerateCommandOptions): Promis
   const width = m.model.embed!.tokens!.vocab.value;
   const batch = beams > 1 ? beams : sources.length;
   const rows = { batch, srcSeq: Math.max(...sources.map((s) => s.length)), tgtSeq: maxTokens, pad, start, width };
-  const run = { target: o.target, threads: 2, train: false };
-  const dims = { batch, src_seq: rows.srcSeq };
+  const run = { target: o.target, threads: 2 };
   // By default the encoder runs once and the decoder takes one token per pass with its caches;
   // --no-cache recomputes both for every token (the reference).
   const cached = o.cache !== false;
   const runners = cached
-    ? [await checkpointExecutor(m, ck, o.checkpoint, dims, { ...run, encode: true }), await checkpointExecutor(m, ck, o.checkpoint, { ...dims, tgt_seq: 1, ctx: maxTokens }, { ...run, cache: true })]
-    : [await checkpointExecutor(m, ck, o.checkpoint, { ...dims, tgt_seq: rows.tgtSeq }, run)];
+    ? await seq2seqCacheExecutors(m, ck, o.checkpoint, batch, rows.srcSeq, maxTokens, run)
+    : [await checkpointExecutor(m, ck, o.checkpoint, { batch, src_seq: rows.srcSeq, tgt_seq: rows.tgtSeq }, { ...run, train: false })];
   const scorer = (sourceOf: (row: number) => number[]) => (cached ? cachedNext(runners[0], runners[1], rows, sourceOf) : recomputeNext(runners[0], rows, sourceOf));
   const text = (ids: number[]) => tok.decode(ids.filter((t) => t !== eos));
   const settings = { maxTokens, eos, width, vocab: tok.vocabSize };

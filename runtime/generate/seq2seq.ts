@@ -48,6 +48,7 @@ export async function cachedNext(encoder: ModelRunner, decoder: ModelRunner, row
     return Float32Array.from(logits.subarray(0, prefixes.length * rows.width));
   };
   next.reorder = async (from) => {
+    if (from.every((f, r) => f === r)) return; // every beam continues its own row
     for (const name of caches) {
       const cache = Float32Array.from((await decoder.read(name)) as Float32Array);
       const row = cache.length / rows.batch;
