@@ -210,7 +210,7 @@ export class DimEnv {
       return undefined;
     }
     if (rules.positive && value <= 0) {
-      this.diags.error('TFM2019', { what: rules.what, value: shown }, { span: expr.span, message: 'must be at least 1' }, { secondary: declared });
+      this.diags.error('TFM2019', { what: rules.what, value: shown }, { span: expr.span, message: rules.integer ? 'must be at least 1' : 'must be greater than 0' }, { secondary: declared });
       return undefined;
     }
     if (rules.nonNegative && value < 0) {

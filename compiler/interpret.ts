@@ -100,8 +100,15 @@ export function interpretModel(name: { name: string; span: Span }, span: Span, a
         model.objective = readObjective(r, item.span, ctx);
         noBody(item, ctx);
         break;
+      case 'init': {
+        const kind = r.word(['normal', 'fan_in', 't5'] as const, 'initialisation');
+        const std = r.keys(kind?.value === 'normal' ? { std: num } : {}).get('std')?.num;
+        if (kind) model.init = { kind: { value: kind.value, span: kind.span }, std, span: item.span };
+        noBody(item, ctx);
+        break;
+      }
       default:
-        unknownStatement(item, 'a model', ['layout', 'dims', 'vocabulary', 'input', 'embed', 'block', 'encoder', 'decoder', 'final_norm', 'pooler', 'head', 'objective'], ctx);
+        unknownStatement(item, 'a model', ['layout', 'dims', 'vocabulary', 'input', 'embed', 'block', 'encoder', 'decoder', 'final_norm', 'pooler', 'head', 'objective', 'init'], ctx);
     }
   }
   const layout = model.layout?.value;

@@ -1,8 +1,9 @@
 // lowerModel: a checked model becomes one tensor graph, from its inputs to its loss, for
 // every layout. Blocks are unrolled layer by layer; a declarative block is lowered through
 // the explicit body it stands for (block.ts `desugar`), so both forms share one path.
-// Weights are [in, out]; parameters get the reference families' initialisation (normal
-// 0.02, residual projections 0.02/sqrt(2·layers), norms 1, biases 0).
+// Weights are [in, out]; parameters start as the spec's `init` says (Lowerer.init): by
+// default the reference families' normal 0.02, residual projections 0.02/sqrt(2·layers), or
+// T5's fan-in scheme for unscaled attention; norms 1, biases 0.
 import type { Expr } from '../grammar/ast.ts';
 import { desugar } from './block.ts';
 import type { CheckedModel } from './check.ts';
@@ -77,18 +78,37 @@ class Lowerer {
     readonly cache = false,
   ) {
     this.g = new Graph(m.name);
-    this.t5Init = m.stacks.some((st) => st.blocks.some((b) => b.attentions.some((a) => a.scale?.value === 1)));
+    const unscaled = m.stacks.some((st) => st.blocks.some((b) => b.attentions.some((a) => a.scale?.value === 1)));
+    this.init = m.init?.kind.value ?? (unscaled ? 't5' : 'normal');
+    this.baseStd = m.init?.std?.value ?? INIT_STD;
   }
 
   /**
-   * T5's initialisation (Mesh TensorFlow's, factor 1) for models whose attention is unscaled
-   * (`scale 1`): they fold attention's 1/sqrt(head_dim) into the query weights' initial scale,
-   * so the 0.02 of GPT and BERT would leave their attention uniform. Fan-in normals: queries
-   * (d_model·head_dim)^-½, keys and values d_model^-½, outputs (heads·head_dim)^-½, the MLP's
-   * inner layers d_model^-½ and its output d_ff^-½, token embeddings 1, relative position
-   * biases d_model^-½. Every other model keeps normal(0, 0.02).
+   * How parameters start (the spec's `init`). `normal`: every weight matrix and table
+   * normal(0, std), residual output projections std/sqrt(2·layers) — GPT-2's, BERT's and
+   * BART's, made for widths of 768 and more. `fan_in`: each weight matrix normal(0,
+   * fan_in^-½), tables normal(0, 0.02) — for narrow models, where 0.02 starts every attention
+   * uniform and every product of weights small. `t5`: Mesh TensorFlow's (factor 1), the
+   * default of models whose attention is unscaled (`scale 1`): fan-in normals with the
+   * queries' (d_model·head_dim)^-½ folding in attention's 1/sqrt(head_dim), token
+   * embeddings 1 and relative position biases d_model^-½.
    */
-  readonly t5Init: boolean;
+  readonly init: 'normal' | 'fan_in' | 't5';
+  /** `init normal`'s std (0.02 unless written; the other schemes' tables). */
+  readonly baseStd: number;
+
+  /** A weight matrix's std: fan-in for `fan_in` and `t5`, else the base std (`residual`:
+   *  an output projection onto the residual stream, divided by sqrt(2·layers)). */
+  matrixStd(fanIn: number, residual?: number): number {
+    if (this.init !== 'normal') return fanIn ** -0.5;
+    return residual ?? this.baseStd;
+  }
+
+  /** Layers outside the blocks (poolers, classifiers, untied heads, projections): T5's keeps
+   *  the base std for them, as before. */
+  otherStd(fanIn: number): number {
+    return this.init === 'fan_in' ? fanIn ** -0.5 : this.baseStd;
+  }
 
   /** How many tokens each row's cache holds before this call (lowerForCache). */
   past(): Value {
@@ -99,11 +119,11 @@ class Lowerer {
     return emit(this.g, name, inputs, attrs, span)[0];
   }
 
-  private weight(name: string, shape: SymDim[], std = INIT_STD): Value {
+  private weight(name: string, shape: SymDim[], std = this.baseStd): Value {
     return this.g.param(name, shape, { kind: 'normal', std }, true);
   }
   /** Embedding tables (tokens, positions, segments, <cls>, relative bias): no weight decay. */
-  private table(name: string, shape: SymDim[], std = INIT_STD): Value {
+  private table(name: string, shape: SymDim[], std = this.baseStd): Value {
     return this.g.param(name, shape, { kind: 'normal', std }, false);
   }
   private bias(name: string, n: number): Value {
@@ -117,7 +137,7 @@ class Lowerer {
   }
 
   /** x @ W (+ b): a dense layer with [in, out] weights. */
-  private dense(prefix: string, x: Value, out: number, bias: boolean, std = INIT_STD, span?: Span): Value {
+  private dense(prefix: string, x: Value, out: number, bias: boolean, std = this.baseStd, span?: Span): Value {
     const w = this.weight(`${prefix}.weight`, [dimOf(x), out], std);
     let y = this.op('matmul', [x, w], {}, span);
     if (bias) y = this.op('add', [y, this.bias(`${prefix}.bias`, out)], {}, span);
@@ -207,7 +227,7 @@ class Lowerer {
     const heads = a.heads!.value;
     const hd = a.headDim?.value ?? d / heads;
     const kvHeads = a.kvHeads?.value ?? heads;
-    const std = this.t5Init ? dimOf(memory) ** -0.5 : INIT_STD;
+    const std = this.matrixStd(dimOf(memory));
     return { k: this.dense(`${prefix}.k`, memory, kvHeads * hd, !!a.bias, std, a.span), v: this.dense(`${prefix}.v`, memory, kvHeads * hd, !!a.bias, std, a.span) };
   }
 
@@ -228,13 +248,13 @@ class Lowerer {
       const image = this.g.input('image', ['batch', img.channels!.value, img.height!.value, img.width!.value], 'f32');
       const p = e.patches.size.value;
       const patches = this.op('patchify', [image], { patch: p }, e.patches.span);
-      x = this.dense('embed.patches', patches, e.patches.dim.value, true, INIT_STD, e.patches.span);
+      x = this.dense('embed.patches', patches, e.patches.dim.value, true, this.otherStd(dimOf(patches)), e.patches.span);
       if (e.patches.cls) x = this.op('prepend', [x, this.table('embed.cls', [e.patches.dim.value])], {}, e.patches.span);
       rows = x.shape[1];
     } else {
       const t = e.tokens!;
       const tableName = own?.tokens ? `${prefix}embed.tokens` : 'embed.tokens';
-      const table = this.g.paramByName(tableName)?.value ?? this.table(tableName, [t.vocab.value, t.dim.value], this.t5Init ? 1 : INIT_STD);
+      const table = this.g.paramByName(tableName)?.value ?? this.table(tableName, [t.vocab.value, t.dim.value], this.init === 't5' ? 1 : this.baseStd);
       const ids = this.g.input(tokensName, ['batch', seq], 'i32');
       x = this.op('embedding', [table, ids], {}, t.span);
       if (t.scale) x = this.op('scale', [x], { c: t.scale.value }, t.span);
@@ -255,7 +275,7 @@ class Lowerer {
     }
     if (e.norm) x = this.norm(`${prefix}embed.norm`, x, e.norm);
     x = this.dropout(x, e.dropout?.value, e.span);
-    if (e.project) x = this.dense('embed.project', x, e.project.value, true, INIT_STD, e.span);
+    if (e.project) x = this.dense('embed.project', x, e.project.value, true, this.otherStd(dimOf(x)), e.span);
     return x;
   }
 
@@ -272,9 +292,9 @@ class Lowerer {
     if (pos?.kind.value === 'relative_bias') {
       // Under a cache the buckets are of key position − the query's absolute position (past + qi).
       const heads = stack.blocks.flatMap((b) => b.attentions).find((a) => a.kind.value === 'self')?.heads?.value ?? 1;
-      relTable = this.table(`${prefix}relative_bias`, [pos.buckets!.value, heads], this.t5Init ? dimOf(x) ** -0.5 : INIT_STD);
+      relTable = this.table(`${prefix}relative_bias`, [pos.buckets!.value, heads], this.init === 't5' ? dimOf(x) ** -0.5 : this.baseStd);
     }
-    const ctx: StackContext = { prefix, seq, memory, keyMask, relTable, rotary: pos?.kind.value === 'rotary', role: stack.role, residualStd: INIT_STD / Math.sqrt(2 * totalLayers), positions: pos };
+    const ctx: StackContext = { prefix, seq, memory, keyMask, relTable, rotary: pos?.kind.value === 'rotary', role: stack.role, residualStd: this.baseStd / Math.sqrt(2 * totalLayers), positions: pos };
     let layer = 0;
     for (const block of stack.blocks) {
       for (let r = 0; r < block.repeat.value; r++) x = new BlockLowerer(this, block, ctx, `${prefix}blocks.${layer}`, layer++).lower(x);
@@ -290,7 +310,7 @@ class Lowerer {
     const pooler = head.pooler?.value ?? this.m.pooler?.value;
     if (pooler) {
       const d = dimOf(pooled);
-      pooled = this.op('act', [this.dense(head.pooler ? 'head.pooler' : 'pooler', pooled, d, true, INIT_STD, head.span)], { kind: pooler }, head.span);
+      pooled = this.op('act', [this.dense(head.pooler ? 'head.pooler' : 'pooler', pooled, d, true, this.otherStd(d), head.span)], { kind: pooler }, head.span);
     }
     return this.dropout(pooled, head.dropout?.value, head.span);
   }
@@ -298,16 +318,16 @@ class Lowerer {
   private head(h: Value): Value {
     const head = this.m.head!;
     const tokens = this.g.paramByName('embed.tokens')?.value;
-    if (head.kind.value === 'classify') return this.dense('head.classifier', h, head.classes!.value, true, INIT_STD, head.span);
+    if (head.kind.value === 'classify') return this.dense('head.classifier', h, head.classes!.value, true, this.otherStd(dimOf(h)), head.span);
     if (head.kind.value === 'mlm') {
       const e = this.m.embed!.tokens!.dim.value;
-      let t = this.op('act', [this.dense('head.transform', h, e, true, INIT_STD, head.span)], { kind: head.transform?.value ?? 'gelu' }, head.span);
+      let t = this.op('act', [this.dense('head.transform', h, e, true, this.otherStd(dimOf(h)), head.span)], { kind: head.transform?.value ?? 'gelu' }, head.span);
       t = this.norm('head.norm', t, { kind: { value: 'layernorm', span: head.span }, eps: { value: 1e-12, span: head.span }, bias: true, span: head.span });
-      let logits = head.tied ? this.op('matmul', [t, tokens!], { tb: true }, head.span) : this.dense('head.decoder', t, this.m.embed!.tokens!.vocab.value, false, INIT_STD, head.span);
+      let logits = head.tied ? this.op('matmul', [t, tokens!], { tb: true }, head.span) : this.dense('head.decoder', t, this.m.embed!.tokens!.vocab.value, false, this.otherStd(dimOf(t)), head.span);
       if (head.bias) logits = this.op('add', [logits, this.bias('head.bias', logits.shape[logits.shape.length - 1] as number)], {}, head.span);
       return logits;
     }
-    let logits = head.tied ? this.op('matmul', [h, tokens!], { tb: true }, head.span) : this.dense('head', h, this.m.embed!.tokens!.vocab.value, head.bias, INIT_STD, head.span);
+    let logits = head.tied ? this.op('matmul', [h, tokens!], { tb: true }, head.span) : this.dense('head', h, this.m.embed!.tokens!.vocab.value, head.bias, this.otherStd(dimOf(h)), head.span);
     if (head.scale) logits = this.op('scale', [logits], { c: head.scale.value }, head.span);
     if (head.tied && head.bias) logits = this.op('add', [logits, this.bias('head.bias', logits.shape[logits.shape.length - 1] as number)], {}, head.span);
     return logits;
@@ -426,7 +446,7 @@ class BlockLowerer {
       case 'dropout':
         return this.l.dropoutLayer(arg(0), this.block.dropout?.value, span);
       case 'linear':
-        return this.l.denseLayer(this.instance('linear'), arg(0), this.l.constant(args[1]), this.block.bias, INIT_STD, span);
+        return this.l.denseLayer(this.instance('linear'), arg(0), this.l.constant(args[1]), this.block.bias, this.l.otherStd(dimOf(arg(0))), span);
       case 'matmul': {
         const b = arg(1);
         if (b.shape.length !== 2) throw new LoweringError('`matmul` of two activations is not supported yet: the right operand must be a `weight(...)`', span);
@@ -453,8 +473,9 @@ class BlockLowerer {
     // Rotary positions rotate queries and keys of self attention by their positions.
     const cached = self && this.l.cache;
     const rotate = (t: Value) => (self && this.ctx.rotary ? this.l.emitOp('rotary', cached ? [t, this.l.past()] : [t], { head_dim: hd, base: 10000, inverse: false }, a.span) : t);
-    const t5 = this.l.t5Init;
-    const q = rotate(this.l.denseLayer(`${prefix}.q`, x, heads * hd, a.bias, t5 ? (d * hd) ** -0.5 : INIT_STD, a.span));
+    // Fan-in queries of an unscaled attention (T5's always) fold in its 1/sqrt(head_dim).
+    const fold = this.l.init === 't5' || (this.l.init === 'fan_in' && a.scale?.value === 1);
+    const q = rotate(this.l.denseLayer(`${prefix}.q`, x, heads * hd, a.bias, this.l.matrixStd(fold ? d * hd : d), a.span));
     let k: Value;
     let v: Value;
     if (!self && this.l.cache) {
@@ -463,8 +484,8 @@ class BlockLowerer {
       v = this.l.graph().input(`cross:${prefix}.v`, ['batch', 'src_seq', kvHeads * hd], 'f32');
     } else if (!self) ({ k, v } = this.l.crossKeys(a, kv!, prefix, d));
     else {
-      k = rotate(this.l.denseLayer(`${prefix}.k`, kv!, kvHeads * hd, a.bias, t5 ? dimOf(kv!) ** -0.5 : INIT_STD, a.span));
-      v = this.l.denseLayer(`${prefix}.v`, kv!, kvHeads * hd, a.bias, t5 ? dimOf(kv!) ** -0.5 : INIT_STD, a.span);
+      k = rotate(this.l.denseLayer(`${prefix}.k`, kv!, kvHeads * hd, a.bias, this.l.matrixStd(dimOf(kv!)), a.span));
+      v = this.l.denseLayer(`${prefix}.v`, kv!, kvHeads * hd, a.bias, this.l.matrixStd(dimOf(kv!)), a.span);
     }
     const mask: Mask | undefined = self ? a.masks[this.layer % Math.max(1, a.masks.length)] : undefined;
     if (cached) {
@@ -506,7 +527,7 @@ class BlockLowerer {
       inputs.push(this.l.graph().input('seed', [1], 'i32'));
     }
     const out = this.l.emitOp('attention', inputs, attrs, a.span);
-    return this.l.denseLayer(`${prefix}.o`, out, d, a.bias, t5 ? (heads * hd) ** -0.5 : this.ctx.residualStd, a.span);
+    return this.l.denseLayer(`${prefix}.o`, out, d, a.bias, this.l.matrixStd(heads * hd, this.ctx.residualStd), a.span);
   }
 
   private mlp(m: Mlp, x: Value, prefix: string): Value {
@@ -514,13 +535,12 @@ class BlockLowerer {
     const f = m.dff!.value;
     const gated = m.act.value === 'swiglu' || m.act.value === 'geglu';
     const actKind = m.act.value === 'swiglu' ? 'silu' : m.act.value === 'geglu' ? 'gelu' : m.act.value;
-    const t5 = this.l.t5Init;
-    const inner = t5 ? d ** -0.5 : INIT_STD;
+    const inner = this.l.matrixStd(d);
     const up = this.l.denseLayer(`${prefix}.up`, x, f, m.bias, inner, m.span);
     let h = this.l.emitOp('act', [gated ? this.l.denseLayer(`${prefix}.gate`, x, f, m.bias, inner, m.span) : up], { kind: actKind }, m.span);
     if (gated) h = this.l.emitOp('mul', [h, up], {}, m.span);
     h = this.l.dropoutLayer(h, m.dropout?.value, m.span);
-    return this.l.denseLayer(`${prefix}.down`, h, d, m.bias, t5 ? f ** -0.5 : this.ctx.residualStd, m.span);
+    return this.l.denseLayer(`${prefix}.down`, h, d, m.bias, this.l.matrixStd(f, this.ctx.residualStd), m.span);
   }
 }
 

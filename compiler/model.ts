@@ -112,6 +112,16 @@ export interface Stack {
   finalNorm?: Norm;
 }
 
+/** How the parameters start (`init`): `normal std X` — every weight matrix and table
+ *  normal(0, X), residual output projections X/sqrt(2·layers) (GPT-2, BERT, BART; X = 0.02);
+ *  `fan_in` — each weight matrix normal(0, fan_in^-½), tables normal(0, 0.02); `t5` — Mesh
+ *  TensorFlow's (fan-in, attention's scale folded into the queries, token embeddings 1). */
+export interface Init {
+  kind: Word<'normal' | 'fan_in' | 't5'>;
+  std?: Num;
+  span: Span;
+}
+
 export interface Head {
   kind: Word<'lm' | 'mlm' | 'classify'>;
   tied: boolean;
@@ -169,6 +179,7 @@ export interface Model {
   pooler?: Word<string>;
   head?: Head;
   objective?: Objective;
+  init?: Init;
 }
 
 export const RUNTIME_DIMS = ['batch', 'seq', 'src_seq', 'tgt_seq'] as const;

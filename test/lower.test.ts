@@ -1,7 +1,7 @@
 // Lowering every spec to the tensor graph: the graph verifies, its parameters add up to the
 // checker's count, and for each tiny spec the whole model's gradients (autodiff of the IR)
 // agree with finite differences of the float64 reference interpreter.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { differentiate } from '../compiler/autodiff.ts';
 import { checkFiles } from '../compiler/check.ts';
@@ -63,7 +63,7 @@ describe('initialisation', () => {
     const p = lowerModel(load(file).models[0]).graph.params.find((q) => q.name === name)!;
     return p.init.kind === 'normal' ? p.init.std : p.init.kind;
   };
-  it("unscaled attention (T5) gets T5's fan-in initialisation; other models keep normal(0, 0.02)", () => {
+  it("unscaled attention (T5) gets T5's fan-in initialisation; other models without `init` keep normal(0, 0.02)", () => {
     // t5_tiny: d_model 128, 4 heads of 32, d_ff 256.
     expect(std('t5_tiny.tfm', 'embed.tokens')).toBe(1);
     expect(std('t5_tiny.tfm', 'encoder.relative_bias')).toBeCloseTo(128 ** -0.5, 12);
@@ -72,9 +72,56 @@ describe('initialisation', () => {
     expect(std('t5_tiny.tfm', 'decoder.blocks.1.attention.o.weight')).toBeCloseTo((4 * 32) ** -0.5, 12);
     expect(std('t5_tiny.tfm', 'encoder.blocks.0.mlp.gate.weight')).toBeCloseTo(128 ** -0.5, 12);
     expect(std('t5_tiny.tfm', 'encoder.blocks.0.mlp.down.weight')).toBeCloseTo(256 ** -0.5, 12);
-    expect(std('bart_tiny.tfm', 'embed.tokens')).toBe(0.02);
-    expect(std('bart_tiny.tfm', 'encoder.blocks.0.attention.q.weight')).toBe(0.02);
+    expect(std('bart_base.tfm', 'embed.tokens')).toBe(0.02);
+    expect(std('bart_base.tfm', 'encoder.blocks.0.attention.q.weight')).toBe(0.02);
     expect(std('gpt_tiny.tfm', 'blocks.0.mlp.up.weight')).toBe(0.02);
+  });
+
+  // A child of a reference spec with one `init` statement, checked from memory.
+  const child = (parent: string, init: string) => {
+    const text = `import "specs/${parent}.tfm"\nmodel child extends ${parent} {\n  ${init}\n}\n`;
+    const r = checkFiles(['child.tfm'], (path) => (path.endsWith('child.tfm') ? text : readFileSync(path, 'utf8')));
+    return { r, text, std: (name: string) => {
+      const p = lowerModel(r.models.find((m) => m.model.name === 'child')!).graph.params.find((q) => q.name === name)!;
+      return p.init.kind === 'normal' ? p.init.std : p.init.kind;
+    } };
+  };
+  it('`init fan_in` starts each weight matrix at normal(0, fan_in^-½) and keeps tables at 0.02', () => {
+    const { r, std } = child('bart_tiny', 'init fan_in'); // d_model 128, 4 heads, d_ff 512
+    expect(r.diagnostics).toEqual([]);
+    for (const name of ['encoder.blocks.0.attention.q.weight', 'encoder.blocks.1.attention.o.weight', 'decoder.blocks.0.cross_attention.k.weight', 'decoder.blocks.1.cross_attention.v.weight', 'decoder.blocks.0.mlp.up.weight'])
+      expect(std(name), name).toBeCloseTo(128 ** -0.5, 12);
+    expect(std('decoder.blocks.1.mlp.down.weight')).toBeCloseTo(512 ** -0.5, 12);
+    expect(std('embed.tokens')).toBe(0.02);
+    expect(std('decoder.embed.positions')).toBe(0.02);
+    expect(std('encoder.embed.norm.weight')).toBe('ones');
+    expect(std('encoder.blocks.0.attention.q.bias')).toBe('zeros');
+  });
+  it('`init normal std X` sets the base std (residual projections X/sqrt(2·layers)), also over T5\'s default', () => {
+    const bart = child('bart_tiny', 'init normal std 0.05'); // 2 layers per stack
+    expect(bart.r.diagnostics).toEqual([]);
+    expect(bart.std('encoder.blocks.0.attention.q.weight')).toBe(0.05);
+    expect(bart.std('embed.tokens')).toBe(0.05);
+    expect(bart.std('decoder.blocks.1.mlp.down.weight')).toBeCloseTo(0.05 / 2, 12);
+    const t5 = child('t5_tiny', 'init normal');
+    expect(t5.std('encoder.blocks.0.attention.q.weight')).toBe(0.02);
+    expect(t5.std('embed.tokens')).toBe(0.02);
+    expect(t5.std('encoder.relative_bias')).toBe(0.02);
+    // Written out, T5's default is the same as unwritten.
+    const t5x = child('t5_tiny', 'init t5');
+    expect(t5x.std('encoder.blocks.0.attention.q.weight')).toBeCloseTo((128 * 32) ** -0.5, 12);
+    expect(t5x.std('embed.tokens')).toBe(1);
+  });
+  it('a malformed `init` is a located diagnostic', () => {
+    // Each code with the text its primary span covers.
+    const codes = (init: string) => {
+      const c = child('bart_tiny', init);
+      return c.r.diagnostics.map((d) => `${d.code} ${c.text.slice(d.primary.span.start, d.primary.span.end)}`);
+    };
+    expect(codes('init xavier')).toEqual(['TFM2004 xavier']);
+    expect(codes('init fan_in std 0.1')).toEqual(['TFM2016 std']);
+    expect(codes('init normal std 0')).toEqual(['TFM2019 0']);
+    expect(child('bart_tiny', 'init normal std 0').r.diagnostics[0].primary.message).toBe('must be greater than 0');
   });
 });
 

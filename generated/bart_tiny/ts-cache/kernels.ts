@@ -28,7 +28,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
 /**
  * token embedding lookup: [vocab 2048, 128]
  *
- * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
+ * From specs/bart_tiny.tfm:20:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -45,7 +45,7 @@ export function embedding_2a7f1fb9(table: Float32Array, ids: Int32Array, y: Floa
 /**
  * positions of the new tokens with a key/value cache: rows 2 + past[b] + t of a [130, 128] table (0 past its end)
  *
- * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ * From specs/bart_tiny.tfm:21:5 `positions learned ctx offset 2`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -64,7 +64,7 @@ export function position_rows_06a193c0(table: Float32Array, past: Int32Array, y:
 /**
  * fused residual add + layernorm over the last dim (128): writes the sum and the normed row
  *
- * From specs/bart_tiny.tfm:20:5 `norm layernorm eps 1e-5`.
+ * From specs/bart_tiny.tfm:22:5 `norm layernorm eps 1e-5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -95,7 +95,7 @@ export function add_norm_e3b383ae(x: Float32Array, y: Float32Array, g: Float32Ar
 /**
  * fused c = a @ b + bias: [rows, 128] → [rows, 128]
  *
- * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ * From specs/bart_tiny.tfm:36:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -197,7 +197,7 @@ export function matmul_epilogue_ca02033e(a: Float32Array, b: Float32Array, bias:
 /**
  * key/value cache: the tgt_seq new rows of each batch row go to rows past[b] … past[b] + tgt_seq − 1 of the [batch, ctx, 128] cache; the rows before them stay as earlier calls wrote them
  *
- * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ * From specs/bart_tiny.tfm:36:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -218,7 +218,7 @@ export function kv_write_2f5227b8(x: Float32Array, past: Int32Array, cache: Floa
 /**
  * fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
- * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ * From specs/bart_tiny.tfm:36:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -265,7 +265,7 @@ export function attention_0dda4ccb(q: Float32Array, k: Float32Array, v: Float32A
 /**
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
- * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ * From specs/bart_tiny.tfm:37:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -313,7 +313,7 @@ export function attention_cef91469(q: Float32Array, k: Float32Array, v: Float32A
 /**
  * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -432,7 +432,7 @@ export function matmul_epilogue_7326a4ae(a: Float32Array, b: Float32Array, bias:
 /**
  * fused c = a @ b + bias: [rows, 512] → [rows, 128]
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -534,7 +534,7 @@ export function matmul_epilogue_4bdd5f97(a: Float32Array, b: Float32Array, bias:
 /**
  * c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ
  *
- * From specs/bart_tiny.tfm:40:3 `head lm tied`.
+ * From specs/bart_tiny.tfm:43:3 `head lm tied`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */

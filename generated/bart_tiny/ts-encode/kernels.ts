@@ -28,7 +28,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
 /**
  * token embedding lookup: [vocab 2048, 128]
  *
- * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
+ * From specs/bart_tiny.tfm:20:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -45,7 +45,7 @@ export function embedding_d13eaaef(table: Float32Array, ids: Int32Array, y: Floa
 /**
  * rows [2, 2 + src_seq) of a [130, 128] table
  *
- * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ * From specs/bart_tiny.tfm:21:5 `positions learned ctx offset 2`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -59,7 +59,7 @@ export function slice_rows_698857ed(table: Float32Array, y: Float32Array, src_se
 /**
  * y = a + b (broadcast)
  *
- * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ * From specs/bart_tiny.tfm:21:5 `positions learned ctx offset 2`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -73,7 +73,7 @@ export function add_1beb8b50(x0: Float32Array, x1: Float32Array, y: Float32Array
 /**
  * layernorm over the last dim (128), eps 0.00001
  *
- * From specs/bart_tiny.tfm:20:5 `norm layernorm eps 1e-5`.
+ * From specs/bart_tiny.tfm:22:5 `norm layernorm eps 1e-5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -101,7 +101,7 @@ export function layernorm_0f0a47ce(x: Float32Array, g: Float32Array, b: Float32A
 /**
  * fused c = a @ b + bias: [rows, 128] → [rows, 128]
  *
- * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ * From specs/bart_tiny.tfm:28:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -203,7 +203,7 @@ export function matmul_epilogue_5a54fa02(a: Float32Array, b: Float32Array, bias:
 /**
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
- * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ * From specs/bart_tiny.tfm:28:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -251,7 +251,7 @@ export function attention_75b147f1(q: Float32Array, k: Float32Array, v: Float32A
 /**
  * fused residual add + layernorm over the last dim (128): writes the sum and the normed row
  *
- * From specs/bart_tiny.tfm:25:7 `norm post layernorm eps 1e-5`.
+ * From specs/bart_tiny.tfm:27:7 `norm post layernorm eps 1e-5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -282,7 +282,7 @@ export function add_norm_cb89457e(x: Float32Array, y: Float32Array, g: Float32Ar
 /**
  * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -401,7 +401,7 @@ export function matmul_epilogue_bebdfc0b(a: Float32Array, b: Float32Array, bias:
 /**
  * fused c = a @ b + bias: [rows, 512] → [rows, 128]
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */

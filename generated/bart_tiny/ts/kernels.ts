@@ -28,7 +28,7 @@ function hashUniform(seed: number, salt: number, index: number): number {
 /**
  * token embedding lookup: [vocab 2048, 128]
  *
- * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
+ * From specs/bart_tiny.tfm:20:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -45,7 +45,7 @@ export function embedding_d13eaaef(table: Float32Array, ids: Int32Array, y: Floa
 /**
  * rows [2, 2 + src_seq) of a [130, 128] table
  *
- * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ * From specs/bart_tiny.tfm:21:5 `positions learned ctx offset 2`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -59,7 +59,7 @@ export function slice_rows_698857ed(table: Float32Array, y: Float32Array, src_se
 /**
  * y = a + b (broadcast)
  *
- * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ * From specs/bart_tiny.tfm:21:5 `positions learned ctx offset 2`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -73,7 +73,7 @@ export function add_1beb8b50(x0: Float32Array, x1: Float32Array, y: Float32Array
 /**
  * layernorm over the last dim (128), eps 0.00001
  *
- * From specs/bart_tiny.tfm:20:5 `norm layernorm eps 1e-5`.
+ * From specs/bart_tiny.tfm:22:5 `norm layernorm eps 1e-5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -101,7 +101,7 @@ export function layernorm_0f0a47ce(x: Float32Array, g: Float32Array, b: Float32A
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
  *
- * From specs/bart_tiny.tfm:17:3 `embed {`.
+ * From specs/bart_tiny.tfm:19:3 `embed {`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -115,7 +115,7 @@ export function dropout_2cca1ff6(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * fused c = a @ b + bias: [rows, 128] → [rows, 128]
  *
- * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ * From specs/bart_tiny.tfm:28:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -217,7 +217,7 @@ export function matmul_epilogue_5a54fa02(a: Float32Array, b: Float32Array, bias:
 /**
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
- * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ * From specs/bart_tiny.tfm:28:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -265,7 +265,7 @@ export function attention_75b147f1(q: Float32Array, k: Float32Array, v: Float32A
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
  *
- * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ * From specs/bart_tiny.tfm:28:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -279,7 +279,7 @@ export function dropout_c101af6f(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * fused residual add + layernorm over the last dim (128): writes the sum and the normed row
  *
- * From specs/bart_tiny.tfm:25:7 `norm post layernorm eps 1e-5`.
+ * From specs/bart_tiny.tfm:27:7 `norm post layernorm eps 1e-5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -310,7 +310,7 @@ export function add_norm_cb89457e(x: Float32Array, y: Float32Array, g: Float32Ar
 /**
  * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -429,7 +429,7 @@ export function matmul_epilogue_bebdfc0b(a: Float32Array, b: Float32Array, bias:
 /**
  * fused c = a @ b + bias: [rows, 512] → [rows, 128]
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -531,7 +531,7 @@ export function matmul_epilogue_8218849d(a: Float32Array, b: Float32Array, bias:
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -545,7 +545,7 @@ export function dropout_05237bb2(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
  *
- * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ * From specs/bart_tiny.tfm:28:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -559,7 +559,7 @@ export function dropout_1a6311da(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -573,7 +573,7 @@ export function dropout_24ced3b8(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * token embedding lookup: [vocab 2048, 128]
  *
- * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
+ * From specs/bart_tiny.tfm:20:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -590,7 +590,7 @@ export function embedding_2a7f1fb9(table: Float32Array, ids: Int32Array, y: Floa
 /**
  * rows [2, 2 + tgt_seq) of a [130, 128] table
  *
- * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ * From specs/bart_tiny.tfm:21:5 `positions learned ctx offset 2`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -604,7 +604,7 @@ export function slice_rows_8be0692d(table: Float32Array, y: Float32Array, tgt_se
 /**
  * y = a + b (broadcast)
  *
- * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ * From specs/bart_tiny.tfm:21:5 `positions learned ctx offset 2`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -618,7 +618,7 @@ export function add_aa260f48(x0: Float32Array, x1: Float32Array, y: Float32Array
 /**
  * layernorm over the last dim (128), eps 0.00001
  *
- * From specs/bart_tiny.tfm:20:5 `norm layernorm eps 1e-5`.
+ * From specs/bart_tiny.tfm:22:5 `norm layernorm eps 1e-5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -646,7 +646,7 @@ export function layernorm_2daf4b62(x: Float32Array, g: Float32Array, b: Float32A
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
  *
- * From specs/bart_tiny.tfm:17:3 `embed {`.
+ * From specs/bart_tiny.tfm:19:3 `embed {`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -660,7 +660,7 @@ export function dropout_dcee674d(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * fused c = a @ b + bias: [rows, 128] → [rows, 128]
  *
- * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ * From specs/bart_tiny.tfm:36:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -762,7 +762,7 @@ export function matmul_epilogue_ca02033e(a: Float32Array, b: Float32Array, bias:
 /**
  * fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
- * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ * From specs/bart_tiny.tfm:36:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -808,7 +808,7 @@ export function attention_b0eb16c9(q: Float32Array, k: Float32Array, v: Float32A
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
  *
- * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ * From specs/bart_tiny.tfm:36:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -822,7 +822,7 @@ export function dropout_74b87e8f(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * fused residual add + layernorm over the last dim (128): writes the sum and the normed row
  *
- * From specs/bart_tiny.tfm:33:7 `norm post layernorm eps 1e-5`.
+ * From specs/bart_tiny.tfm:35:7 `norm post layernorm eps 1e-5`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -853,7 +853,7 @@ export function add_norm_e3b383ae(x: Float32Array, y: Float32Array, g: Float32Ar
 /**
  * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
- * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ * From specs/bart_tiny.tfm:37:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -901,7 +901,7 @@ export function attention_cef91469(q: Float32Array, k: Float32Array, v: Float32A
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
  *
- * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ * From specs/bart_tiny.tfm:37:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -915,7 +915,7 @@ export function dropout_9cc74130(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1034,7 +1034,7 @@ export function matmul_epilogue_7326a4ae(a: Float32Array, b: Float32Array, bias:
 /**
  * fused c = a @ b + bias: [rows, 512] → [rows, 128]
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1136,7 +1136,7 @@ export function matmul_epilogue_4bdd5f97(a: Float32Array, b: Float32Array, bias:
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1150,7 +1150,7 @@ export function dropout_1fedddab(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
  *
- * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ * From specs/bart_tiny.tfm:36:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1164,7 +1164,7 @@ export function dropout_5acaea5a(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 10, index)
  *
- * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ * From specs/bart_tiny.tfm:37:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1178,7 +1178,7 @@ export function dropout_e13fda2d(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1192,7 +1192,7 @@ export function dropout_8a803a04(x: Float32Array, seed: Int32Array, y: Float32Ar
 /**
  * c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ
  *
- * From specs/bart_tiny.tfm:40:3 `head lm tied`.
+ * From specs/bart_tiny.tfm:43:3 `head lm tied`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1277,7 +1277,7 @@ export function matmul_201b1914(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * softmax cross-entropy over 2048 classes, mean over targets ≠ -100
  *
- * From specs/bart_tiny.tfm:41:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
+ * From specs/bart_tiny.tfm:44:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
  */
 export function softmax_xent_a84f8f77(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
   let count = 0;
@@ -1305,7 +1305,7 @@ export function softmax_xent_a84f8f77(logits: Float32Array, targets: Int32Array,
 /**
  * fill with 1
  *
- * From specs/bart_tiny.tfm:41:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
+ * From specs/bart_tiny.tfm:44:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
  */
 export function fill_a2914eb7(y: Float32Array): void {
   for (let o = 0; o < 1; o++) {
@@ -1316,7 +1316,7 @@ export function fill_a2914eb7(y: Float32Array): void {
 /**
  * softmax cross-entropy backward: (softmax − onehot) · dloss / count
  *
- * From specs/bart_tiny.tfm:41:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
+ * From specs/bart_tiny.tfm:44:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1354,7 +1354,7 @@ export function softmax_xent_grad_3f7924a5(logits: Float32Array, targets: Int32A
 /**
  * c = a @ b: [rows, 2048] @ [2048, 128]
  *
- * From specs/bart_tiny.tfm:40:3 `head lm tied`.
+ * From specs/bart_tiny.tfm:43:3 `head lm tied`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1439,7 +1439,7 @@ export function matmul_341b5710(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128]
  *
- * From specs/bart_tiny.tfm:40:3 `head lm tied`.
+ * From specs/bart_tiny.tfm:43:3 `head lm tied`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1524,7 +1524,7 @@ export function matmul_5e28d9fc(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * layernorm backward: dx, dg, db
  *
- * From specs/bart_tiny.tfm:33:7 `norm post layernorm eps 1e-5`.
+ * From specs/bart_tiny.tfm:35:7 `norm post layernorm eps 1e-5`.
  */
 export function layernorm_grad_0972af44(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, tgt_seq: number): void {
   for (let k = 0; k < 128; k++) {
@@ -1566,7 +1566,7 @@ export function layernorm_grad_0972af44(x: Float32Array, g: Float32Array, dy: Fl
 /**
  * sum [batch, tgt_seq, 128] down to [128] (gradient of a broadcast)
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  */
 export function reduce_to_947dc1e9(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 128; o++) {
@@ -1582,7 +1582,7 @@ export function reduce_to_947dc1e9(x: Float32Array, y: Float32Array, batch: numb
 /**
  * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1667,7 +1667,7 @@ export function matmul_c5565198(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1752,7 +1752,7 @@ export function matmul_f61a1693(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * gelu backward
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1767,7 +1767,7 @@ export function act_grad_ab1516c3(x0: Float32Array, x1: Float32Array, y: Float32
 /**
  * sum [batch, tgt_seq, 512] down to [512] (gradient of a broadcast)
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  */
 export function reduce_to_eb8e806a(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 512; o++) {
@@ -1783,7 +1783,7 @@ export function reduce_to_eb8e806a(x: Float32Array, y: Float32Array, batch: numb
 /**
  * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1868,7 +1868,7 @@ export function matmul_af05aa5e(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1953,7 +1953,7 @@ export function matmul_af881320(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * y = a + b (broadcast)
  *
- * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:38:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -1967,7 +1967,7 @@ export function add_822d77ac(x0: Float32Array, x1: Float32Array, y: Float32Array
 /**
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
  *
- * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ * From specs/bart_tiny.tfm:37:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2052,7 +2052,7 @@ export function matmul_279d5b7e(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
  *
- * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ * From specs/bart_tiny.tfm:37:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2137,7 +2137,7 @@ export function matmul_106cb61b(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
- * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ * From specs/bart_tiny.tfm:37:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2193,7 +2193,7 @@ export function attention_grad_9d0140b1(q: Float32Array, k: Float32Array, v: Flo
 /**
  * sum [batch, src_seq, 128] down to [128] (gradient of a broadcast)
  *
- * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ * From specs/bart_tiny.tfm:37:7 `attention cross heads heads`.
  */
 export function reduce_to_d1c8e443(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 128; o++) {
@@ -2209,7 +2209,7 @@ export function reduce_to_d1c8e443(x: Float32Array, y: Float32Array, batch: numb
 /**
  * c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
  *
- * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ * From specs/bart_tiny.tfm:37:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2294,7 +2294,7 @@ export function matmul_cceb7483(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
  *
- * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ * From specs/bart_tiny.tfm:37:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2379,7 +2379,7 @@ export function matmul_a90277c4(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * y = a + b (broadcast)
  *
- * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
+ * From specs/bart_tiny.tfm:37:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2393,7 +2393,7 @@ export function add_cc055737(x0: Float32Array, x1: Float32Array, y: Float32Array
 /**
  * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
- * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
+ * From specs/bart_tiny.tfm:36:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2447,7 +2447,7 @@ export function attention_grad_2ab2f8f2(q: Float32Array, k: Float32Array, v: Flo
 /**
  * sum [batch, tgt_seq, 128] down to [tgt_seq, 128] (gradient of a broadcast)
  *
- * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ * From specs/bart_tiny.tfm:21:5 `positions learned ctx offset 2`.
  */
 export function reduce_to_27749d6b(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < tgt_seq * 128; o++) {
@@ -2463,7 +2463,7 @@ export function reduce_to_27749d6b(x: Float32Array, y: Float32Array, batch: numb
 /**
  * slice_rows backward: scatter into a zeroed table gradient
  *
- * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ * From specs/bart_tiny.tfm:21:5 `positions learned ctx offset 2`.
  */
 export function slice_rows_grad_0104ba89(dy: Float32Array, dtable: Float32Array, tgt_seq: number): void {
   for (let o = 0; o < 16640; o++) {
@@ -2477,7 +2477,7 @@ export function slice_rows_grad_0104ba89(dy: Float32Array, dtable: Float32Array,
 /**
  * embedding backward: scatter-add rows of dy into the table gradient
  *
- * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
+ * From specs/bart_tiny.tfm:20:5 `tokens vocab -> d_model`.
  */
 export function embedding_grad_535624d4(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 262144; o++) {
@@ -2494,7 +2494,7 @@ export function embedding_grad_535624d4(ids: Int32Array, dy: Float32Array, dtabl
 /**
  * y = a + b (broadcast)
  *
- * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
+ * From specs/bart_tiny.tfm:20:5 `tokens vocab -> d_model`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2508,7 +2508,7 @@ export function add_01f4e6f0(x0: Float32Array, x1: Float32Array, y: Float32Array
 /**
  * layernorm backward: dx, dg, db
  *
- * From specs/bart_tiny.tfm:25:7 `norm post layernorm eps 1e-5`.
+ * From specs/bart_tiny.tfm:27:7 `norm post layernorm eps 1e-5`.
  */
 export function layernorm_grad_40ea15e5(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, src_seq: number): void {
   for (let k = 0; k < 128; k++) {
@@ -2550,7 +2550,7 @@ export function layernorm_grad_40ea15e5(x: Float32Array, g: Float32Array, dy: Fl
 /**
  * c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2635,7 +2635,7 @@ export function matmul_255ec119(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2720,7 +2720,7 @@ export function matmul_b03bdab1(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * gelu backward
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2735,7 +2735,7 @@ export function act_grad_2133db71(x0: Float32Array, x1: Float32Array, y: Float32
 /**
  * sum [batch, src_seq, 512] down to [512] (gradient of a broadcast)
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  */
 export function reduce_to_4a00b985(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 512; o++) {
@@ -2751,7 +2751,7 @@ export function reduce_to_4a00b985(x: Float32Array, y: Float32Array, batch: numb
 /**
  * c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2836,7 +2836,7 @@ export function matmul_9cc000ab(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
  *
- * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
+ * From specs/bart_tiny.tfm:29:7 `mlp d_ff act gelu`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2921,7 +2921,7 @@ export function matmul_6cf6a8c9(a: Float32Array, b: Float32Array, c: Float32Arra
 /**
  * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
- * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
+ * From specs/bart_tiny.tfm:28:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
@@ -2977,7 +2977,7 @@ export function attention_grad_d2597e37(q: Float32Array, k: Float32Array, v: Flo
 /**
  * sum [batch, src_seq, 128] down to [src_seq, 128] (gradient of a broadcast)
  *
- * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ * From specs/bart_tiny.tfm:21:5 `positions learned ctx offset 2`.
  */
 export function reduce_to_cb954c62(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < src_seq * 128; o++) {
@@ -2993,7 +2993,7 @@ export function reduce_to_cb954c62(x: Float32Array, y: Float32Array, batch: numb
 /**
  * slice_rows backward: scatter into a zeroed table gradient
  *
- * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
+ * From specs/bart_tiny.tfm:21:5 `positions learned ctx offset 2`.
  */
 export function slice_rows_grad_749b71b8(dy: Float32Array, dtable: Float32Array, src_seq: number): void {
   for (let o = 0; o < 16640; o++) {
@@ -3007,7 +3007,7 @@ export function slice_rows_grad_749b71b8(dy: Float32Array, dtable: Float32Array,
 /**
  * embedding backward: scatter-add rows of dy into the table gradient
  *
- * From specs/bart_tiny.tfm:18:5 `tokens vocab -> d_model`.
+ * From specs/bart_tiny.tfm:20:5 `tokens vocab -> d_model`.
  */
 export function embedding_grad_b37b551f(ids: Int32Array, dy: Float32Array, dtable: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 262144; o++) {

@@ -43,7 +43,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
 
 // ==== kernel embedding_2a7f1fb9 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2048, 128]
-// From specs/bart_tiny.tfm:18:5.
+// From specs/bart_tiny.tfm:20:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
@@ -67,7 +67,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel position_rows_06a193c0 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"past","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":"batch","workgroup":64}]}
 // positions of the new tokens with a key/value cache: rows 2 + past[b] + t of a [130, 128] table (0 past its end)
-// From specs/bart_tiny.tfm:19:5.
+// From specs/bart_tiny.tfm:21:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<f32>;
 @group(0) @binding(1) var<storage, read> past: array<i32>;
@@ -90,7 +90,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_norm_e3b383ae {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
-// From specs/bart_tiny.tfm:20:5.
+// From specs/bart_tiny.tfm:22:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
@@ -148,7 +148,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_ca02033e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
-// From specs/bart_tiny.tfm:34:7.
+// From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -550,7 +550,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel kv_write_2f5227b8 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"past","t":"i32","access":"read"},{"name":"cache","t":"f32","access":"write"}],"dims":["batch","ctx","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":"batch","workgroup":64}]}
 // key/value cache: the tgt_seq new rows of each batch row go to rows past[b] … past[b] + tgt_seq − 1 of the [batch, ctx, 128] cache; the rows before them stay as earlier calls wrote them
-// From specs/bart_tiny.tfm:34:7.
+// From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, ctx: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> past: array<i32>;
@@ -579,7 +579,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_0dda4ccb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"qPos","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","ctx","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
 // fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
-// From specs/bart_tiny.tfm:34:7.
+// From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, ctx: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
@@ -674,7 +674,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_cef91469 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
-// From specs/bart_tiny.tfm:35:7.
+// From specs/bart_tiny.tfm:37:7.
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
@@ -770,7 +770,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_7326a4ae {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],64],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -1237,7 +1237,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_4bdd5f97 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -1639,7 +1639,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_201b1914 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],256],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ
-// From specs/bart_tiny.tfm:40:3.
+// From specs/bart_tiny.tfm:43:3.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;

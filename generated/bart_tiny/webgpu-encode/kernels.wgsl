@@ -43,7 +43,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
 
 // ==== kernel embedding_d13eaaef {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2048, 128]
-// From specs/bart_tiny.tfm:18:5.
+// From specs/bart_tiny.tfm:20:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
@@ -67,7 +67,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel slice_rows_698857ed {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","src_seq",128],"workgroup":64}]}
 // rows [2, 2 + src_seq) of a [130, 128] table
-// From specs/bart_tiny.tfm:19:5.
+// From specs/bart_tiny.tfm:21:5.
 struct Args { src_seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -83,7 +83,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_1beb8b50 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
-// From specs/bart_tiny.tfm:19:5.
+// From specs/bart_tiny.tfm:21:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -100,7 +100,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel layernorm_0f0a47ce {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // layernorm over the last dim (128), eps 0.00001
-// From specs/bart_tiny.tfm:20:5.
+// From specs/bart_tiny.tfm:22:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -145,7 +145,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_5a54fa02 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
-// From specs/bart_tiny.tfm:26:7.
+// From specs/bart_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -547,7 +547,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_75b147f1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
-// From specs/bart_tiny.tfm:26:7.
+// From specs/bart_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
@@ -643,7 +643,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_norm_cb89457e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
-// From specs/bart_tiny.tfm:25:7.
+// From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
@@ -701,7 +701,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_bebdfc0b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],64],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -1168,7 +1168,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_8218849d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;

@@ -43,7 +43,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
 
 // ==== kernel embedding_d13eaaef {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2048, 128]
-// From specs/bart_tiny.tfm:18:5.
+// From specs/bart_tiny.tfm:20:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
@@ -67,7 +67,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel slice_rows_698857ed {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","src_seq",128],"workgroup":64}]}
 // rows [2, 2 + src_seq) of a [130, 128] table
-// From specs/bart_tiny.tfm:19:5.
+// From specs/bart_tiny.tfm:21:5.
 struct Args { src_seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -83,7 +83,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_1beb8b50 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
-// From specs/bart_tiny.tfm:19:5.
+// From specs/bart_tiny.tfm:21:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -100,7 +100,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel layernorm_0f0a47ce {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // layernorm over the last dim (128), eps 0.00001
-// From specs/bart_tiny.tfm:20:5.
+// From specs/bart_tiny.tfm:22:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -145,7 +145,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_2cca1ff6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
-// From specs/bart_tiny.tfm:17:3.
+// From specs/bart_tiny.tfm:19:3.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -162,7 +162,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_5a54fa02 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
-// From specs/bart_tiny.tfm:26:7.
+// From specs/bart_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -564,7 +564,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_75b147f1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
-// From specs/bart_tiny.tfm:26:7.
+// From specs/bart_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
@@ -660,7 +660,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_c101af6f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
-// From specs/bart_tiny.tfm:26:7.
+// From specs/bart_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -677,7 +677,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_norm_cb89457e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
-// From specs/bart_tiny.tfm:25:7.
+// From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
@@ -735,7 +735,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_bebdfc0b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],64],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -1202,7 +1202,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_8218849d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -1604,7 +1604,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_05237bb2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -1621,7 +1621,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_1a6311da {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
-// From specs/bart_tiny.tfm:26:7.
+// From specs/bart_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -1638,7 +1638,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_24ced3b8 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -1655,7 +1655,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel embedding_2a7f1fb9 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2048, 128]
-// From specs/bart_tiny.tfm:18:5.
+// From specs/bart_tiny.tfm:20:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
@@ -1679,7 +1679,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel slice_rows_8be0692d {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","tgt_seq",128],"workgroup":64}]}
 // rows [2, 2 + tgt_seq) of a [130, 128] table
-// From specs/bart_tiny.tfm:19:5.
+// From specs/bart_tiny.tfm:21:5.
 struct Args { tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> table: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -1695,7 +1695,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_aa260f48 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
-// From specs/bart_tiny.tfm:19:5.
+// From specs/bart_tiny.tfm:21:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -1712,7 +1712,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel layernorm_2daf4b62 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // layernorm over the last dim (128), eps 0.00001
-// From specs/bart_tiny.tfm:20:5.
+// From specs/bart_tiny.tfm:22:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -1757,7 +1757,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_dcee674d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
-// From specs/bart_tiny.tfm:17:3.
+// From specs/bart_tiny.tfm:19:3.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -1774,7 +1774,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_ca02033e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
-// From specs/bart_tiny.tfm:34:7.
+// From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -2176,7 +2176,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_b0eb16c9 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
 // fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
-// From specs/bart_tiny.tfm:34:7.
+// From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
@@ -2269,7 +2269,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_74b87e8f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
-// From specs/bart_tiny.tfm:34:7.
+// From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -2286,7 +2286,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_norm_e3b383ae {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
-// From specs/bart_tiny.tfm:33:7.
+// From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> y: array<vec4<f32>>;
@@ -2344,7 +2344,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_cef91469 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
-// From specs/bart_tiny.tfm:35:7.
+// From specs/bart_tiny.tfm:37:7.
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;
@@ -2440,7 +2440,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_9cc74130 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
-// From specs/bart_tiny.tfm:35:7.
+// From specs/bart_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -2457,7 +2457,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_7326a4ae {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],64],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -2924,7 +2924,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_epilogue_4bdd5f97 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -3326,7 +3326,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_1fedddab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -3343,7 +3343,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_5acaea5a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
-// From specs/bart_tiny.tfm:34:7.
+// From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -3360,7 +3360,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_e13fda2d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 10, index)
-// From specs/bart_tiny.tfm:35:7.
+// From specs/bart_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -3377,7 +3377,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel dropout_8a803a04 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> seed: array<i32>;
@@ -3394,7 +3394,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_201b1914 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],256],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ
-// From specs/bart_tiny.tfm:40:3.
+// From specs/bart_tiny.tfm:43:3.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -4012,7 +4012,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel softmax_xent_a84f8f77 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // softmax cross-entropy over 2048 classes, mean over targets ≠ -100
-// From specs/bart_tiny.tfm:41:3.
+// From specs/bart_tiny.tfm:44:3.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
@@ -4072,7 +4072,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
 
 // ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
-// From specs/bart_tiny.tfm:41:3.
+// From specs/bart_tiny.tfm:44:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
@@ -4087,7 +4087,7 @@ fn main() {
 
 // ==== kernel softmax_xent_grad_3f7924a5 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
-// From specs/bart_tiny.tfm:41:3.
+// From specs/bart_tiny.tfm:44:3.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> logits: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
@@ -4134,7 +4134,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_341b5710 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // c = a @ b: [rows, 2048] @ [2048, 128]
-// From specs/bart_tiny.tfm:40:3.
+// From specs/bart_tiny.tfm:43:3.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -4471,7 +4471,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_5e28d9fc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2055,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128]
-// From specs/bart_tiny.tfm:40:3.
+// From specs/bart_tiny.tfm:43:3.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -4802,7 +4802,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel layernorm_grad_0972af44 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
-// From specs/bart_tiny.tfm:33:7.
+// From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
@@ -4887,7 +4887,7 @@ fn main() {
 
 // ==== kernel reduce_to_947dc1e9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":128,"workgroup":64}]}
 // sum [batch, tgt_seq, 128] down to [128] (gradient of a broadcast)
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -4907,7 +4907,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_c5565198 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -5525,7 +5525,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_f61a1693 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",519,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -5856,7 +5856,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel act_grad_ab1516c3 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // gelu backward
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -5874,7 +5874,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel reduce_to_eb8e806a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":512,"workgroup":64}]}
 // sum [batch, tgt_seq, 512] down to [512] (gradient of a broadcast)
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -5894,7 +5894,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_af05aa5e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -6512,7 +6512,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_af881320 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -6843,7 +6843,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_822d77ac {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
-// From specs/bart_tiny.tfm:36:7.
+// From specs/bart_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -6860,7 +6860,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_279d5b7e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
-// From specs/bart_tiny.tfm:35:7.
+// From specs/bart_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -7478,7 +7478,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_106cb61b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
-// From specs/bart_tiny.tfm:35:7.
+// From specs/bart_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -7809,7 +7809,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_grad_1023cfe4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
-// From specs/bart_tiny.tfm:35:7.
+// From specs/bart_tiny.tfm:37:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
@@ -8082,7 +8082,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 
 // ==== kernel reduce_to_d1c8e443 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":128,"workgroup":64}]}
 // sum [batch, src_seq, 128] down to [128] (gradient of a broadcast)
-// From specs/bart_tiny.tfm:35:7.
+// From specs/bart_tiny.tfm:37:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -8102,7 +8102,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_cceb7483 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
-// From specs/bart_tiny.tfm:35:7.
+// From specs/bart_tiny.tfm:37:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -8720,7 +8720,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_a90277c4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
-// From specs/bart_tiny.tfm:35:7.
+// From specs/bart_tiny.tfm:37:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -9051,7 +9051,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel add_cc055737 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
-// From specs/bart_tiny.tfm:35:7.
+// From specs/bart_tiny.tfm:37:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -9068,7 +9068,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_grad_87b71d48 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
-// From specs/bart_tiny.tfm:34:7.
+// From specs/bart_tiny.tfm:36:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
@@ -9334,7 +9334,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 
 // ==== kernel reduce_to_27749d6b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","tgt_seq",128],"workgroup":64}]}
 // sum [batch, tgt_seq, 128] down to [tgt_seq, 128] (gradient of a broadcast)
-// From specs/bart_tiny.tfm:19:5.
+// From specs/bart_tiny.tfm:21:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -9354,7 +9354,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel slice_rows_grad_0104ba89 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
-// From specs/bart_tiny.tfm:19:5.
+// From specs/bart_tiny.tfm:21:5.
 struct Args { tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dtable: array<f32>;
@@ -9379,7 +9379,7 @@ fn main() {
 
 // ==== kernel embedding_grad_535624d4 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
-// From specs/bart_tiny.tfm:18:5.
+// From specs/bart_tiny.tfm:20:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
 @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
@@ -9408,7 +9408,7 @@ fn main() {
 
 // ==== kernel add_01f4e6f0 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":262144,"workgroup":64}]}
 // y = a + b (broadcast)
-// From specs/bart_tiny.tfm:18:5.
+// From specs/bart_tiny.tfm:20:5.
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -9423,7 +9423,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel layernorm_grad_40ea15e5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
-// From specs/bart_tiny.tfm:25:7.
+// From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
@@ -9508,7 +9508,7 @@ fn main() {
 
 // ==== kernel matmul_255ec119 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -10126,7 +10126,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_b03bdab1 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",519,8],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -10457,7 +10457,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel act_grad_2133db71 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // gelu backward
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
@@ -10475,7 +10475,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel reduce_to_4a00b985 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":512,"workgroup":64}]}
 // sum [batch, src_seq, 512] down to [512] (gradient of a broadcast)
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -10495,7 +10495,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_9cc000ab {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],7],8],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -11113,7 +11113,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel matmul_6cf6a8c9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",135,8],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
-// From specs/bart_tiny.tfm:27:7.
+// From specs/bart_tiny.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -11444,7 +11444,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel attention_grad_fae04f9a {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
-// From specs/bart_tiny.tfm:26:7.
+// From specs/bart_tiny.tfm:28:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
@@ -11717,7 +11717,7 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
 
 // ==== kernel reduce_to_cb954c62 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","src_seq",128],"workgroup":64}]}
 // sum [batch, src_seq, 128] down to [src_seq, 128] (gradient of a broadcast)
-// From specs/bart_tiny.tfm:19:5.
+// From specs/bart_tiny.tfm:21:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -11737,7 +11737,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
 
 // ==== kernel slice_rows_grad_749b71b8 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
-// From specs/bart_tiny.tfm:19:5.
+// From specs/bart_tiny.tfm:21:5.
 struct Args { src_seq: i32 }
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dtable: array<f32>;
@@ -11762,7 +11762,7 @@ fn main() {
 
 // ==== kernel embedding_grad_b37b551f {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
-// From specs/bart_tiny.tfm:18:5.
+// From specs/bart_tiny.tfm:20:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
 @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
