@@ -80,6 +80,8 @@ describe('unigram tokenizer', () => {
     // Sentinels written in the text are their ids; others are text.
     expect(tok.encode('I <extra_id_1> about <extra_id_9>')).toEqual([...tok.encode('I'), 198, ...tok.encode('about'), ...tok.encode('<extra_id_9>')]);
     expect(tok.encode('<extra_id_9>').length).toBeGreaterThan(1);
+    // So are the other specials (BART's `<mask>` in `tfm generate --src`).
+    expect(tok.encode('the <pad> sea<eos>')).toEqual([...tok.encode('the'), 0, ...tok.encode('sea'), 1]);
     // Sentinels read as their names.
     expect(tok.decode([...tok.encode('I thought'), 199, ...tok.encode('about'), 198, 1])).toBe('I thought <extra_id_0> about <extra_id_1>');
     const again = parseTokenizer(JSON.stringify(tok.toJSON()), 'test');

@@ -146,15 +146,18 @@ function fromUnigram(model: UnigramModel, specials: string[], vocabSize: number)
   const names = new Map([...ids].map(([s, id]) => [id, s]));
   const unk = ids.get(UNK)!;
   const pieces = model.pieces.map(([p]) => p);
+  // Splits text around the specials' names (longest first), keeping them as parts.
+  const written = new RegExp(`(${[...ids.keys()].sort((a, b) => b.length - a.length).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`);
   return {
     kind: 'unigram',
     vocabSize,
     specials: ids,
-    // Sentinels written in the text (`<extra_id_3>`) are their ids, as in T5's tokenizer.
+    // Special tokens written in the text (`<extra_id_3>`, BART's `<mask>`) are their ids, as in
+    // T5's and BART's tokenizers.
     encode: (text) =>
-      text.split(/(<extra_id_\d+>)/).flatMap((part) => {
+      text.split(written).flatMap((part) => {
         const id = ids.get(part);
-        return id !== undefined && SENTINEL.test(part) ? [id] : codec.encode(part).map((k) => (k < 0 ? unk : base + k));
+        return id !== undefined ? [id] : codec.encode(part).map((k) => (k < 0 ? unk : base + k));
       }),
     // Sentinels read as their names (a span-corruption target stays legible); other specials vanish.
     decode: (list) => {
