@@ -163,23 +163,26 @@ export function trainModel(m: CheckedModel, target = 'cpu'): TrainModel {
   };
 }
 
-/** A number the spec's objective was given (`noise_density = 0.15`), else `otherwise`. */
-function objectiveNumber(m: CheckedModel, key: string, otherwise: number): number {
-  const v = m.model.objective!.params.get(key);
-  return v && !Array.isArray(v) ? v.value : otherwise;
+/** Reads the numbers the spec's objective was given (`noise_density = 0.15`): each key's,
+ *  else `otherwise`. */
+function objectiveNumbers(m: CheckedModel): (key: string, otherwise: number) => number {
+  return (key, otherwise) => {
+    const v = m.model.objective!.params.get(key);
+    return v && !Array.isArray(v) ? v.value : otherwise;
+  };
 }
 
 /** `objective denoise(mask, delete, infill, poisson_lambda, permute, rotate)`: each noise the
  *  spec names, at its rate; those it does not name are off (λ: BART's 3). */
 export function denoiseSettings(m: CheckedModel): DenoiseSettings {
-  const value = (k: string, d: number) => objectiveNumber(m, k, d);
+  const value = objectiveNumbers(m);
   return { mask: value('mask', 0), delete: value('delete', 0), infill: value('infill', 0), poissonLambda: value('poisson_lambda', 3), permute: value('permute', 0), rotate: value('rotate', 0) };
 }
 
 /** `objective span_corruption(noise_density = …, mean_span_length = …, sentinels = …)`, with
  *  T5's values where the spec is silent (the sentinels: all the vocabulary declares). */
 export function spanSettings(m: CheckedModel): { noiseDensity: number; meanSpanLength: number; sentinels: number } {
-  const value = (k: string, d: number) => objectiveNumber(m, k, d);
+  const value = objectiveNumbers(m);
   const declared = m.model.vocabulary.sentinels?.value ?? 0;
   return { noiseDensity: value('noise_density', 0.15), meanSpanLength: value('mean_span_length', 3), sentinels: value('sentinels', declared) };
 }

@@ -15,6 +15,7 @@ import { runReference, valueOf } from '../compiler/reference.ts';
 import { CPU_TARGETS, TARGETS } from '../compiler/targets/index.ts';
 import { Executor, type ModelRunner } from '../runtime/executor.ts';
 import { Rng } from '../runtime/init.ts';
+import { randomWeights } from './support/random.ts';
 import { createRunner, loadCompiled } from '../runtime/load.ts';
 import { relErr } from './support/compare.ts';
 import { NO_WEBGPU } from './support/webgpu.ts';
@@ -60,15 +61,8 @@ writeFileSync('out/test-kv-cache/local_tiny.tfm', SPECS.local);
 writeFileSync('out/test-kv-cache/relative_tiny.tfm', SPECS.relative);
 
 /** Weights far from their initialisation (std 0.3), so that every position and mask matters. */
-function randomWeights(ex: Pick<ModelRunner, 'program' | 'param'>, seed: number): Map<string, Float32Array> {
-  const rng = new Rng(seed);
-  const out = new Map<string, Float32Array>();
-  for (const p of ex.program.params) {
-    const w = Float32Array.from(ex.param(p.name), () => (p.init.kind === 'ones' ? 1 : 0) + rng.normal() * (p.init.kind === 'normal' ? 0.3 : 0.1));
-    out.set(p.name, w);
-  }
-  return out;
-}
+/** randomWeights (test/support/random.ts) of an executor's parameters. */
+const weightsOf = (ex: Pick<ModelRunner, 'program' | 'param'>, seed: number) => randomWeights(ex.program.params, (name) => ex.param(name).length, seed);
 
 async function programs(file: string, target: string) {
   const r = checkFiles([file]);
@@ -101,7 +95,7 @@ describe('key/value cache: prefill + decode = full recomputation', () => {
     const ref = await createRunner(full.program, full.source, { batch: B, seq: S });
     const pre = await createRunner(cached.program, cached.source, { batch: B, seq: P, ctx });
     const dec = pre.withDims({ seq: 1 });
-    for (const [name, w] of randomWeights(ref, seed)) {
+    for (const [name, w] of weightsOf(ref, seed)) {
       ref.param(name).set(w);
       pre.param(name).set(w);
     }
@@ -161,7 +155,7 @@ describe('key/value cache kernels', () => {
     const { graph } = lowerForCache(model);
     const dims = { batch: 2, seq: 5, ctx: 9 };
     const ex = await Executor.create(cached.program, cached.source, dims);
-    const weights = randomWeights(ex, seed);
+    const weights = weightsOf(ex, seed);
     const rng = new Rng(seed);
     const tokens = Int32Array.from({ length: 10 }, () => rng.int(40));
     const past = Int32Array.of(0, 3);
@@ -181,7 +175,7 @@ describe('key/value cache kernels', () => {
     const { cached } = await programs('specs/gpt_tiny.tfm', 'ts');
     const ex = await Executor.create(cached.program, cached.source, { batch: 2, seq: 4, ctx: 10 });
     const rng = new Rng(5);
-    for (const [name, w] of randomWeights(ex, 5)) ex.param(name).set(w);
+    for (const [name, w] of weightsOf(ex, 5)) ex.param(name).set(w);
     ex.input('tokens').set(Array.from({ length: 8 }, () => rng.int(65)));
     ex.input('past').fill(0);
     ex.forward();
@@ -206,7 +200,7 @@ describe('key/value cache kernels', () => {
     const prompt = Array.from({ length: 2 * 12 }, () => rng.int(65));
     const run = async (threads: number) => {
       const ex = await Executor.create(cached.program, cached.source, { batch: 2, seq: 12, ctx: 20 }, { threads, variants: [{ seq: 1 }] });
-      for (const [name, w] of randomWeights(ex, 8)) ex.param(name).set(w);
+      for (const [name, w] of weightsOf(ex, 8)) ex.param(name).set(w);
       ex.input('tokens').set(prompt);
       ex.input('past').fill(0);
       ex.forward();

@@ -13,7 +13,7 @@ import { CPU_TARGETS, TARGETS } from '../compiler/targets/index.ts';
 import type { ModelRunner } from '../runtime/executor.ts';
 import { beamSearch, greedy } from '../runtime/generate/beam.ts';
 import { cachedNext, recomputeNext } from '../runtime/generate/seq2seq.ts';
-import { Rng } from '../runtime/init.ts';
+import { randomWeights } from './support/random.ts';
 import { createRunner, loadCompiled } from '../runtime/load.ts';
 import { relErr } from './support/compare.ts';
 import { NO_WEBGPU } from './support/webgpu.ts';
@@ -45,16 +45,11 @@ async function programs(file: string, target: string) {
 }
 
 /** Weights far from their initialisation, so that every position and mask matters. */
-function randomWeights(params: { name: string; init: { kind: string } }[], shapes: Map<string, number>, seed: number): Map<string, Float32Array> {
-  const rng = new Rng(seed);
-  return new Map(params.map((p) => [p.name, Float32Array.from({ length: shapes.get(p.name)! }, () => (p.init.kind === 'ones' ? 1 : 0) + rng.normal() * (p.init.kind === 'normal' ? 0.3 : 0.1))]));
-}
-
 async function setup(family: string, file: string, target: string) {
   const { open, params } = await programs(file, target);
   const seed = Math.floor(Math.random() * 2 ** 31);
   const shapes = new Map(params.map((p) => [p.name, p.shape.reduce((a: number, b) => a * Number(b), 1)]));
-  const weights = randomWeights(params, shapes, seed);
+  const weights = randomWeights(params, (name) => shapes.get(name)!, seed);
   const sources = Array.from({ length: B }, (_, b) => Array.from({ length: b === 1 ? 5 : S }, () => 5 + Math.floor(Math.random() * 595)));
   return { open, weights, sources, seed, start: family === 't5' ? 0 : 2 };
 }

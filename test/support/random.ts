@@ -1,6 +1,7 @@
 // Fresh random parameters and inputs for a lowered graph, for tests.
 import type { Graph } from '../../compiler/ir.ts';
 import { numel } from '../../compiler/ir.ts';
+import { Rng } from '../../runtime/init.ts';
 
 export const randn = () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
 
@@ -34,4 +35,12 @@ export function randomInputs(g: Graph, dims: Record<string, number>, sizes: { vo
     } else out.set(name, Float64Array.from({ length: n }, randn));
   }
   return out;
+}
+
+/** Float32 weights for a compiled program's parameters, larger than its initialisation so that
+ *  every layer shows in the logits: norms 1 ± 0.1, biases ± 0.1, the rest normal(0, 0.3);
+ *  drawn from `seed` in parameter order. */
+export function randomWeights(params: readonly { name: string; init: { kind: string } }[], sizeOf: (name: string) => number, seed: number): Map<string, Float32Array> {
+  const rng = new Rng(seed);
+  return new Map(params.map((p) => [p.name, Float32Array.from({ length: sizeOf(p.name) }, () => (p.init.kind === 'ones' ? 1 : 0) + rng.normal() * (p.init.kind === 'normal' ? 0.3 : 0.1))]));
 }
