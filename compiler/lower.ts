@@ -177,7 +177,7 @@ class Lowerer {
       // A backbone pooler (BERT) off the loss path of a token-level objective: computed and
       // exposed as `pooled` so that the parameters exist with their published shapes.
       const d = dimOf(hidden);
-      this.g.outputs.set('pooled', this.op('act', [this.dense('pooler', this.op('take_first', [hidden]), d, true)], { kind: m.pooler.value }));
+      this.g.outputs.set('pooled', this.op('act', [this.dense('pooler', this.op('take_first', [hidden]), d, true, this.otherStd(d))], { kind: m.pooler.value }));
     }
     // Masked-LM training takes the loss at a few positions per row (15%): the rows at those
     // positions are gathered before the output layer, as BERT does, instead of computing

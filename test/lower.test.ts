@@ -96,6 +96,9 @@ describe('initialisation', () => {
     expect(std('decoder.embed.positions')).toBe(0.02);
     expect(std('encoder.embed.norm.weight')).toBe('ones');
     expect(std('encoder.blocks.0.attention.q.bias')).toBe('zeros');
+    // Layers outside the blocks too: BERT's backbone pooler (d_model 128).
+    const bert = child('bert_tiny', 'init fan_in');
+    expect(bert.std('pooler.weight')).toBeCloseTo(128 ** -0.5, 12);
   });
   it('`init normal std X` sets the base std (residual projections X/sqrt(2·layers)), also over T5\'s default', () => {
     const bart = child('bart_tiny', 'init normal std 0.05'); // 2 layers per stack
