@@ -2,7 +2,7 @@
 // given spec files; write them under <out>/<model>/<target>/ or print one stage.
 import { join } from 'node:path';
 import { differentiate } from '../compiler/autodiff.ts';
-import { checkFiles } from '../compiler/check.ts';
+import { checkFiles, type CheckedModel } from '../compiler/check.ts';
 import { compile, type CompileOptions } from '../compiler/codegen/compile.ts';
 import { targetNamed } from '../compiler/targets/index.ts';
 import { renderWasm } from '../compiler/targets/wasm/render.ts';
@@ -17,6 +17,14 @@ import { TfmError } from '../common/errors.ts';
 import { writeAtomically } from '../common/files.ts';
 import { webgpuBundle } from './bundle.ts';
 import { mlmSettings } from './driver.ts';
+
+/** The run-time dims `tfm compile` and `tfm diff` report peak memory and FLOPs at: batch 1
+ *  and the full context (a prefill of the whole context for an inference program). */
+export function nominalDims(m: CheckedModel): Record<string, number> & { batch: number; seq: number } {
+  const ctx = m.model.inputs.tokens?.context?.value ?? 128;
+  const picks = m.model.objective?.kind.value === 'mlm' ? maxPicks(mlmSettings(m).maskProb, ctx) : 1;
+  return { batch: 1, seq: ctx, ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx, picks };
+}
 
 export function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean; cache?: boolean }): number {
   const result = checkFiles(files);
@@ -62,9 +70,8 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
           }
           // Peak memory at batch 1 and the full context (training, or a prefill of the whole
           // context for the inference program), with and without buffer reuse.
-          const ctx = m.model.inputs.tokens?.context?.value ?? 128;
-          const picks = m.model.objective?.kind.value === 'mlm' ? maxPicks(mlmSettings(m).maskProb, ctx) : 1;
-          const dims = { batch: 1, seq: ctx, ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx, picks };
+          const dims = nominalDims(m);
+          const ctx = dims.seq;
           const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
           const fused = Object.entries(compiled.fusions).map(([k, n]) => `${k} ×${n}`).join(', ');
           console.error(`${m.model.name}${what}: ${compiled.kernels.length} kernels, ${compiled.program.steps.length} steps (fused: ${fused || 'none'}); peak ${mb(peakBytes(compiled.program, compiled.program.memory, dims))} at batch 1, seq ${ctx} (${mb(peakBytes(compiled.program, undefined, dims))} without reuse) → ${written.join(', ')}`);

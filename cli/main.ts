@@ -16,6 +16,7 @@ import { formatParams } from './params-table.ts';
 import { loadSource } from './lazy.ts';
 
 const compileModule = () => loadSource<typeof import('./compile.ts')>('compile.ts');
+const diffModule = () => loadSource<typeof import('./diff-command.ts')>('diff-command.ts');
 const weightsModule = () => loadSource<typeof import('./weights.ts')>('weights.ts');
 const trainModule = () => loadSource<typeof import('./train.ts')>('train.ts');
 const serveModule = () => loadSource<typeof import('./serve.ts')>('serve.ts');
@@ -162,6 +163,30 @@ Exit codes:
     .action(async (patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean; cache?: boolean }) => {
       const files = expand(patterns);
       exitCode = (await compileModule()).compileCommand(files, opts);
+    });
+
+  program
+    .command('diff')
+    .description('what a spec change does to the generated code: kernels added, removed and changed (a unified diff of each, labelled with the spec change that causes it), then parameters, FLOPs per token, peak memory, kernel and step counts')
+    .argument('<files...>', 'two specs (old, new), or one spec with --against <rev>')
+    .option('--against <rev>', 'compare the spec with itself at a git revision (e.g. HEAD~1, origin/main)')
+    .addOption(new Option('-t, --target <target>', 'whose generated code to compare').choices([...Object.keys(TARGETS), ...Object.keys(TARGET_ALIASES)]).default('cpu'))
+    .addOption(new Option('-f, --format <format>', 'human: for a terminal; json: for tools; github: workflow commands that annotate the changed spec lines of a pull request').choices(['human', 'json', 'github']).default('human'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  tfm diff specs/gpt_tiny.tfm specs/gpt_tiny_wide.tfm
+  tfm diff specs/gpt_tiny.tfm --against HEAD~1 --target ts
+  tfm diff specs/bert_tiny.tfm --against origin/main --format github
+
+Exit codes:
+  0  the generated code is identical (e.g. a comment-only change)
+  1  it differs, or a spec has errors
+  2  usage error`,
+    )
+    .action(async (files: string[], opts: { against?: string; target: string; format: string }) => {
+      exitCode = (await diffModule()).diffCommand(files, opts, process.stdout.isTTY === true && !process.env.NO_COLOR);
     });
 
   program

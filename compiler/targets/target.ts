@@ -24,6 +24,9 @@ export interface Target {
   schedule: ((k: Kernel) => Kernel)[];
   /** The generated files of a compiled model, by name (program.json is written by the driver). */
   render(kernels: Kernel[], ctx: RenderContext): Record<string, string | Uint8Array>;
+  /** The readable code of each kernel as its generated file shows it (doc comment included),
+   *  by kernel name: what `tfm diff` compares. */
+  review(kernels: Kernel[], ctx: RenderContext): Map<string, string>;
 }
 
 /** A kernel after a target's schedule passes, in order. */

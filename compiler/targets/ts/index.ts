@@ -5,11 +5,12 @@
 import type { Target } from '../target.ts';
 import { lowerReduce } from '../../passes/schedule/lower-reduce.ts';
 import { registerTile } from '../../passes/schedule/register-tile.ts';
-import { renderTs } from './render.ts';
+import { renderTs, reviewTs } from './render.ts';
 
 export const tsTarget: Target = {
   name: 'ts',
   description: 'TypeScript kernels (the readable reference CPU target)',
   schedule: [registerTile(4), lowerReduce()],
   render: (kernels, ctx) => ({ 'kernels.ts': renderTs(kernels, ctx) }),
+  review: reviewTs,
 };

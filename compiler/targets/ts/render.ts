@@ -10,7 +10,7 @@
 // the rest are the float64 function rounded once, as the Wasm target computes them. A value
 // stored into a Float32Array rounds on the store, so a store's outermost operation is not
 // wrapped. f64 locals (the gradient norm's sum of squares) stay float64.
-import { IndentationText, Project, QuoteKind, type WriterFunction } from 'ts-morph';
+import { IndentationText, Project, QuoteKind, type SourceFile, type WriterFunction } from 'ts-morph';
 import { escapeInvisible } from '../../../common/text.ts';
 import { spanAt, type SourceMap } from '../../../common/source.ts';
 import type { RenderContext } from '../target.ts';
@@ -73,6 +73,15 @@ export function commentText(s: string): string {
 
 
 export function renderTs(kernels: Kernel[], opts: RenderContext): string {
+  return tsFile(kernels, opts).getFullText();
+}
+
+/** Each kernel's function with its doc comment, as kernels.ts has it. */
+export function reviewTs(kernels: Kernel[], opts: RenderContext): Map<string, string> {
+  return new Map(tsFile(kernels, opts).getFunctions().filter((f) => f.isExported()).map((f) => [f.getName()!, f.getText(true)]));
+}
+
+function tsFile(kernels: Kernel[], opts: RenderContext): SourceFile {
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Single } });
   const file = project.createSourceFile('kernels.ts', '', { overwrite: true });
   file.insertText(0, `${opts.header.map((l) => `// ${commentText(l)}`).join('\n')}\n/* eslint-disable */\n${PRELUDE}`);
@@ -96,7 +105,7 @@ export function renderTs(kernels: Kernel[], opts: RenderContext): string {
       };
     }),
   );
-  return file.getFullText();
+  return file;
 }
 
 function location(k: Kernel, sources: SourceMap): string | undefined {

@@ -20,6 +20,8 @@ export const wasmTarget: Target = {
   name: 'wasm',
   description: 'WebAssembly with 128-bit SIMD over shared memory (the fast CPU target)',
   schedule: [simdTile(), lowerReduce(), vectorize()],
+  // What reviewers read: the scheduled kernel IR of each kernel (the binaries lower it one to one).
+  review: (kernels, ctx) => new Map(kernels.map((k) => [k.name, printKernel(k, spanAt(k.span, ctx.sources))])),
   render: (kernels, ctx) => {
     const text = [
       ...ctx.header.map((l) => `// ${commentText(l)}`),

@@ -23,7 +23,7 @@ import { columnSums } from '../../passes/schedule/column-sums.ts';
 import { lowerReduce } from '../../passes/schedule/lower-reduce.ts';
 import { vectorize } from '../../passes/schedule/vectorize.ts';
 import { hoistLoads } from '../../passes/schedule/hoist-loads.ts';
-import { renderWgsl } from './render.ts';
+import { renderKernel, renderWgsl } from './render.ts';
 
 export const webgpuTarget: Target = {
   name: 'webgpu',
@@ -32,4 +32,5 @@ export const webgpuTarget: Target = {
   variants: ['attention-grad-by-keys'],
   schedule: [columnSums(), gpuTile(8), privatize(), lowerReduce({ nested: true }), vectorize({ parallel: false, fns: new Set(['exp', 'sqrt', 'max', 'min']), scratch: true, maxReductions: 4 }), hoistLoads()],
   render: (kernels, ctx) => ({ 'kernels.wgsl': renderWgsl(kernels, ctx) }),
+  review: (kernels, ctx) => new Map(kernels.map((k) => [k.name, renderKernel(k, ctx.sources)])),
 };

@@ -328,7 +328,8 @@ function offset(idx: KExpr, c: number): KExpr {
 
 const WGSL_TYPE: Record<KType, string> = { f32: 'f32', f64: 'f32', i32: 'i32', f32x4: 'vec4<f32>' };
 
-function renderKernel(k: Kernel, sources?: SourceMap): string {
+/** One kernel's section of kernels.wgsl: its marker, comments, bindings and entry points. */
+export function renderKernel(k: Kernel, sources?: SourceMap): string {
   const phases = phasesOf(k);
   const lines: string[] = [`${KERNEL_MARKER}${k.name} ${JSON.stringify(dispatchOf(k))}`];
   for (const l of k.doc.split('\n')) lines.push(`// ${commentText(l)}`);
