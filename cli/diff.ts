@@ -7,7 +7,7 @@
 // where a change alone checks; a change that needs another is caught by the second).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { diffArrays, structuredPatch } from 'diff';
 import { numel, programJson, type Program } from '../common/program.ts';
 import { TfmError } from '../common/errors.ts';
@@ -111,27 +111,33 @@ interface FileAlignment {
   aToB: Map<number, number>;
 }
 
-/** Reads a spec as it is at a git revision (`git show REV:./path`). */
+/** Reads a spec as it is at a git revision: `git show REV:./name`, run in the spec's folder
+ *  (so any path works, from any working folder inside or outside the repository). */
 export function gitReader(rev: string): ReadFile {
   return (path: string) => {
-    const rel = isAbsolute(path) ? relative(process.cwd(), path) : path;
     try {
-      const text = execFileSync('git', ['show', `${rev}:./${rel.split('\\').join('/')}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: LIMITS.spec + 1 });
+      const text = execFileSync('git', ['show', `${rev}:./${basename(path)}`], { cwd: dirname(resolve(path)), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: LIMITS.spec + 1 });
       if (text.length > LIMITS.spec) throw new TfmError('TFM5017', `spec \`${path}\` at ${rev} is over ${formatBytes(LIMITS.spec)}`);
       return text;
     } catch (e) {
       if (e instanceof TfmError) throw e;
-      const why = String((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n')[0];
+      const why = String((e as { stderr?: string }).stderr || (e as Error).message).trim().split('\n')[0];
       throw new TfmError('TFM5006', `cannot read spec \`${path}\` at revision ${rev}: ${why}`);
     }
   };
 }
 
-/** Whether a file exists at a git revision (a spec the change adds does not). */
+/** Whether a spec exists at a git revision (one that the change adds does not); a revision
+ *  git does not know, or a folder outside a repository, is an error. */
 export function existsAt(rev: string, path: string): boolean {
-  const rel = isAbsolute(path) ? relative(process.cwd(), path) : path;
+  const cwd = dirname(resolve(path));
   try {
-    execFileSync('git', ['cat-file', '-e', `${rev}:./${rel}`], { stdio: 'ignore' });
+    execFileSync('git', ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { cwd, stdio: 'ignore' });
+  } catch {
+    throw new TfmError('TFM5006', `cannot compare \`${path}\` with revision \`${rev}\`: git knows no such commit there (or the spec is not in a git repository)`);
+  }
+  try {
+    execFileSync('git', ['cat-file', '-e', `${rev}:./${basename(path)}`], { cwd, stdio: 'ignore' });
     return true;
   } catch {
     return false;

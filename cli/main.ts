@@ -186,6 +186,7 @@ Exit codes:
   2  usage error`,
     )
     .action(async (files: string[], opts: { against?: string; target: string; format: string }) => {
+      if (files.length !== (opts.against === undefined ? 2 : 1)) throw new UsageError(opts.against === undefined ? `tfm diff compares two specs (or one with --against <rev>); got ${files.length}` : `--against compares one spec with itself at a revision; got ${files.length} specs`);
       exitCode = (await diffModule()).diffCommand(files, opts, process.stdout.isTTY === true && !process.env.NO_COLOR);
     });
 
