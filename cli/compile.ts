@@ -7,6 +7,7 @@ import { compile, type CompileOptions } from '../compiler/codegen/compile.ts';
 import { targetNamed } from '../compiler/targets/index.ts';
 import { renderWasm } from '../compiler/targets/wasm/render.ts';
 import { emit } from '../compiler/codegen/emit.ts';
+import { TorchRenderError } from '../compiler/torch/render.ts';
 import { MissingKernel } from '../compiler/codegen/kernels.ts';
 import { lowerModel, LoweringError } from '../compiler/lower.ts';
 import { fuseKernels } from '../compiler/passes/fuse.ts';
@@ -26,7 +27,7 @@ export function nominalDims(m: CheckedModel): Record<string, number> & { batch: 
   return { batch: 1, seq: ctx, ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx, picks };
 }
 
-export function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean; cache?: boolean }): number {
+export async function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean; cache?: boolean }): Promise<number> {
   const result = checkFiles(files);
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new TfmError('TFM1000', `${files.length === 1 ? `\`${files[0]}\` has` : 'the specs have'} errors`, undefined, { diagnostics: errors, sources: result.program.sources });
@@ -38,6 +39,14 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
         if (opts.dumpAfter !== 'lower') differentiate(graph, loss);
         if (opts.dumpAfter === 'fuse') fuseKernels(graph);
         process.stdout.write(printGraph(graph, result.program.sources));
+        continue;
+      }
+      if (opts.target === 'torch') {
+        // The PyTorch target renders the tensor IR (cli/torch.ts), not the kernel IR.
+        if (opts.cache || opts.bundle) throw new TfmError('TFM5008', '--target torch writes the training forward pass and loss (model.py); --cache and --bundle are for the kernel targets');
+        const { emitTorch, torchModule } = await import('./torch.ts');
+        if (opts.emit === 'code') process.stdout.write(torchModule(m, result.program.sources));
+        else console.error(`${m.model.name}: PyTorch module → ${emitTorch(m, join(opts.out, m.model.name, 'torch'), result.program.sources).join(', ')}`);
         continue;
       }
       const target = targetNamed(opts.target);
@@ -78,7 +87,7 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
         }
       }
     } catch (e) {
-      if (!(e instanceof MissingKernel || e instanceof LoweringError)) throw e;
+      if (!(e instanceof MissingKernel || e instanceof LoweringError || e instanceof TorchRenderError)) throw e;
       const where = e instanceof LoweringError && e.span ? ` at ${e.span.file}` : '';
       console.error(`error[TFM4001]: cannot compile \`${m.model.name}\` for ${opts.target}${where}: ${e.message}`);
       status = 1;

@@ -153,7 +153,7 @@ Exit codes:
     .command('compile')
     .description('compile specs to kernels: writes generated/<model>/<target>/ (the target\'s code and program.json)')
     .argument('<files...>', 'spec files or globs')
-    .addOption(new Option('-t, --target <target>', `code generation target (${Object.entries(TARGETS).map(([k, t]) => `${k}: ${t.description}`).join('; ')}; cpu: the default CPU target, now ${TARGET_ALIASES.cpu})`).choices([...Object.keys(TARGETS), ...Object.keys(TARGET_ALIASES)]).default('cpu'))
+    .addOption(new Option('-t, --target <target>', `code generation target (${Object.entries(TARGETS).map(([k, t]) => `${k}: ${t.description}`).join('; ')}; cpu: the default CPU target, now ${TARGET_ALIASES.cpu}; torch: the forward pass and loss as a PyTorch module, model.py, for training with PyTorch)`).choices([...Object.keys(TARGETS), ...Object.keys(TARGET_ALIASES), 'torch']).default('cpu'))
     .addOption(new Option('--emit <what>', 'print instead of writing: the tensor IR, the kernel IR or the generated code (`ts`: the same as `code`)').choices(['ir', 'kernels', 'code', 'ts']))
     .addOption(new Option('--dump-after <pass>', 'print the tensor IR after a pass').choices(['lower', 'autodiff', 'fuse']))
     .option('-o, --out <dir>', 'output root', 'generated')
@@ -162,7 +162,7 @@ Exit codes:
     .addOption(errorFormat())
     .action(async (patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean; cache?: boolean }) => {
       const files = expand(patterns);
-      exitCode = (await compileModule()).compileCommand(files, opts);
+      exitCode = await (await compileModule()).compileCommand(files, opts);
     });
 
   program

@@ -127,6 +127,34 @@ export function gptShapes(expected: Map<string, number[]>, family: GptFamily = '
   return out;
 }
 
+/** Where each parameter lives in a Hugging Face file, and in what layout (the PyTorch target
+ *  reads its parameters through these views). Same fields as compiler/torch/render.ts ParamView. */
+export interface HfView {
+  key: string;
+  layout: 'same' | 'transpose' | 'lead' | 'conv' | 'slice';
+  from?: number;
+  to?: number;
+  shape: number[];
+}
+
+/** GPT-2 (or GPT-1) views: q, k and v are column ranges of the fused c_attn, in that order. */
+export function gptViews(expected: Map<string, number[]>, family: GptFamily = 'gpt2'): Map<string, HfView> {
+  const out = new Map<string, HfView>();
+  for (const [name, shape] of expected) {
+    const rule = GPT_SIMPLE[family].find(([re]) => re.test(name));
+    const qkv = /^blocks\.(\d+)\.attention\.([qkv])\.(weight|bias)$/.exec(name);
+    if (rule) out.set(name, { key: name.replace(rule[0], rule[1]), layout: 'same', shape });
+    else if (qkv) {
+      const widths = ['q', 'k', 'v'].map((x) => expected.get(`blocks.${qkv[1]}.attention.${x}.${qkv[3]}`)?.at(-1) ?? 0);
+      const i = 'qkv'.indexOf(qkv[2]);
+      const from = widths.slice(0, i).reduce((a, b) => a + b, 0);
+      out.set(name, { key: `h.${qkv[1]}.attn.c_attn.${qkv[3]}`, layout: 'slice', from, to: from + widths[i], shape: [...shape.slice(0, -1), widths.reduce((a, b) => a + b, 0)] });
+    } else if (name === 'head.weight') out.set(name, { key: 'lm_head.weight', layout: 'transpose', shape: [...shape].reverse() });
+    else throw new NameMapError(`no ${GPT_NAME[family]} name for \`${name}\``);
+  }
+  return out;
+}
+
 // ViT family (ViTForImageClassification): nn.Linear weights stored [out, in]; the patch
 // embedding is a Conv2d [d, channels, p, p] (our [channels·p·p, d] matrix, whose rows are
 // ordered channel, row, column, transposed); `<cls>` and positions carry leading unit dims.
@@ -215,6 +243,13 @@ function layoutShape(layout: Layout, shape: number[], channels: number): number[
   }
 }
 
+function viewsByRules(rules: Rules, family: string, expected: Map<string, number[]>, channels: number): Map<string, HfView> {
+  return new Map([...expected].map(([name, shape]) => {
+    const [key, layout] = ruleFor(rules, family, name);
+    return [name, { key, layout, shape: layoutShape(layout, shape, channels) }];
+  }));
+}
+
 function shapesByRules(rules: Rules, family: string, expected: Map<string, number[]>, channels: number): Map<string, number[]> {
   return new Map([...expected].map(([name, shape]) => {
     const [hf, layout] = ruleFor(rules, family, name);
@@ -247,12 +282,14 @@ function importByRules(rules: Rules, family: string, hf: Params, expected: Map<s
 
 /** The Hugging Face ViT tensors (names and shapes) for a model of these parameter shapes. */
 export const vitShapes = (expected: Map<string, number[]>, channels: number) => shapesByRules(VIT_RULES, 'ViT', expected, channels);
+export const vitViews = (expected: Map<string, number[]>, channels: number) => viewsByRules(VIT_RULES, 'ViT', expected, channels);
 /** Internal parameters → ViTForImageClassification names and layouts. */
 export const exportVit = (params: Params, channels: number) => exportByRules(VIT_RULES, 'ViT', params, channels);
 /** ViTForImageClassification names and layouts → internal parameters (exportVit's inverse). */
 export const importVit = (hf: Params, expected: Map<string, number[]>, channels: number) => importByRules(VIT_RULES, 'ViT', hf, expected, channels);
 
 export const bertShapes = (expected: Map<string, number[]>) => shapesByRules(BERT_RULES, 'BERT', expected, 1);
+export const bertViews = (expected: Map<string, number[]>) => viewsByRules(BERT_RULES, 'BERT', expected, 1);
 /** Internal parameters → BertForMaskedLM / BertForSequenceClassification names and layouts. */
 export const exportBert = (params: Params) => exportByRules(BERT_RULES, 'BERT', params, 1);
 /** BERT names and layouts → internal parameters (exportBert's inverse). */
@@ -290,6 +327,7 @@ function t5Rules(gated: boolean): Rules {
 const gatedT5 = (names: Iterable<string>) => [...names].some((n) => /\.mlp\.gate\.weight$/.test(n));
 
 export const t5Shapes = (expected: Map<string, number[]>) => shapesByRules(t5Rules(gatedT5(expected.keys())), 'T5', expected, 1);
+export const t5Views = (expected: Map<string, number[]>) => viewsByRules(t5Rules(gatedT5(expected.keys())), 'T5', expected, 1);
 /** Internal parameters → T5ForConditionalGeneration names and layouts. */
 export const exportT5 = (params: Params) => exportByRules(t5Rules(gatedT5(params.keys())), 'T5', params, 1);
 /** T5 names and layouts → internal parameters (exportT5's inverse). */
@@ -330,6 +368,9 @@ const LOGITS_BIAS = 'final_logits_bias';
 const vocabOf = (shapes: Map<string, number[]>) => shapes.get('embed.tokens')?.[0] ?? 0;
 
 export const bartShapes = (expected: Map<string, number[]>) => new Map([...shapesByRules(BART_RULES, 'BART', expected, 1), [LOGITS_BIAS, [1, vocabOf(expected)]]]);
+export const bartViews = (expected: Map<string, number[]>) => viewsByRules(BART_RULES, 'BART', expected, 1);
+/** The tensors a BART file carries beyond the parameters: `final_logits_bias`, zeros. */
+export const bartExtras = (expected: Map<string, number[]>) => new Map([[LOGITS_BIAS, [1, vocabOf(expected)]]]);
 /** Internal parameters → BartForConditionalGeneration names and layouts (with zero logit biases). */
 export function exportBart(params: Params): Params {
   const out = exportByRules(BART_RULES, 'BART', params, 1);

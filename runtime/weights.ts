@@ -3,7 +3,7 @@
 import { TfmError } from '../common/errors.ts';
 import type { ModelRunner } from './executor.ts';
 import { resolveShape, sameShape, type Program } from '../common/program.ts';
-import { bartShapes, bertShapes, exportBart, exportBert, exportGpt, exportT5, exportVit, gptShapes, importBart, importBert, importGpt, importT5, importVit, NameMapError, t5Shapes, vitShapes } from './hf.ts';
+import { bartExtras, bartShapes, bartViews, bertShapes, bertViews, gptViews, t5Views, vitViews, type HfView, exportBart, exportBert, exportGpt, exportT5, exportVit, gptShapes, importBart, importBert, importGpt, importT5, importVit, NameMapError, t5Shapes, vitShapes } from './hf.ts';
 import { writeAtomically } from '../common/files.ts';
 import { encodeChunks, readSafetensorsFile, type NamedTensor, type TensorEntry } from './safetensors.ts';
 
@@ -37,13 +37,13 @@ export function imageChannels(program: Program): number | undefined {
 
 /** Each family's name tables (runtime/hf.ts): the tensors a model of these parameter shapes
  *  reads, and the conversions both ways. */
-const TABLES: Record<HfNaming, { title: string; shapes(expected: Map<string, number[]>, program: Program): Map<string, number[]>; from(tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program): Map<string, NamedTensor>; to(params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> }> = {
-  'hf-gpt2': { title: 'GPT-2', shapes: (e) => gptShapes(e, 'gpt2'), from: (t, e) => importGpt(t, e, 'gpt2'), to: (p) => exportGpt(p, 'gpt2') },
-  'hf-gpt1': { title: 'GPT-1', shapes: (e) => gptShapes(e, 'gpt1'), from: (t, e) => importGpt(t, e, 'gpt1'), to: (p) => exportGpt(p, 'gpt1') },
-  'hf-vit': { title: 'ViT', shapes: (e, prog) => vitShapes(e, imageChannels(prog)!), from: (t, e, prog) => importVit(t, e, imageChannels(prog)!), to: (p, prog) => exportVit(p, imageChannels(prog)!) },
-  'hf-bert': { title: 'BERT', shapes: bertShapes, from: importBert, to: exportBert },
-  'hf-t5': { title: 'T5', shapes: t5Shapes, from: importT5, to: exportT5 },
-  'hf-bart': { title: 'BART', shapes: bartShapes, from: importBart, to: exportBart },
+const TABLES: Record<HfNaming, { title: string; views(expected: Map<string, number[]>, program: Program): Map<string, HfView>; extras?(expected: Map<string, number[]>): Map<string, number[]>; shapes(expected: Map<string, number[]>, program: Program): Map<string, number[]>; from(tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program): Map<string, NamedTensor>; to(params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> }> = {
+  'hf-gpt2': { title: 'GPT-2', views: (e) => gptViews(e, 'gpt2'), shapes: (e) => gptShapes(e, 'gpt2'), from: (t, e) => importGpt(t, e, 'gpt2'), to: (p) => exportGpt(p, 'gpt2') },
+  'hf-gpt1': { title: 'GPT-1', views: (e) => gptViews(e, 'gpt1'), shapes: (e) => gptShapes(e, 'gpt1'), from: (t, e) => importGpt(t, e, 'gpt1'), to: (p) => exportGpt(p, 'gpt1') },
+  'hf-vit': { title: 'ViT', views: (e, prog) => vitViews(e, imageChannels(prog)!), shapes: (e, prog) => vitShapes(e, imageChannels(prog)!), from: (t, e, prog) => importVit(t, e, imageChannels(prog)!), to: (p, prog) => exportVit(p, imageChannels(prog)!) },
+  'hf-bert': { title: 'BERT', views: bertViews, shapes: bertShapes, from: importBert, to: exportBert },
+  'hf-t5': { title: 'T5', views: t5Views, shapes: t5Shapes, from: importT5, to: exportT5 },
+  'hf-bart': { title: 'BART', views: bartViews, extras: bartExtras, shapes: bartShapes, from: importBart, to: exportBart },
 };
 
 export const FAMILY = Object.fromEntries(Object.entries(TABLES).map(([k, t]) => [k, `Hugging Face ${t.title}`])) as Record<HfNaming, string>;
@@ -56,6 +56,20 @@ export const fromHf = (naming: HfNaming, tensors: Map<string, NamedTensor>, expe
 
 /** Internal parameters → Hugging Face names and layouts. */
 export const toHf = (naming: HfNaming, params: Map<string, NamedTensor>, program: Program) => TABLES[naming].to(params, program);
+
+/** Where each parameter of a program lives in the file `tfm export` writes, and the other
+ *  tensors that file carries; tfm's own names (identity views) for a model whose family has
+ *  no Hugging Face name for one of its parameters (then `tfm export` refuses it too). */
+export function exportViews(program: Program): { naming: string; views: Map<string, HfView>; extras: Map<string, number[]> } {
+  const naming = hfNaming(program);
+  const expected = expectedShapes(program);
+  try {
+    return { naming: FAMILY[naming], views: TABLES[naming].views(expected, program), extras: TABLES[naming].extras?.(expected) ?? new Map() };
+  } catch (e) {
+    if (!(e instanceof NameMapError)) throw e;
+    return { naming: "tfm's own", views: new Map([...expected].map(([k, shape]) => [k, { key: k, layout: 'same' as const, shape }])), extras: new Map() };
+  }
+}
 
 export function readWeights(path: string, program: Program): { params: Map<string, NamedTensor>; naming: Naming } {
   const expected = expectedShapes(program);

@@ -7,6 +7,7 @@ import { programJson } from '../common/program.ts';
 import { checkFiles } from '../compiler/check.ts';
 import { compile, type CompileOptions } from '../compiler/codegen/compile.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
+import { torchFiles } from '../cli/torch.ts';
 
 const same = (a: string | Uint8Array, b: string | Uint8Array) => (typeof a === 'string' ? a === b : typeof b !== 'string' && Buffer.from(a).equals(Buffer.from(b)));
 
@@ -30,7 +31,17 @@ describe('generated/', () => {
         expect(readFileSync(`${dir}/program.json`, 'utf8') === programJson(c.program), `${dir}/program.json is stale: run npm run generate`).toBe(true);
         expect(readdirSync(dir).sort()).toEqual([...Object.keys(c.files), 'program.json'].sort());
       }
-      expect(readdirSync(`generated/${m.model.name}`).sort()).toEqual(Object.keys(TARGETS).flatMap((t) => variants.map(([suffix]) => `${t}${suffix}`)).sort());
+      expect(readdirSync(`generated/${m.model.name}`).sort()).toEqual([...Object.keys(TARGETS).flatMap((t) => variants.map(([suffix]) => `${t}${suffix}`)), 'torch'].sort());
+    }
+  });
+
+  it.each(specs)('%s: committed torch output (the PyTorch module) is up to date', (file) => {
+    const r = checkFiles([`specs/${file}`]);
+    for (const m of r.models) {
+      const files = torchFiles(m, r.program.sources);
+      const dir = `generated/${m.model.name}/torch`;
+      for (const [name, text] of Object.entries(files)) expect(existsSync(`${dir}/${name}`) && readFileSync(`${dir}/${name}`, 'utf8') === text, `${dir}/${name} is stale: run npm run generate`).toBe(true);
+      expect(readdirSync(dir).sort()).toEqual(Object.keys(files).sort());
     }
   });
 
