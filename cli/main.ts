@@ -232,6 +232,7 @@ Exit codes:
     .addOption(runTarget())
     .option('--max-seconds <s>', 'stop (with a checkpoint) after this much training time')
     .option('--profile', 'time every kernel and print the time per step by op at the end (WebGPU: device timestamps)')
+    .option('--torch-data <dir>', 'instead of training, write this run for the PyTorch target\'s train.py (tfm compile --target torch): every step\'s batch from the same data, tokenizer and seed, the initial weights and the settings; train.py\'s checkpoints then read with tfm forward and continue with tfm train --resume')
     .addOption(errorFormat())
     .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => (await trainModule()).trainCommand(spec, opts));
 

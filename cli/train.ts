@@ -45,7 +45,9 @@ export async function trainCommand(spec: string, o: Record<string, string | bool
     profile: o.profile === true,
     log: (line) => console.error(line),
     tty: process.stderr.isTTY === true,
+    torchData: typeof o.torchData === 'string' ? o.torchData : undefined,
   });
+  if (typeof o.torchData === 'string') return;
   const per = result.per;
   const ref = result.reference ? ` (${result.reference.label})` : '';
   const pct = (a: number) => `${(100 * a).toFixed(2)}%`;

@@ -4,16 +4,16 @@
 // from its generated kernels. A run is a pure function of (spec, data, flags, seed):
 // `--resume` continues bit-identically from the newest checkpoint.
 import { TfmError } from '../common/errors.ts';
-import { statSync } from 'node:fs';
-import { exists, makeFolder, writeAtomically } from '../common/files.ts';
+import { renameSync, rmSync, statSync } from 'node:fs';
+import { exists, fsyncFolder, makeFolder, writeAtomically, writeFileSynced } from '../common/files.ts';
 import { join } from 'node:path';
 import { resolveShape, sameShape } from '../common/program.ts';
 import type { ModelRunner } from './executor.ts';
 import { checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type HistoryRow, type LoadedCheckpoint } from './checkpoint.ts';
-import { setCheckpointWeights, toHf } from './weights.ts';
+import { exportTensors, setCheckpointWeights, toHf } from './weights.ts';
 import { initParams, Rng } from './init.ts';
 import { lossPlotSvg } from './plot.ts';
-import type { NamedTensor } from './safetensors.ts';
+import { encodeChunks, type NamedTensor } from './safetensors.ts';
 import { progress } from './progress.ts';
 import { learningRate } from './schedule.ts';
 import type { TokenizerKind } from './text/tokenizer.ts';
@@ -61,6 +61,9 @@ export interface TrainOptions {
   log: (line: string) => void;
   /** Progress as a bar redrawn in place (a terminal), else as a plain line every few steps. */
   tty?: boolean;
+  /** Instead of training, write the run for the PyTorch target's train.py into this folder
+   *  (exportTorchData): every step's batch, the initial weights, the settings, the tokenizer. */
+  torchData?: string;
 }
 
 export interface TrainResult {
@@ -206,6 +209,15 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       ex.close();
       task.close();
     };
+
+    if (opts.torchData !== undefined) {
+      if (opts.resume) throw new TfmError('TFM5008', '--torch-data writes a new run for train.py; it does not take --resume');
+      initParams(ex, opts.seed);
+      if (init) opts.log(startFrom(init, opts.init!, shapes, ex));
+      const dir = exportTorchData(opts.torchData, { model, run, task, ex, shapes, dims: data.dims, opts });
+      opts.log(`wrote ${opts.steps} steps of ${task.title} for train.py → ${dir}`);
+      return { step: 0, trainLoss: NaN, valLoss: null, valAccuracy: null, per: task.per, perSecond: 0, plot: '', sample: '', checkpoint: null };
+    }
 
     // From here on the command writes.
     makeFolder(opts.out, 'run folder');
@@ -371,6 +383,66 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
  *  the checkpoint has by name (of the same shape); those it lacks must be the new head's
  *  (`head.…`), which keep their fresh initialisation. Anything else means the backbones
  *  differ: refused, naming what differs. Returns the line to log. */
+/** The run of `tfm train` handed to the PyTorch target's train.py (generated/<model>/torch/):
+ *  - batches.safetensors: each input [steps, ...] in the order tfm train would feed them, from
+ *    the same objective, data, tokenizer and seed;
+ *  - weights.safetensors: the initial weights under the names the PyTorch module stores;
+ *  - run.json: the spec hash, the run settings a checkpoint records (so that `tfm train
+ *    --resume` accepts train.py's checkpoints), the optimizer's settings, the parameters in
+ *    the optimizer's order with their weight decay, and the data generator's state after
+ *    each step (what a checkpoint at that step records);
+ *  - the objective's checkpoint files (tokenizer.json).
+ *  Written into a temporary folder, then renamed. */
+function exportTorchData(dir: string, c: { model: TrainModel; run: RunSettings; task: Awaited<ReturnType<ObjectiveData['open']>>; ex: ModelRunner; shapes: Map<string, number[]>; dims: Record<string, number>; opts: TrainOptions }): string {
+  const { ex, opts } = c;
+  const rng = new Rng(opts.seed ^ 0x5eed);
+  const names = ex.program.inputs.map((i) => i.name).filter((n) => n !== 'seed');
+  const per = new Map(names.map((n) => [n, [] as (Int32Array | Float32Array)[]]));
+  const states: number[][] = [];
+  for (let step = 0; step < opts.steps; step++) {
+    c.task.fill(rng);
+    for (const n of names) per.get(n)!.push((ex.input(n) as Int32Array | Float32Array).slice());
+    states.push([...rng.state]);
+  }
+  const batches = new Map<string, NamedTensor>(
+    names.map((n) => {
+      const rows = per.get(n)!;
+      const one = rows[0];
+      const data = one instanceof Int32Array ? new Int32Array(one.length * rows.length) : new Float32Array(one.length * rows.length);
+      rows.forEach((r, k) => data.set(r, k * one.length));
+      const shape = resolveShape(ex.program.buffers[ex.program.inputs.find((i) => i.name === n)!.buffer].shape, c.dims);
+      return [n, { shape: [rows.length, ...shape], data }];
+    }),
+  );
+  const params = new Map<string, NamedTensor>([...c.shapes].map(([name, shape]) => [name, { shape, data: ex.param(name).slice() }]));
+  const settings = {
+    format: 'tfm-torch-data',
+    version: 1,
+    model: c.model.name,
+    specHash: c.model.specHash,
+    steps: opts.steps,
+    batch: opts.batch,
+    seed: opts.seed,
+    run: c.run,
+    optimizer: { lr: opts.lr, warmup: opts.warmup, minLrRatio: opts.minLrRatio, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: opts.weightDecay, maxNorm: opts.maxNorm },
+    params: ex.program.params.map((p) => ({ name: p.name, shape: c.shapes.get(p.name), decay: p.decay })),
+    inputs: names,
+    files: Object.keys(c.task.files),
+    rng: states,
+  };
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  makeFolder(tmp, 'torch data folder');
+  writeFileSynced(join(tmp, 'batches.safetensors'), encodeChunks(batches));
+  writeFileSynced(join(tmp, 'weights.safetensors'), encodeChunks(exportTensors(params, ex.program), { format: 'pt' }));
+  for (const [name, text] of Object.entries(c.task.files)) writeFileSynced(join(tmp, name), text);
+  writeFileSynced(join(tmp, 'run.json'), JSON.stringify(settings, null, 1) + '\n');
+  fsyncFolder(tmp);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return dir;
+}
+
 export function startFrom(init: LoadedCheckpoint, path: string, shapes: Map<string, number[]>, ex: ModelRunner): string {
   if (init.state.naming !== 'internal') throw new TfmError('TFM5024', `--init \`${path}\` names its weights ${init.state.naming}; --init reads checkpoints under tfm names (masked-LM pretraining runs write them)`);
   const missing: string[] = [];

@@ -71,6 +71,16 @@ export function exportViews(program: Program): { naming: string; views: Map<stri
   }
 }
 
+/** The tensors `tfm export` writes for these parameters, under the names exportViews gives. */
+export function exportTensors(params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> {
+  try {
+    return toHf(hfNaming(program), params, program);
+  } catch (e) {
+    if (!(e instanceof NameMapError)) throw e;
+    return params;
+  }
+}
+
 export function readWeights(path: string, program: Program): { params: Map<string, NamedTensor>; naming: Naming } {
   const expected = expectedShapes(program);
   let naming: Naming = 'internal';

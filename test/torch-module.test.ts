@@ -14,11 +14,10 @@ import { emit } from '../compiler/codegen/emit.ts';
 import { wasmTarget } from '../compiler/targets/wasm/index.ts';
 import { resolveShape } from '../common/program.ts';
 import { Executor } from '../runtime/executor.ts';
-import { NameMapError } from '../runtime/hf.ts';
 import { initParams, Rng } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
-import { hfNaming, toHf } from '../runtime/weights.ts';
+import { exportTensors } from '../runtime/weights.ts';
 import { torchModule } from '../cli/torch.ts';
 import { relErr } from './support/compare.ts';
 
@@ -29,17 +28,6 @@ const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'u
 // Every tiny spec of specs/ (and the small ones of other families), the conformance specs
 // without dropout (their training graphs: BERT's masked-LM gather), the language variants.
 const SPECS = [...fg.sync(['specs/*tiny*.tfm', 'specs/vit_mnist.tfm', 'specs/gpt_fewshot.tfm', 'test/torch/*.tfm', 'test/variants/*.tfm']).sort()];
-
-/** The weights file `tfm export` writes: the family's Hugging Face names, or tfm's own where
- *  the family has none for a parameter (the module's names follow the same rule). */
-function exported(params: Map<string, NamedTensor>, program: Parameters<typeof hfNaming>[0]): Map<string, NamedTensor> {
-  try {
-    return toHf(hfNaming(program), params, program);
-  } catch (e) {
-    if (e instanceof NameMapError) return params;
-    throw e;
-  }
-}
 
 describe('PyTorch target: generated module vs compiled kernels', () => {
   it('python3-torch is available in CI', () => {
@@ -114,7 +102,7 @@ describe('PyTorch target: generated module vs compiled kernels', () => {
     ex.backward();
     const params = new Map<string, NamedTensor>(program.params.map((p) => [p.name, { shape: resolveShape(p.shape, {}), data: Float32Array.from(ex.param(p.name)) }]));
     const grads = new Map<string, NamedTensor>(program.params.map((p) => [p.name, { shape: resolveShape(p.shape, {}), data: Float32Array.from(ex.grad(p.name)) }]));
-    writeFileSync(`${dir}/weights.safetensors`, encodeSafetensors(exported(params, program)));
+    writeFileSync(`${dir}/weights.safetensors`, encodeSafetensors(exportTensors(params, program)));
     writeFileSync(`${dir}/batch.safetensors`, encodeSafetensors(batch));
     // The module in float32 (what a user trains) and in float64 (the oracle of both sides' rounding).
     const run = (out: string, precision: string) => spawnSync(PYTHON, ['test/torch/run_module.py', `${dir}/model.py`, `${dir}/weights.safetensors`, `${dir}/batch.safetensors`, out, precision], { encoding: 'utf8' });
@@ -128,7 +116,7 @@ describe('PyTorch target: generated module vs compiled kernels', () => {
     const at = `${name}, seed ${seed}`;
     expect(Math.abs(loss - torch.get('loss')!.data[0]) / Math.abs(torch.get('loss')!.data[0]), `loss, ${at}`).toBeLessThan(1e-5);
     expect(relErr(ex.output('logits'), torch.get('logits')!.data), `logits, ${at}`).toBeLessThan(1e-5);
-    const ours = exported(grads, program);
+    const ours = exportTensors(grads, program);
     const norm = (x: ArrayLike<number>) => Math.sqrt(Array.from(x).reduce((t, v) => t + v * v, 0));
     const dist = (x: ArrayLike<number>, y: ArrayLike<number>) => norm(Array.from(x, (v, i) => v - y[i]));
     let compared = 0;

@@ -177,9 +177,55 @@ class BertTinySentiment(nn.Module):
                 owner = getattr(owner, part)
             owner.register_buffer(leaf, torch.zeros(shape))
 
-    def tfm_weights(self):
-        """The parameters under tfm's names and layouts, as views of the stored tensors."""
-        p = dict(self.named_parameters())
+    # tfm name → the stored tensor it is read from.
+    STORED_AS = {
+        "embed.tokens": "bert.embeddings.word_embeddings.weight",
+        "embed.segments": "bert.embeddings.token_type_embeddings.weight",
+        "embed.positions": "bert.embeddings.position_embeddings.weight",
+        "embed.norm.weight": "bert.embeddings.LayerNorm.weight",
+        "embed.norm.bias": "bert.embeddings.LayerNorm.bias",
+        "blocks.0.attention.q.weight": "bert.encoder.layer.0.attention.self.query.weight",
+        "blocks.0.attention.q.bias": "bert.encoder.layer.0.attention.self.query.bias",
+        "blocks.0.attention.k.weight": "bert.encoder.layer.0.attention.self.key.weight",
+        "blocks.0.attention.k.bias": "bert.encoder.layer.0.attention.self.key.bias",
+        "blocks.0.attention.v.weight": "bert.encoder.layer.0.attention.self.value.weight",
+        "blocks.0.attention.v.bias": "bert.encoder.layer.0.attention.self.value.bias",
+        "blocks.0.attention.o.weight": "bert.encoder.layer.0.attention.output.dense.weight",
+        "blocks.0.attention.o.bias": "bert.encoder.layer.0.attention.output.dense.bias",
+        "blocks.0.norm_1.weight": "bert.encoder.layer.0.attention.output.LayerNorm.weight",
+        "blocks.0.norm_1.bias": "bert.encoder.layer.0.attention.output.LayerNorm.bias",
+        "blocks.0.mlp.up.weight": "bert.encoder.layer.0.intermediate.dense.weight",
+        "blocks.0.mlp.up.bias": "bert.encoder.layer.0.intermediate.dense.bias",
+        "blocks.0.mlp.down.weight": "bert.encoder.layer.0.output.dense.weight",
+        "blocks.0.mlp.down.bias": "bert.encoder.layer.0.output.dense.bias",
+        "blocks.0.norm_2.weight": "bert.encoder.layer.0.output.LayerNorm.weight",
+        "blocks.0.norm_2.bias": "bert.encoder.layer.0.output.LayerNorm.bias",
+        "blocks.1.attention.q.weight": "bert.encoder.layer.1.attention.self.query.weight",
+        "blocks.1.attention.q.bias": "bert.encoder.layer.1.attention.self.query.bias",
+        "blocks.1.attention.k.weight": "bert.encoder.layer.1.attention.self.key.weight",
+        "blocks.1.attention.k.bias": "bert.encoder.layer.1.attention.self.key.bias",
+        "blocks.1.attention.v.weight": "bert.encoder.layer.1.attention.self.value.weight",
+        "blocks.1.attention.v.bias": "bert.encoder.layer.1.attention.self.value.bias",
+        "blocks.1.attention.o.weight": "bert.encoder.layer.1.attention.output.dense.weight",
+        "blocks.1.attention.o.bias": "bert.encoder.layer.1.attention.output.dense.bias",
+        "blocks.1.norm_1.weight": "bert.encoder.layer.1.attention.output.LayerNorm.weight",
+        "blocks.1.norm_1.bias": "bert.encoder.layer.1.attention.output.LayerNorm.bias",
+        "blocks.1.mlp.up.weight": "bert.encoder.layer.1.intermediate.dense.weight",
+        "blocks.1.mlp.up.bias": "bert.encoder.layer.1.intermediate.dense.bias",
+        "blocks.1.mlp.down.weight": "bert.encoder.layer.1.output.dense.weight",
+        "blocks.1.mlp.down.bias": "bert.encoder.layer.1.output.dense.bias",
+        "blocks.1.norm_2.weight": "bert.encoder.layer.1.output.LayerNorm.weight",
+        "blocks.1.norm_2.bias": "bert.encoder.layer.1.output.LayerNorm.bias",
+        "pooler.weight": "bert.pooler.dense.weight",
+        "pooler.bias": "bert.pooler.dense.bias",
+        "head.classifier.weight": "classifier.weight",
+        "head.classifier.bias": "classifier.bias",
+    }
+
+    def tfm_weights(self, p=None):
+        """The parameters under tfm's names and layouts, as views of the stored tensors (or of
+        `p`, any tensors by stored name and shape: Adam's moments for a tfm checkpoint)."""
+        p = dict(self.named_parameters()) if p is None else p
         return {
             "embed.tokens": p["bert.embeddings.word_embeddings.weight"],
             "embed.segments": p["bert.embeddings.token_type_embeddings.weight"],

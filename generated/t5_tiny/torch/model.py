@@ -187,9 +187,65 @@ class T5Tiny(nn.Module):
                 owner = getattr(owner, part)
             owner.register_buffer(leaf, torch.zeros(shape))
 
-    def tfm_weights(self):
-        """The parameters under tfm's names and layouts, as views of the stored tensors."""
-        p = dict(self.named_parameters())
+    # tfm name → the stored tensor it is read from.
+    STORED_AS = {
+        "embed.tokens": "shared.weight",
+        "encoder.relative_bias": "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+        "encoder.blocks.0.norm_1.weight": "encoder.block.0.layer.0.layer_norm.weight",
+        "encoder.blocks.0.attention.q.weight": "encoder.block.0.layer.0.SelfAttention.q.weight",
+        "encoder.blocks.0.attention.k.weight": "encoder.block.0.layer.0.SelfAttention.k.weight",
+        "encoder.blocks.0.attention.v.weight": "encoder.block.0.layer.0.SelfAttention.v.weight",
+        "encoder.blocks.0.attention.o.weight": "encoder.block.0.layer.0.SelfAttention.o.weight",
+        "encoder.blocks.0.norm_2.weight": "encoder.block.0.layer.1.layer_norm.weight",
+        "encoder.blocks.0.mlp.up.weight": "encoder.block.0.layer.1.DenseReluDense.wi_1.weight",
+        "encoder.blocks.0.mlp.gate.weight": "encoder.block.0.layer.1.DenseReluDense.wi_0.weight",
+        "encoder.blocks.0.mlp.down.weight": "encoder.block.0.layer.1.DenseReluDense.wo.weight",
+        "encoder.blocks.1.norm_1.weight": "encoder.block.1.layer.0.layer_norm.weight",
+        "encoder.blocks.1.attention.q.weight": "encoder.block.1.layer.0.SelfAttention.q.weight",
+        "encoder.blocks.1.attention.k.weight": "encoder.block.1.layer.0.SelfAttention.k.weight",
+        "encoder.blocks.1.attention.v.weight": "encoder.block.1.layer.0.SelfAttention.v.weight",
+        "encoder.blocks.1.attention.o.weight": "encoder.block.1.layer.0.SelfAttention.o.weight",
+        "encoder.blocks.1.norm_2.weight": "encoder.block.1.layer.1.layer_norm.weight",
+        "encoder.blocks.1.mlp.up.weight": "encoder.block.1.layer.1.DenseReluDense.wi_1.weight",
+        "encoder.blocks.1.mlp.gate.weight": "encoder.block.1.layer.1.DenseReluDense.wi_0.weight",
+        "encoder.blocks.1.mlp.down.weight": "encoder.block.1.layer.1.DenseReluDense.wo.weight",
+        "encoder.final_norm.weight": "encoder.final_layer_norm.weight",
+        "decoder.relative_bias": "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+        "decoder.blocks.0.norm_1.weight": "decoder.block.0.layer.0.layer_norm.weight",
+        "decoder.blocks.0.attention.q.weight": "decoder.block.0.layer.0.SelfAttention.q.weight",
+        "decoder.blocks.0.attention.k.weight": "decoder.block.0.layer.0.SelfAttention.k.weight",
+        "decoder.blocks.0.attention.v.weight": "decoder.block.0.layer.0.SelfAttention.v.weight",
+        "decoder.blocks.0.attention.o.weight": "decoder.block.0.layer.0.SelfAttention.o.weight",
+        "decoder.blocks.0.norm_2.weight": "decoder.block.0.layer.1.layer_norm.weight",
+        "decoder.blocks.0.cross_attention.q.weight": "decoder.block.0.layer.1.EncDecAttention.q.weight",
+        "decoder.blocks.0.cross_attention.k.weight": "decoder.block.0.layer.1.EncDecAttention.k.weight",
+        "decoder.blocks.0.cross_attention.v.weight": "decoder.block.0.layer.1.EncDecAttention.v.weight",
+        "decoder.blocks.0.cross_attention.o.weight": "decoder.block.0.layer.1.EncDecAttention.o.weight",
+        "decoder.blocks.0.norm_3.weight": "decoder.block.0.layer.2.layer_norm.weight",
+        "decoder.blocks.0.mlp.up.weight": "decoder.block.0.layer.2.DenseReluDense.wi_1.weight",
+        "decoder.blocks.0.mlp.gate.weight": "decoder.block.0.layer.2.DenseReluDense.wi_0.weight",
+        "decoder.blocks.0.mlp.down.weight": "decoder.block.0.layer.2.DenseReluDense.wo.weight",
+        "decoder.blocks.1.norm_1.weight": "decoder.block.1.layer.0.layer_norm.weight",
+        "decoder.blocks.1.attention.q.weight": "decoder.block.1.layer.0.SelfAttention.q.weight",
+        "decoder.blocks.1.attention.k.weight": "decoder.block.1.layer.0.SelfAttention.k.weight",
+        "decoder.blocks.1.attention.v.weight": "decoder.block.1.layer.0.SelfAttention.v.weight",
+        "decoder.blocks.1.attention.o.weight": "decoder.block.1.layer.0.SelfAttention.o.weight",
+        "decoder.blocks.1.norm_2.weight": "decoder.block.1.layer.1.layer_norm.weight",
+        "decoder.blocks.1.cross_attention.q.weight": "decoder.block.1.layer.1.EncDecAttention.q.weight",
+        "decoder.blocks.1.cross_attention.k.weight": "decoder.block.1.layer.1.EncDecAttention.k.weight",
+        "decoder.blocks.1.cross_attention.v.weight": "decoder.block.1.layer.1.EncDecAttention.v.weight",
+        "decoder.blocks.1.cross_attention.o.weight": "decoder.block.1.layer.1.EncDecAttention.o.weight",
+        "decoder.blocks.1.norm_3.weight": "decoder.block.1.layer.2.layer_norm.weight",
+        "decoder.blocks.1.mlp.up.weight": "decoder.block.1.layer.2.DenseReluDense.wi_1.weight",
+        "decoder.blocks.1.mlp.gate.weight": "decoder.block.1.layer.2.DenseReluDense.wi_0.weight",
+        "decoder.blocks.1.mlp.down.weight": "decoder.block.1.layer.2.DenseReluDense.wo.weight",
+        "decoder.final_norm.weight": "decoder.final_layer_norm.weight",
+    }
+
+    def tfm_weights(self, p=None):
+        """The parameters under tfm's names and layouts, as views of the stored tensors (or of
+        `p`, any tensors by stored name and shape: Adam's moments for a tfm checkpoint)."""
+        p = dict(self.named_parameters()) if p is None else p
         return {
             "embed.tokens": p["shared.weight"],
             "encoder.relative_bias": p["encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"],
