@@ -49,15 +49,14 @@ function concatLast(ts: NamedTensor[]): NamedTensor {
   return { shape: [...ts[0].shape.slice(0, -1), W], data: out };
 }
 
-function splitLast(t: NamedTensor, parts: number): NamedTensor[] {
+/** Columns [from, to) of the last dim. */
+function sliceLast(t: NamedTensor, from: number, to: number): NamedTensor {
   const W = t.shape[t.shape.length - 1];
-  const w = W / parts;
+  const w = to - from;
   const rows = t.data.length / W;
-  return Array.from({ length: parts }, (_, k) => {
-    const out = new Float32Array(rows * w);
-    for (let r = 0; r < rows; r++) out.set(t.data.subarray(r * W + k * w, r * W + (k + 1) * w), r * w);
-    return { shape: [...t.shape.slice(0, -1), w], data: out };
-  });
+  const out = new Float32Array(rows * w);
+  for (let r = 0; r < rows; r++) out.set(t.data.subarray(r * W + from, r * W + to), r * w);
+  return { shape: [...t.shape.slice(0, -1), w], data: out };
 }
 
 /** Internal parameters → GPT-2 (or GPT-1) names and layouts. */
@@ -90,6 +89,7 @@ export function exportGpt(params: Params, family: GptFamily = 'gpt2'): Params {
 /** GPT-2 (or GPT-1) names and layouts → internal parameters (the inverse of exportGpt). */
 export function importGpt(hf: Params, expected: Map<string, number[]>, family: GptFamily = 'gpt2'): Params {
   const out: Params = new Map();
+  const views = gptViews(expected, family);
   const strip = (k: string) => k.replace(/^transformer\./, '');
   const byName = new Map([...hf].map(([k, t]) => [strip(k), t]));
   for (const [name, shape] of expected) {
@@ -98,8 +98,11 @@ export function importGpt(hf: Params, expected: Map<string, number[]>, family: G
     const qkv = /^blocks\.(\d+)\.attention\.([qkv])\.(weight|bias)$/.exec(name);
     if (rule) t = byName.get(name.replace(rule[0], rule[1]));
     else if (qkv) {
+      // Columns [from, to) of the fused c_attn: q, k and v side by side, k and v narrower
+      // than q under grouped-query attention.
       const fused = byName.get(`h.${qkv[1]}.attn.c_attn.${qkv[3]}`);
-      if (fused) t = splitLast(fused, 3)['qkv'.indexOf(qkv[2])];
+      const view = views.get(name)!;
+      if (fused && fused.shape[fused.shape.length - 1] === view.shape[view.shape.length - 1]) t = sliceLast(fused, view.from!, view.to!);
     } else if (name === 'head.weight') {
       const lm = byName.get('lm_head.weight');
       if (lm) t = transpose(lm);
@@ -115,16 +118,7 @@ export function importGpt(hf: Params, expected: Map<string, number[]>, family: G
  *  shapes) that importGpt reads for a model of these parameter shapes: known before any data
  *  is read. */
 export function gptShapes(expected: Map<string, number[]>, family: GptFamily = 'gpt2'): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  for (const [name, shape] of expected) {
-    const rule = GPT_SIMPLE[family].find(([re]) => re.test(name));
-    const qkv = /^blocks\.(\d+)\.attention\.([qkv])\.(weight|bias)$/.exec(name);
-    if (rule) out.set(name.replace(rule[0], rule[1]), shape);
-    else if (qkv) out.set(`h.${qkv[1]}.attn.c_attn.${qkv[3]}`, [...shape.slice(0, -1), shape[shape.length - 1] * 3]);
-    else if (name === 'head.weight') out.set('lm_head.weight', [...shape].reverse());
-    else throw new NameMapError(`no ${GPT_NAME[family]} name for \`${name}\``);
-  }
-  return out;
+  return new Map([...gptViews(expected, family).values()].map((v) => [v.key, v.shape]));
 }
 
 /** Where each parameter lives in a Hugging Face file, and in what layout (the PyTorch target

@@ -17,7 +17,7 @@ import { Executor } from '../runtime/executor.ts';
 import { initParams, Rng } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
-import { exportTensors } from '../runtime/weights.ts';
+import { expectedShapes, exportTensors, fromHf, hfNaming } from '../runtime/weights.ts';
 import { torchModule } from '../cli/torch.ts';
 import { relErr } from './support/compare.ts';
 
@@ -102,7 +102,13 @@ describe('PyTorch target: generated module vs compiled kernels', () => {
     ex.backward();
     const params = new Map<string, NamedTensor>(program.params.map((p) => [p.name, { shape: resolveShape(p.shape, {}), data: Float32Array.from(ex.param(p.name)) }]));
     const grads = new Map<string, NamedTensor>(program.params.map((p) => [p.name, { shape: resolveShape(p.shape, {}), data: Float32Array.from(ex.grad(p.name)) }]));
-    writeFileSync(`${dir}/weights.safetensors`, encodeSafetensors(exportTensors(params, program)));
+    const stored = exportTensors(params, program);
+    writeFileSync(`${dir}/weights.safetensors`, encodeSafetensors(stored));
+    // What export writes, import reads back unchanged (`tfm import`, `tfm forward -c`).
+    if (stored !== params) {
+      const back = fromHf(hfNaming(program), stored, expectedShapes(program), program);
+      for (const [k, t] of params) expect(Array.from(back.get(k)!.data), `${k} after export and import, ${name}`).toEqual(Array.from(t.data));
+    }
     writeFileSync(`${dir}/batch.safetensors`, encodeSafetensors(batch));
     // The module in float32 (what a user trains) and in float64 (the oracle of both sides' rounding).
     const run = (out: string, precision: string) => spawnSync(PYTHON, ['test/torch/run_module.py', `${dir}/model.py`, `${dir}/weights.safetensors`, `${dir}/batch.safetensors`, out, precision], { encoding: 'utf8' });
