@@ -2,7 +2,8 @@
 // initial weights, settings); the committed generated/gpt_tiny/torch/train.py trains it in two
 // processes with DistributedDataParallel over gloo; both end with identical weights, the
 // losses are tfm train's own on the same run, the checkpoint is read by `tfm forward` (the
-// same logits as the PyTorch module with those weights) and continued by `tfm train --resume`.
+// same logits as the PyTorch module with those weights) and continued by `tfm train --resume`;
+// a train.py run stopped after step 2 and resumed ends with the same weights, bit for bit.
 // Needs Debian's python3-torch; skipped locally without it, a failure in CI (CI=true).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,14 @@ describe('PyTorch target: DistributedDataParallel training of gpt_tiny', () => {
     expect(ranks.world).toBe(2);
     expect(ranks.weights_sha256).toHaveLength(2);
     expect(ranks.weights_sha256[1]).toBe(ranks.weights_sha256[0]);
+
+    // Stopped after step 2 and resumed by train.py: the same weights, bit for bit.
+    const outB = join(dir, 'runB');
+    for (const extra of [['--max-steps', '2'], ['--resume']]) {
+      const part = spawnSync(PYTHON, ['generated/gpt_tiny/torch/train.py', '--data', data, '--out', outB, '--world-size', '2', ...extra], { encoding: 'utf8', timeout: 300_000 });
+      expect(part.status, `${part.stdout}\n${part.stderr}`).toBe(0);
+    }
+    expect(JSON.parse(readFileSync(join(outB, 'ranks.json'), 'utf8')).weights_sha256).toEqual(ranks.weights_sha256);
 
     // The same run trained by tfm train: the same losses step by step.
     const ours = tfm(['train', 'specs/gpt_tiny.tfm', ...RUN, '--eval-every', '3', '--out', join(dir, 'tfm')]);

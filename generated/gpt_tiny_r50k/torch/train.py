@@ -9,6 +9,8 @@ r"""Trains GptTinyR50k (model.py) with PyTorch's DistributedDataParallel.
    WORLD_SIZE, MASTER_ADDR and MASTER_PORT (train.py then trains in the process it is in):
        torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \
            train.py --data data/gpt_tiny_r50k --out runs/gpt_tiny_r50k --backend nccl
+   A stopped run continues with --resume (from the newest checkpoint in --out, train.py's or
+   tfm train's own on the same run).
 3. Use a checkpoint with tfm: tfm forward specs/gpt_tiny_r50k.tfm -c runs/gpt_tiny_r50k/ckpt-00001000/model.safetensors ...,
    or continue it: tfm train specs/gpt_tiny_r50k.tfm --steps 2000 --batch 16 --out runs/gpt_tiny_r50k --resume
 
@@ -151,6 +153,48 @@ def write_checkpoint(args, run, model, optimizer, step, history):
     return final
 
 
+def latest_checkpoint(out):
+    """The newest complete checkpoint folder of a run folder (temporary folders ignored), or None."""
+    if not os.path.isdir(out):
+        return None
+    names = sorted(d for d in os.listdir(out) if d.startswith("ckpt-") and ".tmp-" not in d)
+    return os.path.join(out, names[-1]) if names else None
+
+
+def load_checkpoint(path, run):
+    """A tfm checkpoint's state and weights, its digests verified, refused when it belongs to
+    another spec or another run."""
+    with open(os.path.join(path, "state.json")) as f:
+        state = json.load(f)
+    if state.get("format") != "tfm-checkpoint" or state.get("specHash") != run["specHash"]:
+        raise SystemExit("%s is not a checkpoint of this spec" % path)
+    differ = [k for k in run["run"] if k != "steps" and state.get("run", {}).get(k) != run["run"][k]]
+    if differ:
+        raise SystemExit("%s was trained with other settings (%s) than %s/run.json" % (path, ", ".join(differ), "the data folder"))
+    for name, digest in state["files"].items():
+        if sha256(os.path.join(path, name)) != digest:
+            raise SystemExit("%s/%s does not match its digest in state.json: the file is damaged" % (path, name))
+    return state, read_safetensors(os.path.join(path, "model.safetensors"))
+
+
+def restore_moments(path, run, model, optimizer, step):
+    """Adam's moments of a tfm checkpoint (tfm's order and layouts) into the optimizer's state
+    of the stored tensors, through the same views."""
+    arenas = read_safetensors(os.path.join(path, "optimizer.safetensors"))
+    stored = dict(model.named_parameters())
+    for key, arena in (("exp_avg", arenas["m"]), ("exp_avg_sq", arenas["v"])):
+        for p in stored.values():
+            optimizer.state[p].setdefault("step", torch.tensor(float(step)))
+            optimizer.state[p][key] = torch.zeros_like(p)
+        views = model.tfm_weights({n: optimizer.state[p][key] for n, p in stored.items()})
+        offset = 0
+        with torch.no_grad():
+            for entry in run["params"]:
+                n = int(np.prod(entry["shape"]))
+                views[entry["name"]].copy_(arena[offset : offset + n].reshape(entry["shape"]))
+                offset += n
+
+
 def train(rank, world, args):
     cuda = args.backend == "nccl"
     if cuda:
@@ -169,6 +213,20 @@ def train(rank, world, args):
 
     model = Model()
     model.load_state_dict(read_safetensors(os.path.join(args.data, "weights.safetensors")), strict=True)
+    start, history, resumed = 0, [], latest_checkpoint(args.out) if args.resume else None
+    if resumed:
+        # The checkpoint's weights are under tfm's names: written through the views into the
+        # stored tensors (every stored tensor is covered by its tfm parameters).
+        state, ck = load_checkpoint(resumed, run)
+        if state["naming"] == "internal":
+            with torch.no_grad():
+                views = model.tfm_weights()
+                for name, t in ck.items():
+                    views[name].copy_(t)
+        else:
+            # tfm train's checkpoints of GPT-2 and ViT layouts store Hugging Face names: the module's own.
+            model.load_state_dict(ck, strict=True)
+        start, history = state["step"], state["history"]
     model.to(device).train()
     ddp = DDP(model)
     decayed = {model.STORED_AS[p["name"]] for p in run["params"] if p["decay"]}
@@ -182,12 +240,14 @@ def train(rank, world, args):
         betas=(o["beta1"], o["beta2"]),
         eps=o["eps"],
     )
+    if resumed:
+        restore_moments(resumed, run, model, optimizer, start)
     rows = slice(rank * batch // world, (rank + 1) * batch // world)
-    history = []
+    stop = min(steps, args.max_steps) if args.max_steps else steps
     if rank == 0:
         os.makedirs(args.out, exist_ok=True)
-        print("%s: %d steps, batch %d over %d processes (%s)" % (run["model"], steps, batch, world, args.backend), flush=True)
-    for step in range(steps):
+        print("%s: steps %d to %d of %d, batch %d over %d processes (%s)%s" % (run["model"], start + 1, stop, steps, batch, world, args.backend, ", resumed from %s" % resumed if resumed else ""), flush=True)
+    for step in range(start, stop):
         lr = learning_rate(step, o, steps)
         for g in optimizer.param_groups:
             g["lr"] = lr
@@ -204,7 +264,7 @@ def train(rank, world, args):
         history.append([step + 1, mean, None])
         if rank == 0:
             print("step %d/%d  loss %.4f  lr %.3e" % (step + 1, steps, mean, lr), flush=True)
-            if (step + 1) % args.checkpoint_every == 0 or step + 1 == steps:
+            if (step + 1) % args.checkpoint_every == 0 or step + 1 == stop:
                 print("checkpoint: %s" % write_checkpoint(args, run, model, optimizer, step + 1, history), flush=True)
         dist.barrier()
 
@@ -217,15 +277,17 @@ def train(rank, world, args):
             h.update(p.detach().cpu().contiguous().numpy().tobytes())
     digests = [None] * world
     dist.all_gather_object(digests, h.hexdigest())
+    same = len(set(digests)) == 1
     if rank == 0:
         with open(os.path.join(args.out, "ranks.json"), "w") as f:
             json.dump({"world": world, "weights_sha256": digests}, f, indent=1)
-        same = len(set(digests)) == 1
         print("weights of the %d processes: %s" % (world, "identical (sha256 %s)" % digests[0] if same else "DIFFER: %s" % digests), flush=True)
-        if not same:
-            raise SystemExit(1)
     dist.barrier()
-    dist.destroy_process_group()
+    # Every file is written and synced: leave without tearing the process group down, which
+    # with gloo in PyTorch 1.13 sometimes never returns at process exit (1 run in 4 here).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if same else 1)
 
 
 def free_port():
@@ -242,6 +304,8 @@ def main():
     ap.add_argument("--backend", default="gloo", choices=["gloo", "nccl"], help="gloo: CPU; nccl: one GPU per process")
     ap.add_argument("--checkpoint-every", type=int, default=100)
     ap.add_argument("--keep", type=int, default=3)
+    ap.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out (one of train.py's or of tfm train's on the same run)")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop (with a checkpoint) after this step; the schedule still runs to the run's total")
     args = ap.parse_args()
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         train(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), args)
