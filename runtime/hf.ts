@@ -118,7 +118,12 @@ export function importGpt(hf: Params, expected: Map<string, number[]>, family: G
  *  shapes) that importGpt reads for a model of these parameter shapes: known before any data
  *  is read. */
 export function gptShapes(expected: Map<string, number[]>, family: GptFamily = 'gpt2'): Map<string, number[]> {
-  return new Map([...gptViews(expected, family).values()].map((v) => [v.key, v.shape]));
+  return shapesOf(gptViews(expected, family));
+}
+
+/** The stored tensors of a set of views, by name (q, k and v of one c_attn are one tensor). */
+export function shapesOf(views: Map<string, HfView>): Map<string, number[]> {
+  return new Map([...views.values()].map((v) => [v.key, v.shape]));
 }
 
 /** Where each parameter lives in a Hugging Face file, and in what layout (the PyTorch target
@@ -244,11 +249,9 @@ function viewsByRules(rules: Rules, family: string, expected: Map<string, number
   }));
 }
 
+/** The Hugging Face tensors (names and shapes) of a model of these parameter shapes: its views' keys. */
 function shapesByRules(rules: Rules, family: string, expected: Map<string, number[]>, channels: number): Map<string, number[]> {
-  return new Map([...expected].map(([name, shape]) => {
-    const [hf, layout] = ruleFor(rules, family, name);
-    return [hf, layoutShape(layout, shape, channels)];
-  }));
+  return shapesOf(viewsByRules(rules, family, expected, channels));
 }
 
 function exportByRules(rules: Rules, family: string, params: Params, channels: number): Params {
@@ -361,10 +364,10 @@ const BART_RULES: Rules = [
 const LOGITS_BIAS = 'final_logits_bias';
 const vocabOf = (shapes: Map<string, number[]>) => shapes.get('embed.tokens')?.[0] ?? 0;
 
-export const bartShapes = (expected: Map<string, number[]>) => new Map([...shapesByRules(BART_RULES, 'BART', expected, 1), [LOGITS_BIAS, [1, vocabOf(expected)]]]);
 export const bartViews = (expected: Map<string, number[]>) => viewsByRules(BART_RULES, 'BART', expected, 1);
 /** The tensors a BART file carries beyond the parameters: `final_logits_bias`, zeros. */
 export const bartExtras = (expected: Map<string, number[]>) => new Map([[LOGITS_BIAS, [1, vocabOf(expected)]]]);
+export const bartShapes = (expected: Map<string, number[]>) => new Map([...shapesByRules(BART_RULES, 'BART', expected, 1), ...bartExtras(expected)]);
 /** Internal parameters → BartForConditionalGeneration names and layouts (with zero logit biases). */
 export function exportBart(params: Params): Params {
   const out = exportByRules(BART_RULES, 'BART', params, 1);

@@ -3,7 +3,7 @@
 import { TfmError } from '../common/errors.ts';
 import type { ModelRunner } from './executor.ts';
 import { resolveShape, sameShape, type Program } from '../common/program.ts';
-import { bartExtras, bartShapes, bartViews, bertShapes, bertViews, gptViews, t5Views, vitViews, type HfView, exportBart, exportBert, exportGpt, exportT5, exportVit, gptShapes, importBart, importBert, importGpt, importT5, importVit, NameMapError, t5Shapes, vitShapes } from './hf.ts';
+import { bartExtras, bartViews, bertViews, exportBart, exportBert, exportGpt, exportT5, exportVit, gptViews, importBart, importBert, importGpt, importT5, importVit, NameMapError, shapesOf, t5Views, vitViews, type HfView } from './hf.ts';
 import { writeAtomically } from '../common/files.ts';
 import { encodeChunks, readSafetensorsFile, type NamedTensor, type TensorEntry } from './safetensors.ts';
 
@@ -35,21 +35,21 @@ export function imageChannels(program: Program): number | undefined {
   return shape ? Number(shape[1]) : undefined;
 }
 
-/** Each family's name tables (runtime/hf.ts): the tensors a model of these parameter shapes
- *  reads, and the conversions both ways. */
-const TABLES: Record<HfNaming, { title: string; views(expected: Map<string, number[]>, program: Program): Map<string, HfView>; extras?(expected: Map<string, number[]>): Map<string, number[]>; shapes(expected: Map<string, number[]>, program: Program): Map<string, number[]>; from(tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program): Map<string, NamedTensor>; to(params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> }> = {
-  'hf-gpt2': { title: 'GPT-2', views: (e) => gptViews(e, 'gpt2'), shapes: (e) => gptShapes(e, 'gpt2'), from: (t, e) => importGpt(t, e, 'gpt2'), to: (p) => exportGpt(p, 'gpt2') },
-  'hf-gpt1': { title: 'GPT-1', views: (e) => gptViews(e, 'gpt1'), shapes: (e) => gptShapes(e, 'gpt1'), from: (t, e) => importGpt(t, e, 'gpt1'), to: (p) => exportGpt(p, 'gpt1') },
-  'hf-vit': { title: 'ViT', views: (e, prog) => vitViews(e, imageChannels(prog)!), shapes: (e, prog) => vitShapes(e, imageChannels(prog)!), from: (t, e, prog) => importVit(t, e, imageChannels(prog)!), to: (p, prog) => exportVit(p, imageChannels(prog)!) },
-  'hf-bert': { title: 'BERT', views: bertViews, shapes: bertShapes, from: importBert, to: exportBert },
-  'hf-t5': { title: 'T5', views: t5Views, shapes: t5Shapes, from: importT5, to: exportT5 },
-  'hf-bart': { title: 'BART', views: bartViews, extras: bartExtras, shapes: bartShapes, from: importBart, to: exportBart },
+/** Each family's name tables (runtime/hf.ts): where each parameter lives in its files, the
+ *  other tensors those carry, and the conversions both ways. */
+const TABLES: Record<HfNaming, { title: string; views(expected: Map<string, number[]>, program: Program): Map<string, HfView>; extras?(expected: Map<string, number[]>): Map<string, number[]>; from(tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program): Map<string, NamedTensor>; to(params: Map<string, NamedTensor>, program: Program): Map<string, NamedTensor> }> = {
+  'hf-gpt2': { title: 'GPT-2', views: (e) => gptViews(e, 'gpt2'), from: (t, e) => importGpt(t, e, 'gpt2'), to: (p) => exportGpt(p, 'gpt2') },
+  'hf-gpt1': { title: 'GPT-1', views: (e) => gptViews(e, 'gpt1'), from: (t, e) => importGpt(t, e, 'gpt1'), to: (p) => exportGpt(p, 'gpt1') },
+  'hf-vit': { title: 'ViT', views: (e, prog) => vitViews(e, imageChannels(prog)!), from: (t, e, prog) => importVit(t, e, imageChannels(prog)!), to: (p, prog) => exportVit(p, imageChannels(prog)!) },
+  'hf-bert': { title: 'BERT', views: bertViews, from: importBert, to: exportBert },
+  'hf-t5': { title: 'T5', views: t5Views, from: importT5, to: exportT5 },
+  'hf-bart': { title: 'BART', views: bartViews, extras: bartExtras, from: importBart, to: exportBart },
 };
 
 export const FAMILY = Object.fromEntries(Object.entries(TABLES).map(([k, t]) => [k, `Hugging Face ${t.title}`])) as Record<HfNaming, string>;
 
 /** The Hugging Face tensors (names and shapes) a model of these parameter shapes reads. */
-const hfShapes = (naming: HfNaming, expected: Map<string, number[]>, program: Program) => TABLES[naming].shapes(expected, program);
+const hfShapes = (naming: HfNaming, expected: Map<string, number[]>, program: Program) => new Map([...shapesOf(TABLES[naming].views(expected, program)), ...(TABLES[naming].extras?.(expected) ?? [])]);
 
 /** Hugging Face names and layouts → internal parameters. */
 export const fromHf = (naming: HfNaming, tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program) => TABLES[naming].from(tensors, expected, program);
