@@ -7,18 +7,19 @@
 // where a change alone checks; a change that needs another is caught by the second).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { diffArrays, structuredPatch } from 'diff';
 import { numel, programJson, type Program } from '../common/program.ts';
 import { TfmError } from '../common/errors.ts';
 import { formatBytes, LIMITS, readTextBounded } from '../common/files.ts';
+import type { SourceMap } from '../common/source.ts';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
 import { MissingKernel } from '../compiler/codegen/kernels.ts';
 import { graphFlops } from '../compiler/flops.ts';
 import { LoweringError } from '../compiler/lower.ts';
 import { peakBytes } from '../compiler/passes/plan.ts';
-import type { ReadFile } from '../compiler/program.ts';
+import { displayPath, type ReadFile } from '../compiler/program.ts';
 import { targetNamed, type Target } from '../compiler/targets/index.ts';
 import { nominalDims } from './compile.ts';
 
@@ -161,7 +162,7 @@ interface Compiled {
 }
 
 /** Checks and compiles one side; a spec with errors is an error of the diff (TFM1000). */
-function compileSide(side: DiffSide, target: Target, review: boolean): Compiled {
+function compileSide(side: DiffSide, target: Target): Compiled {
   const result = checkFiles(side.roots, side.readFile ?? diskReader);
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new TfmError('TFM1000', `${side.label} has errors`, undefined, { diagnostics: errors, sources: result.program.sources });
@@ -169,13 +170,13 @@ function compileSide(side: DiffSide, target: Target, review: boolean): Compiled 
   for (const f of result.program.files) texts.set(f.path, result.program.sources.get(f.path)?.text ?? '');
   const models = new Map<string, SideModel>();
   for (const m of result.models) {
-    const c = compileModel(m, target, review ? result.program.sources : undefined, true);
+    const c = compileModel(m, target, result.program.sources, true);
     if (c) models.set(m.model.name, c);
   }
   return { models, texts };
 }
 
-function compileModel(m: CheckedModel, target: Target, sources: import('../common/source.ts').SourceMap | undefined, full: boolean): SideModel | undefined {
+function compileModel(m: CheckedModel, target: Target, sources: SourceMap | undefined, full: boolean): SideModel | undefined {
   try {
     // The kernels' names hash the builders' kernel IR, before the target's schedule: a
     // signature of the variants needs no schedule and no rendering.
@@ -288,13 +289,13 @@ export interface DiffRequest {
 
 export function diffSpecs(req: DiffRequest): SpecDiff {
   const target = targetNamed(req.target);
-  const A = req.a.roots.length ? compileSide(req.a, target, true) : { models: new Map<string, SideModel>(), texts: new Map<string, string>() };
-  const B = compileSide(req.b, target, true);
+  const A = req.a.roots.length ? compileSide(req.a, target) : { models: new Map<string, SideModel>(), texts: new Map<string, string>() };
+  const B = compileSide(req.b, target);
 
   // Align the roots pairwise, and every other file both sides read by its path.
   const specChanges: SpecChange[] = [];
   const aligns: FileAlignment[] = [];
-  const pairs: [string, string][] = req.a.roots.map((a, i) => [displayOf(a), displayOf(req.b.roots[i])]);
+  const pairs: [string, string][] = req.a.roots.map((a, i) => [displayPath(a), displayPath(req.b.roots[i])]);
   for (const path of B.texts.keys()) if (A.texts.has(path) && !pairs.some(([a, b]) => a === path || b === path)) pairs.push([path, path]);
   for (const path of B.texts.keys()) if (!A.texts.has(path) && !pairs.some(([, b]) => b === path)) pairs.push(['', path]);
   for (const [a, b] of pairs) aligns.push(alignFiles(a, b, A.texts.get(a) ?? '', B.texts.get(b) ?? '', specChanges));
@@ -331,7 +332,7 @@ export function diffSpecs(req: DiffRequest): SpecDiff {
     const limit = req.maxAttributed ?? 16;
     const variants = specChanges.length > limit ? [] : specChanges.map((c) => {
       const al = aligns.find((x) => x.b === c.file && x.a === c.was.file)!;
-      const side = (base: DiffSide, file: string, text: string, roots: string[]): DiffSide => ({ label: base.label, roots, readFile: (p) => (displayOf(p) === file ? text : (base.readFile ?? diskReader)(p)) });
+      const side = (base: DiffSide, file: string, text: string, roots: string[]): DiffSide => ({ label: base.label, roots, readFile: (p) => (displayPath(p) === file ? text : (base.readFile ?? diskReader)(p)) });
       return {
         plus: al.a ? signatures(side(req.a, al.a, patched(al, c, 'apply'), req.a.roots), target) : undefined,
         minus: signatures(side(req.b, al.b, patched(al, c, 'revert'), req.b.roots), target),
@@ -362,11 +363,6 @@ export function diffSpecs(req: DiffRequest): SpecDiff {
     specChanges,
     models,
   };
-}
-
-function displayOf(p: string): string {
-  const rel = relative(process.cwd(), p);
-  return (rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p).split('\\').join('/');
 }
 
 /** What attribution compares of a compiled variant: kernel names, parameters, step kinds. */
@@ -577,17 +573,16 @@ function diffModel(A: SideModel | undefined, B: SideModel | undefined, mapText: 
   };
 }
 
-/** The two sides of `tfm diff <a> <b>` or `tfm diff <spec> --against <rev>`. */
+/** The two sides of `tfm diff <a> <b>` or `tfm diff <spec> --against <rev>` (the command line
+ *  has checked that there are two specs, or one with a revision). */
 export function diffSides(files: string[], against?: string): { a: DiffSide; b: DiffSide } {
   if (against !== undefined) {
-    if (files.length !== 1) throw new TfmError('TFM5008', `--against compares one spec with itself at a revision; got ${files.length} specs`);
     const [file] = files;
     if (!existsSync(file)) throw new TfmError('TFM5006', `cannot read spec \`${file}\`: no such file`);
     // A spec that the revision does not have yet: every model in it is new.
-    const a: DiffSide = existsAt(against, file) ? { roots: [file], readFile: gitReader(against), label: `${displayOf(file)} at ${against}` } : { roots: [], label: `${displayOf(file)} at ${against} (absent)` };
-    return { a, b: { roots: [file], label: displayOf(file) } };
+    const a: DiffSide = existsAt(against, file) ? { roots: [file], readFile: gitReader(against), label: `${displayPath(file)} at ${against}` } : { roots: [], label: `${displayPath(file)} at ${against} (absent)` };
+    return { a, b: { roots: [file], label: displayPath(file) } };
   }
-  if (files.length !== 2) throw new TfmError('TFM5008', `tfm diff compares two specs (or one with --against <rev>); got ${files.length}`);
   for (const f of files) if (!existsSync(f)) throw new TfmError('TFM5006', `cannot read spec \`${f}\`: no such file`);
-  return { a: { roots: [files[0]], label: displayOf(files[0]) }, b: { roots: [files[1]], label: displayOf(files[1]) } };
+  return { a: { roots: [files[0]], label: displayPath(files[0]) }, b: { roots: [files[1]], label: displayPath(files[1]) } };
 }

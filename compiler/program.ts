@@ -109,7 +109,9 @@ export function loadProgram(paths: string[], readFile: ReadFile = (p) => readTex
 /** Files one compilation may read (a spec and everything it imports, transitively). */
 export const MAX_FILES = 1000;
 
-function displayPath(p: string): string {
+/** A spec path as diagnostics and generated code show it: relative to the working folder when
+ *  inside it, with forward slashes. */
+export function displayPath(p: string): string {
   const rel = relative(process.cwd(), p);
   return (rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p).split('\\').join('/');
 }
