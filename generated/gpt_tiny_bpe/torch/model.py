@@ -10,6 +10,17 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def submodule(root, name):
+    """The module that holds the tensor called name ("a.b.weight": root.a.b, made on first use), and the tensor's own name ("weight")."""
+    *path, leaf = name.split(".")
+    owner = root
+    for part in path:
+        if not hasattr(owner, part):
+            owner.add_module(part, nn.Module())
+        owner = getattr(owner, part)
+    return owner, leaf
+
+
 def relative_bucket(relative, bidirectional, num_buckets, max_distance):
     """T5's relative position bucket of each key offset (j - i), in float64 as tfm computes it."""
     buckets = torch.zeros_like(relative)
@@ -171,20 +182,10 @@ class GptTinyBpe(nn.Module):
     def __init__(self):
         super().__init__()
         for name, shape in self.PARAMETERS.items():
-            *path, leaf = name.split(".")
-            owner = self
-            for part in path:
-                if not hasattr(owner, part):
-                    owner.add_module(part, nn.Module())
-                owner = getattr(owner, part)
+            owner, leaf = submodule(self, name)
             owner.register_parameter(leaf, nn.Parameter(torch.zeros(shape)))
         for name, shape in self.BUFFERS.items():
-            *path, leaf = name.split(".")
-            owner = self
-            for part in path:
-                if not hasattr(owner, part):
-                    owner.add_module(part, nn.Module())
-                owner = getattr(owner, part)
+            owner, leaf = submodule(self, name)
             owner.register_buffer(leaf, torch.zeros(shape))
 
     # tfm name → the stored tensor it is read from.
