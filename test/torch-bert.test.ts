@@ -20,9 +20,7 @@ import { loadCompiled } from '../runtime/load.ts';
 import { gatherTargets } from '../runtime/text/mlm.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
 import { expectKeyBiasNoise, relErr } from './support/compare.ts';
-
-const PYTHON = '/usr/bin/python3';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+import { hasTorch, PYTHON } from './support/torch.ts';
 
 describe('PyTorch conformance (tiny BERT)', () => {
   it.skipIf(!hasTorch).each(Object.keys(CPU_TARGETS))('%s target: logits, pooled state, loss and every gradient match PyTorch under Hugging Face BERT names', async (target) => {

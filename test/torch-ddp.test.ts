@@ -18,9 +18,8 @@ import { compile } from '../compiler/codegen/compile.ts';
 import { tsTarget } from '../compiler/targets/ts/index.ts';
 import { tfm } from './support/cli.ts';
 import { relErr } from './support/compare.ts';
+import { hasTorch, PYTHON } from './support/torch.ts';
 
-const PYTHON = '/usr/bin/python3';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
 const RUN = ['--steps', '3', '--batch', '4', '--seq', '32', '--seed', String(1 + Math.floor(Math.random() * 1000))];
 
 describe('PyTorch target: DistributedDataParallel training of gpt_tiny', () => {

@@ -20,10 +20,7 @@ import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runti
 import { expectedShapes, exportTensors, fromHf, hfNaming } from '../runtime/weights.ts';
 import { torchModule } from '../cli/torch.ts';
 import { relErr } from './support/compare.ts';
-
-
-const PYTHON = '/usr/bin/python3';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+import { hasTorch, PYTHON } from './support/torch.ts';
 
 // Every tiny spec of specs/ (and the small ones of other families), the conformance specs
 // without dropout (their training graphs: BERT's masked-LM gather), the language variants.

@@ -20,9 +20,7 @@ import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
 import { expectKeyBiasNoise, relErr } from './support/compare.ts';
-
-const PYTHON = '/usr/bin/python3';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+import { hasTorch, PYTHON } from './support/torch.ts';
 
 type Params = Map<string, NamedTensor>;
 const FAMILIES = {

@@ -18,9 +18,7 @@ import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
 import { expectKeyBiasNoise, relErr } from './support/compare.ts';
-
-const PYTHON = '/usr/bin/python3';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+import { hasTorch, PYTHON } from './support/torch.ts';
 
 describe('PyTorch conformance (tiny ViT)', () => {
   it.skipIf(!hasTorch).each(Object.keys(CPU_TARGETS))('%s target: logits, loss and every gradient match PyTorch under Hugging Face ViT names', async (target) => {

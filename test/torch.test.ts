@@ -20,10 +20,8 @@ import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
 import { relErr } from './support/compare.ts';
+import { hasTorch, HOW, PYTHON } from './support/torch.ts';
 
-const PYTHON = '/usr/bin/python3';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
-const HOW = 'install PyTorch with: apt-get install -y --no-install-recommends python3-torch python3-numpy';
 if (!hasTorch && !process.env.CI) console.warn(`skipping PyTorch conformance: ${PYTHON} cannot import torch; ${HOW}`);
 
 describe('PyTorch conformance (gpt_tiny)', () => {

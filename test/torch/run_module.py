@@ -3,43 +3,14 @@ loads the weights file with load_state_dict(strict=True), runs forward on a batc
 (no dropout), backpropagates the loss, and writes every output and every parameter's gradient
 (under its stored name, prefixed `grad.`).
 
-usage: run_module.py model.py weights.safetensors batch.safetensors out.safetensors
+usage: run_module.py model.py weights.safetensors batch.safetensors out.safetensors [float32|float64]
 """
 import importlib.util
-import json
-import struct
 import sys
 
-import numpy as np
 import torch
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = {"F32": np.float32, "I32": np.int32}[e["dtype"]]
-        a, b = e["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[8 + n + a : 8 + n + b], dtype=dtype).reshape(e["shape"]).copy())
-    return out
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        raw = tensors[name].detach().contiguous().to(torch.float32).numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+from gpt_reference import read_safetensors, write_safetensors
 
 
 def main():
