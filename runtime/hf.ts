@@ -114,13 +114,6 @@ export function importGpt(hf: Params, expected: Map<string, number[]>, family: G
   return out;
 }
 
-/** The Hugging Face GPT-2 (or GPT-1) tensors (names without the `transformer.` prefix, and
- *  shapes) that importGpt reads for a model of these parameter shapes: known before any data
- *  is read. */
-export function gptShapes(expected: Map<string, number[]>, family: GptFamily = 'gpt2'): Map<string, number[]> {
-  return shapesOf(gptViews(expected, family));
-}
-
 /** The stored tensors of a set of views, by name (q, k and v of one c_attn are one tensor). */
 export function shapesOf(views: Map<string, HfView>): Map<string, number[]> {
   return new Map([...views.values()].map((v) => [v.key, v.shape]));
@@ -249,11 +242,6 @@ function viewsByRules(rules: Rules, family: string, expected: Map<string, number
   }));
 }
 
-/** The Hugging Face tensors (names and shapes) of a model of these parameter shapes: its views' keys. */
-function shapesByRules(rules: Rules, family: string, expected: Map<string, number[]>, channels: number): Map<string, number[]> {
-  return shapesOf(viewsByRules(rules, family, expected, channels));
-}
-
 function exportByRules(rules: Rules, family: string, params: Params, channels: number): Params {
   return new Map([...params].map(([name, t]) => {
     const [hf, layout] = ruleFor(rules, family, name);
@@ -278,14 +266,12 @@ function importByRules(rules: Rules, family: string, hf: Params, expected: Map<s
 }
 
 /** The Hugging Face ViT tensors (names and shapes) for a model of these parameter shapes. */
-export const vitShapes = (expected: Map<string, number[]>, channels: number) => shapesByRules(VIT_RULES, 'ViT', expected, channels);
 export const vitViews = (expected: Map<string, number[]>, channels: number) => viewsByRules(VIT_RULES, 'ViT', expected, channels);
 /** Internal parameters → ViTForImageClassification names and layouts. */
 export const exportVit = (params: Params, channels: number) => exportByRules(VIT_RULES, 'ViT', params, channels);
 /** ViTForImageClassification names and layouts → internal parameters (exportVit's inverse). */
 export const importVit = (hf: Params, expected: Map<string, number[]>, channels: number) => importByRules(VIT_RULES, 'ViT', hf, expected, channels);
 
-export const bertShapes = (expected: Map<string, number[]>) => shapesByRules(BERT_RULES, 'BERT', expected, 1);
 export const bertViews = (expected: Map<string, number[]>) => viewsByRules(BERT_RULES, 'BERT', expected, 1);
 /** Internal parameters → BertForMaskedLM / BertForSequenceClassification names and layouts. */
 export const exportBert = (params: Params) => exportByRules(BERT_RULES, 'BERT', params, 1);
@@ -323,7 +309,6 @@ function t5Rules(gated: boolean): Rules {
 /** Whether a T5's MLPs are gated (T5 v1.1: a `gate` beside `up`). */
 const gatedT5 = (names: Iterable<string>) => [...names].some((n) => /\.mlp\.gate\.weight$/.test(n));
 
-export const t5Shapes = (expected: Map<string, number[]>) => shapesByRules(t5Rules(gatedT5(expected.keys())), 'T5', expected, 1);
 export const t5Views = (expected: Map<string, number[]>) => viewsByRules(t5Rules(gatedT5(expected.keys())), 'T5', expected, 1);
 /** Internal parameters → T5ForConditionalGeneration names and layouts. */
 export const exportT5 = (params: Params) => exportByRules(t5Rules(gatedT5(params.keys())), 'T5', params, 1);
@@ -367,7 +352,6 @@ const vocabOf = (shapes: Map<string, number[]>) => shapes.get('embed.tokens')?.[
 export const bartViews = (expected: Map<string, number[]>) => viewsByRules(BART_RULES, 'BART', expected, 1);
 /** The tensors a BART file carries beyond the parameters: `final_logits_bias`, zeros. */
 export const bartExtras = (expected: Map<string, number[]>) => new Map([[LOGITS_BIAS, [1, vocabOf(expected)]]]);
-export const bartShapes = (expected: Map<string, number[]>) => new Map([...shapesByRules(BART_RULES, 'BART', expected, 1), ...bartExtras(expected)]);
 /** Internal parameters → BartForConditionalGeneration names and layouts (with zero logit biases). */
 export function exportBart(params: Params): Params {
   const out = exportByRules(BART_RULES, 'BART', params, 1);

@@ -49,7 +49,7 @@ const TABLES: Record<HfNaming, { title: string; views(expected: Map<string, numb
 export const FAMILY = Object.fromEntries(Object.entries(TABLES).map(([k, t]) => [k, `Hugging Face ${t.title}`])) as Record<HfNaming, string>;
 
 /** The Hugging Face tensors (names and shapes) a model of these parameter shapes reads. */
-const hfShapes = (naming: HfNaming, expected: Map<string, number[]>, program: Program) => new Map([...shapesOf(TABLES[naming].views(expected, program)), ...(TABLES[naming].extras?.(expected) ?? [])]);
+export const hfShapes = (naming: HfNaming, expected: Map<string, number[]>, program: Program) => new Map([...shapesOf(TABLES[naming].views(expected, program)), ...(TABLES[naming].extras?.(expected) ?? [])]);
 
 /** Hugging Face names and layouts → internal parameters. */
 export const fromHf = (naming: HfNaming, tensors: Map<string, NamedTensor>, expected: Map<string, number[]>, program: Program) => TABLES[naming].from(tensors, expected, program);

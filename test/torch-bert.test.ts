@@ -14,7 +14,8 @@ import { emit } from '../compiler/codegen/emit.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { CPU_TARGETS } from '../compiler/targets/index.ts';
 import { Executor } from '../runtime/executor.ts';
-import { bertShapes, exportBert, importBert } from '../runtime/hf.ts';
+import { exportBert, importBert } from '../runtime/hf.ts';
+import { hfShapes } from '../runtime/weights.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { gatherTargets } from '../runtime/text/mlm.ts';
@@ -76,7 +77,7 @@ describe('PyTorch conformance (tiny BERT)', () => {
     expect(hf.get('bert.encoder.layer.0.intermediate.dense.weight')!.shape).toEqual([512, 128]);
     expect(hf.get('cls.predictions.transform.dense.weight')!.shape).toEqual([128, 128]);
     expect(hf.get('cls.predictions.bias')!.shape).toEqual([600]);
-    expect([...bertShapes(shapes)]).toEqual([...hf].map(([k, t]) => [k, t.shape]));
+    expect([...hfShapes('hf-bert', shapes, program)]).toEqual([...hf].map(([k, t]) => [k, t.shape]));
     writeFileSync(`${dir}/weights.safetensors`, encodeSafetensors(hf));
     const batch = new Map<string, NamedTensor>([
       ['tokens', { shape: [B, T], data: tokens }],

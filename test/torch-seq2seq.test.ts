@@ -15,7 +15,8 @@ import { emit } from '../compiler/codegen/emit.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { CPU_TARGETS } from '../compiler/targets/index.ts';
 import { Executor } from '../runtime/executor.ts';
-import { bartShapes, exportBart, exportT5, importBart, importT5, NameMapError, t5Shapes } from '../runtime/hf.ts';
+import { exportBart, exportT5, importBart, importT5, NameMapError } from '../runtime/hf.ts';
+import { hfShapes } from '../runtime/weights.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
@@ -24,8 +25,8 @@ import { hasTorch, PYTHON } from './support/torch.ts';
 
 type Params = Map<string, NamedTensor>;
 const FAMILIES = {
-  t5: { spec: 'test/torch/t5_tiny.tfm', model: 't5_conf', exporter: exportT5, importer: importT5, shapes: t5Shapes, config: { heads: 4, head_dim: 32, eps: 1e-6, layers: 2, buckets: 32, max_distance: 128 }, tensors: 2 * 9 + 2 * 14 + 1 + 2 + 2 },
-  bart: { spec: 'test/torch/bart_tiny.tfm', model: 'bart_conf', exporter: exportBart, importer: importBart, shapes: bartShapes, config: { heads: 4, eps: 1e-5, layers: 2 }, tensors: 2 * 16 + 2 * 26 + 1 + 2 * 3 + 1 },
+  t5: { spec: 'test/torch/t5_tiny.tfm', model: 't5_conf', exporter: exportT5, importer: importT5, naming: 'hf-t5' as const, config: { heads: 4, head_dim: 32, eps: 1e-6, layers: 2, buckets: 32, max_distance: 128 }, tensors: 2 * 9 + 2 * 14 + 1 + 2 + 2 },
+  bart: { spec: 'test/torch/bart_tiny.tfm', model: 'bart_conf', exporter: exportBart, importer: importBart, naming: 'hf-bart' as const, config: { heads: 4, eps: 1e-5, layers: 2 }, tensors: 2 * 16 + 2 * 26 + 1 + 2 * 3 + 1 },
 };
 
 describe('PyTorch conformance (tiny T5 and BART)', () => {
@@ -70,7 +71,7 @@ describe('PyTorch conformance (tiny T5 and BART)', () => {
     const shapes = new Map(program.params.map((p) => [p.name, resolveShape(p.shape, dims)]));
     const params: Params = new Map(program.params.map((p) => [p.name, { shape: shapes.get(p.name)!, data: ex.param(p.name) }]));
     const hf = f.exporter(params);
-    expect([...f.shapes(shapes)].sort()).toEqual([...hf].map(([k, t]) => [k, t.shape]).sort());
+    expect([...hfShapes(f.naming, shapes, program)].sort()).toEqual([...hf].map(([k, t]) => [k, t.shape]).sort());
     expect(hf.size).toBe(f.tensors);
     writeFileSync(`${dir}/weights.safetensors`, encodeSafetensors(hf));
     const batch = new Map<string, NamedTensor>([

@@ -13,7 +13,8 @@ import { emit } from '../compiler/codegen/emit.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { CPU_TARGETS } from '../compiler/targets/index.ts';
 import { Executor } from '../runtime/executor.ts';
-import { exportVit, importVit, vitShapes } from '../runtime/hf.ts';
+import { exportVit, importVit } from '../runtime/hf.ts';
+import { hfShapes } from '../runtime/weights.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
@@ -50,7 +51,7 @@ describe('PyTorch conformance (tiny ViT)', () => {
     expect(hf.get('vit.embeddings.position_embeddings')!.shape).toEqual([1, 17, 64]);
     expect(hf.get('vit.encoder.layer.1.intermediate.dense.weight')!.shape).toEqual([128, 64]);
     expect(hf.get('classifier.weight')!.shape).toEqual([10, 64]);
-    expect([...vitShapes(shapes, 1)]).toEqual([...hf].map(([k, t]) => [k, t.shape]));
+    expect([...hfShapes('hf-vit', shapes, program)]).toEqual([...hf].map(([k, t]) => [k, t.shape]));
     writeFileSync(`${dir}/weights.safetensors`, encodeSafetensors(hf));
     writeFileSync(`${dir}/batch.safetensors`, encodeSafetensors(new Map([['images', { shape: [3, 1, 28, 28], data: images }], ['labels', { shape: [3], data: labels }]])));
     writeFileSync(`${dir}/config.json`, JSON.stringify({ heads: 4, eps: 1e-6 }));

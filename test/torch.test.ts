@@ -15,7 +15,8 @@ import { tsTarget } from '../compiler/targets/ts/index.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { Executor } from '../runtime/executor.ts';
-import { exportGpt, gptShapes, importGpt } from '../runtime/hf.ts';
+import { exportGpt, importGpt } from '../runtime/hf.ts';
+import { hfShapes } from '../runtime/weights.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../runtime/safetensors.ts';
@@ -148,7 +149,7 @@ describe('PyTorch conformance (GPT-1 layout, Hugging Face OpenAIGPT names)', () 
     expect(hf.get('h.1.attn.c_attn.weight')!.shape).toEqual([64, 192]);
     expect(hf.get('h.0.mlp.c_fc.weight')!.shape).toEqual([64, 256]);
     const sorted = (m: Iterable<[string, number[]]>) => [...m].sort((a, b) => a[0].localeCompare(b[0]));
-    expect(sorted(gptShapes(shapes, 'gpt1'))).toEqual(sorted([...hf].map(([k, t]) => [k, t.shape])));
+    expect(sorted(hfShapes('hf-gpt1', shapes, program))).toEqual(sorted([...hf].map(([k, t]) => [k, t.shape])));
     writeFileSync(`${dir}/weights.safetensors`, encodeSafetensors(hf));
     writeFileSync(`${dir}/batch.safetensors`, encodeSafetensors(new Map([['tokens', { shape: [dims.batch, dims.seq], data: tokens }], ['targets', { shape: [dims.batch, dims.seq], data: targets }]])));
     writeFileSync(`${dir}/config.json`, JSON.stringify({ heads: 4, eps: 1e-5 }));
