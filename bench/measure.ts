@@ -33,6 +33,13 @@ export async function measure(name: string, step: () => number | Promise<number>
   return { name, ms: times[Math.floor(times.length / 2)], best: times[0], first, last };
 }
 
+/** Warm-up repetitions of the 512³ matmul, ours and jax-js's alike. jax-js's two-worker
+ *  product takes ≈ 6.0 ms for its first 15–20 calls and ≈ 5.2 ms after (two runs of 60
+ *  calls on a quiet machine; not V8's move from baseline to optimized Wasm code — with
+ *  `node --no-liftoff` it speeds up the same way), so two warm-up calls measured it ≈ 15%
+ *  slow and flattered our ratio. Ours runs at its final speed from the first call. */
+export const MATMUL_WARMUP = 20;
+
 /** Prints rows of measurements (a peer that failed to run is undefined, and left out) at the
  *  median and at the best repetition, then the ratio of each peer to ours, how many times
  *  faster ours is: medians to medians, then best to best. */

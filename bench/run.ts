@@ -23,7 +23,7 @@ import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { BERT_MINI, GPT_MINI } from './configs.ts';
 import { kernelProgram } from './kernel-program.ts';
-import { jaxChild, measure, printTable, randomIds, type Measured } from './measure.ts';
+import { jaxChild, MATMUL_WARMUP, measure, printTable, randomIds, type Measured } from './measure.ts';
 import { tfjsStep } from './peers/tfjs-gpt.ts';
 import { generationBench } from './generation.ts';
 
@@ -76,7 +76,7 @@ for (const [layout, attrs] of [['a·b', {}], ['a·bᵀ', { tb: true }], ['aᵀ·
     const ex = await Executor.create(program, source, {}, { threads });
     ex.input('x0').set(Float32Array.from({ length: N * N }, () => Math.random() - 0.5));
     ex.input('x1').set(Float32Array.from({ length: N * N }, () => Math.random() - 0.5));
-    mm.push(await measure(`tfm wasm ${layout}, ${threads} thread${threads > 1 ? 's' : ''}`, () => ex.forward(), 20));
+    mm.push(await measure(`tfm wasm ${layout}, ${threads} thread${threads > 1 ? 's' : ''}`, () => ex.forward(), 20, MATMUL_WARMUP));
     ex.close();
   }
 }

@@ -3,7 +3,7 @@
 // forward) or `gen:<model>:<batch>` (generation: prefill, then decode steps). jax-js chooses worker threads once, when its backend starts, so 1 and 2 threads
 // need separate processes. Prints one JSON line: { name, ms, first, last }.
 import { installWebWorkers } from './web-worker.ts';
-import { measure } from '../measure.ts';
+import { MATMUL_WARMUP, measure } from '../measure.ts';
 
 const [task, threadsArg, repsArg] = process.argv.slice(2);
 const threads = Number(threadsArg);
@@ -29,7 +29,7 @@ if (task === 'gpt') {
     const c = mm(a.ref, b.ref);
     const d = await c.data();
     return d[0];
-  }, reps);
+  }, reps, MATMUL_WARMUP);
 } else if (task === 'bert') {
   const { jaxBertForward } = await import('./jax-bert.ts');
   const { BERT_MINI } = await import('../configs.ts');

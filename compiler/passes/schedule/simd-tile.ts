@@ -11,7 +11,12 @@
 // column tiles are the outer loop: the slice of Y one column tile reads is first packed into
 // a contiguous panel in scratch (packPanel), which stays in L1 while all 16 row tiles of the
 // block use it. 4 × 8 is the largest tile V8 keeps in registers: 5 × 8, 6 × 8 or p unrolled
-// by two (13+ live vectors) measured 2–5× slower.
+// by two (13+ live vectors) measured 2–5× slower. V8's optimizing compiler issues all of a
+// step's loads (the broadcasts of X included) before its multiply-adds — its machine code
+// (`node --print-wasm-code`) shows it — so each row of the tile costs a register for its
+// operand on top of its two accumulators, and 5 × 8 already spills on x64's 16 vector
+// registers. With V8's instruction scheduler on (`--turbo-instruction-scheduling`, off by
+// default) p unrolled by two stops spilling but runs no faster than 4 × 8.
 // Edges (rows past the last whole tile, columns past the last whole tile, p past the last
 // whole vector) run as scalar dot products. The epilogue runs per element, as written by
 // the builder. Contractions of any other layout keep the scalar 4×4 register tile.
