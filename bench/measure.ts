@@ -2,8 +2,8 @@
 // Numbers from a shared, noisy machine: warm-up runs are dropped, the median is reported,
 // and beside it the fastest repetition. Noise on a shared machine only ever adds time, so the
 // best-of ratio is the one a loaded machine cannot flatter: where a peer's repetitions
-// scatter (jax-js's 2-worker matmul alternates between two speeds), the two ratios differ,
-// and a goal is robust only when both meet it.
+// scatter (a peer still warming up — see MATMUL_WARMUP — or both sides on lavapipe), the two
+// ratios differ, and a goal is robust only when both meet it.
 import { spawnSync } from 'node:child_process';
 
 export interface Measured {
