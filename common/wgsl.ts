@@ -27,10 +27,22 @@ export interface WgslPhase {
   workgroup: number;
 }
 
+/** The shape of the texture a buffer is read through (WgslDispatch `texture`): its floats,
+ *  four to an rgba32float texel, fill rows of TEXTURE_WIDTH texels, TEXTURE_ROWS rows to a
+ *  layer of a texture_2d_array, in order; texel t is at (t % TEXTURE_WIDTH, (t / TEXTURE_WIDTH)
+ *  % TEXTURE_ROWS) of layer t / (TEXTURE_WIDTH · TEXTURE_ROWS). Powers of two (the shader
+ *  splits a texel index with masks and shifts), within WebGPU's default limits (8,192 texels
+ *  a side, 256 layers): a layer holds 64 M floats, a texture 16 G — more than any storage
+ *  binding, so that a buffer a kernel could bind it can also read through a texture. */
+export const TEXTURE_WIDTH = 2048;
+export const TEXTURE_ROWS = 8192;
+
 export interface WgslDispatch {
   /** Binding k is buffer k; after them, when there are any dims or scalars, a uniform of the
-   *  dims (i32, in order) then the scalars (f32, in order), 4 bytes each. */
-  buffers: { name: string; t: DType; access: 'read' | 'write' | 'readwrite' }[];
+   *  dims (i32, in order) then the scalars (f32, in order), 4 bytes each. A buffer with
+   *  `texture` is bound as a texture_2d_array<f32> (rgba32float, TEXTURE_WIDTH) that
+   *  the runtime fills from the buffer before each call. */
+  buffers: { name: string; t: DType; access: 'read' | 'write' | 'readwrite'; texture?: true }[];
   dims: string[];
   scalars: string[];
   /** The dispatches of one call, in order (each sees what the previous ones wrote). */

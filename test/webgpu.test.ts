@@ -9,11 +9,12 @@ import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
-import { parseWgsl } from '../common/wgsl.ts';
+import { KERNEL_MARKER, parseWgsl, PRELUDE_MARKER, TEXTURE_ROWS, TEXTURE_WIDTH } from '../common/wgsl.ts';
 import { Executor } from '../runtime/executor.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { GpuExecutor } from '../runtime/webgpu/executor.ts';
 import { prepareKernel } from '../runtime/webgpu/kernel.ts';
+import { bufferTexture, deviceBuffer, encodeCopies } from '../runtime/webgpu/pipeline.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { randn, randomInputs, randomParams } from './support/random.ts';
 import { l2, relErr } from './support/compare.ts';
@@ -146,11 +147,79 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
     expect(code('attention')).toMatch(/let (ld\d+): vec4<f32> = q\[\(qo\) \/ 4\];[^]*for \(var j[^]*dot_v1 \+= \1 \* k\[\(ko\) \/ 4\];/);
     // The key row of the by-keys pass too, before its loops over queries.
     expect(code('attention_grad')).toMatch(/let ld\d+: vec4<f32> = k\[\(ko\) \/ 4\];\s+[^]*for \(var qi/);
-    // Matmul tiles read four floats at a time: a·bᵀ along the contraction, a·b along Y's columns.
-    expect(code('matmul')).toContain('let a0: vec4<f32> = a[(i0 * 512 + p) / 4];');
-    expect(code('matmul_epilogue')).toMatch(/let b0_1: vec4<f32> = b\[\(p \* 512 \+ \(j0 \+ 4\)\) \/ 4\];/);
+    // Matmul tiles read their operands through textures, a texel (four floats) at a time:
+    // a·bᵀ both along the contraction, a·b X along it and Y along its columns.
+    expect(code('matmul')).toMatch(/var a: texture_2d_array<f32>;[^]*var b: texture_2d_array<f32>;/);
+    expect(code('matmul')).toContain('let a0: vec4<f32> = tfm_fetch(a, (i0 * 512 + p) / 4);');
+    expect(code('matmul_epilogue')).toMatch(/let a0: vec4<f32> = tfm_fetch\(a, \(i0 \* \d+ \+ p\) \/ 4\);/);
+    expect(code('matmul_epilogue')).toMatch(/let b0_1: vec4<f32> = tfm_fetch\(b, \(p \* 512 \+ \(j0 \+ 4\)\) \/ 4\);/);
+    // Through a texture only what the kernel reads a whole texel at a time: the a·bᵀ over the
+    // logits' 65 characters reads rows of both four at a time unaligned, so both stay storage.
+    const textures = (k: { code: string; dispatch: { buffers: { name: string; texture?: true }[] } }) => k.dispatch.buffers.filter((b) => b.texture).map((b) => b.name);
+    expect(of('matmul').filter((k) => k.code.includes('(i0 * 512 + p)')).map(textures)).toEqual([['a', 'b']]);
+    expect(of('matmul').filter((k) => k.code.includes('(j0 * 65 + p)')).map(textures)).toEqual([[]]);
+    expect(code('matmul')).toMatch(/var<storage, read> b: array<vec4<f32>>;[^]*let b1: vec4<f32> = vec4<f32>\(b\[/);
     // The accumulators stay scalar (a vector loop would hold 64 vec4 more).
     expect(code('matmul')).not.toMatch(/var c0_0: vec4/);
+  });
+
+  it('copies a buffer into the texture it is read through texel by texel: whole layers, then rows, then the last texels (a small layout)', async () => {
+    const { device } = await gpu();
+    // 16 texels (the fewest whose row is a multiple of 256 bytes, as copies require) a row, 2 rows
+    // a layer: 64 floats a row, 128 a layer.
+    const layout = { width: 16, rows: 2 };
+    // A part of a texel, one texel, a part of a row, a row, a layer, two layers and a row and
+    // five texels and a part, three layers.
+    for (const floats of [3, 4, 61, 64, 128, 343, 384]) {
+      const data = Float32Array.from({ length: floats }, () => Math.random() + 1);
+      const at = 256; // a region that does not start the buffer, as a parameter's
+      const buf = deviceBuffer(device, at + 4 * floats);
+      device.queue.writeBuffer(buf, at, data);
+      const copy = bufferTexture(device, 'copy-test', buf, at, floats, layout);
+      const { width, height, depthOrArrayLayers: layers } = copy.texture;
+      const back = device.createBuffer({ size: 256 * height * layers, usage: 0x01 | 0x08 }); // MAP_READ | COPY_DST
+      const enc = device.createCommandEncoder();
+      encodeCopies(enc, [copy]);
+      enc.copyTextureToBuffer({ texture: copy.texture }, { buffer: back, bytesPerRow: 256, rowsPerImage: height }, [width, height, layers]);
+      device.queue.submit([enc.finish()]);
+      await back.mapAsync(1);
+      const got = new Float32Array(back.getMappedRange().slice(0));
+      back.unmap();
+      for (const b of [back, buf]) b.destroy();
+      copy.texture.destroy();
+      expect(layers).toBe(Math.ceil(Math.ceil(floats / 4) / 32));
+      for (let e = 0; e < floats; e++) {
+        const t = e >> 2;
+        const [x, y, l] = [t % 16, Math.floor(t / 16) % 2, Math.floor(t / 32)];
+        expect(got[((l * height + y) * 256 + x * 16) / 4 + (e & 3)], `${floats} floats: element ${e}`).toBe(data[e]);
+      }
+    }
+  });
+
+  it('finds texel t of a texture where the copies put it, past the first layer too (tfm_texel, common/wgsl.ts)', async () => {
+    const g = compile(checkFiles(['specs/gpt_tiny.tfm']).models[0], TARGETS.webgpu);
+    const text = g.files['kernels.wgsl'] as string;
+    const prelude = text.slice(text.indexOf(PRELUDE_MARKER), text.indexOf(`\n${KERNEL_MARKER}`));
+    const layer = TEXTURE_WIDTH * TEXTURE_ROWS;
+    const ts = Int32Array.from([0, 1, TEXTURE_WIDTH - 1, TEXTURE_WIDTH, layer - 1, layer, 3 * layer + 5 * TEXTURE_WIDTH + 7, 2 ** 31 - 1, ...Array.from({ length: 8 }, () => Math.floor(Math.random() * 2 ** 31))]);
+    const code = `${prelude}
+@group(0) @binding(0) var<storage, read> ts: array<i32>;
+@group(0) @binding(1) var<storage, read_write> at: array<i32>;
+@compute @workgroup_size(1)
+fn main() {
+  for (var n = 0; n < ${ts.length}; n += 1) {
+    let c = tfm_texel(ts[n]);
+    at[3 * n] = c.x;
+    at[3 * n + 1] = c.y;
+    at[3 * n + 2] = c.z;
+  }
+}`;
+    const k = { name: 'texel', code, dispatch: { buffers: [{ name: 'ts', t: 'i32' as const, access: 'read' as const }, { name: 'at', t: 'i32' as const, access: 'write' as const }], dims: [], scalars: [], phases: [{ entry: 'main', mode: 'single' as const, invocations: 1, workgroup: 1 }] } };
+    const run = await prepareKernel(await gpu(), k, [ts, 3 * ts.length], {});
+    const [, at] = await run.run();
+    run.destroy();
+    const want = [...ts].flatMap((t) => [t % TEXTURE_WIDTH, Math.floor(t / TEXTURE_WIDTH) % TEXTURE_ROWS, Math.floor(t / layer)]);
+    expect([...at]).toEqual(want);
   });
 
   it('a lost device is a coded error (TFM7003), not a crash or a wrong number', async () => {
@@ -227,6 +296,11 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
       const after = dev.paramArena;
       expect(relErr(after.map((w, k) => w - before[k]), cpu.paramArena.map((w, k) => w - before[k])), 'AdamW update').toBeLessThan(1e-4);
       expect(relErr(after, cpu.paramArena), 'updated weights').toBeLessThan(1e-6);
+      // A second forward pass reads the updated weights: a texture a matmul reads them through
+      // is copied again once the update has written them (and only then: pipeline.ts wrote).
+      const again = cpu.forward();
+      expect(Math.abs((await dev.forward()) - again) / Math.abs(again), 'loss after the update').toBeLessThan(1e-4);
+      expect(relErr(await dev.read('logits'), cpu.output('logits')), 'logits after the update').toBeLessThan(1e-4);
     } finally {
       dev.close();
     }

@@ -85,6 +85,10 @@ export interface Kernel {
    *  Only targets that provide them (the Wasm target: WASM_SCRATCH_BYTES per thread) run
    *  schedules that add them. */
   scratch?: { name: string; elems: number }[];
+  /** Read-only buffers a GPU target reads through a texture (set by gpu-tile.ts for the
+   *  operands of a tiled contraction; the WebGPU runtime copies each into a texture before
+   *  the call). Other targets ignore it. */
+  textures?: string[];
   body: KStmt[];
 }
 

@@ -12,7 +12,7 @@
 // moments across, and pull reads the device only when an update has run since.
 import { numel, OPT, type Program } from '../../common/program.ts';
 import { parseWgsl, type WgslKernel } from '../../common/wgsl.ts';
-import { deviceBuffer, encodeCall, kernelPipelines, kernelUniform, READBACK, whole16, workgroupCounts, type KernelPipelines } from './pipeline.ts';
+import { bufferTexture, deviceBuffer, encodeCall, encodeCopies, kernelPipelines, wrote, kernelUniform, READBACK, whole16, workgroupCounts, type KernelPipelines, type TextureCopy } from './pipeline.ts';
 import { TfmError } from '../../common/errors.ts';
 import type { AdamWSettings, ModelRunner } from '../executor.ts';
 import { gpuContext, type GpuContext } from './device.ts';
@@ -30,6 +30,10 @@ interface Call {
   bindGroup: GPUBindGroup;
   /** The uniform of dims and scalars, when the kernel has one (optimizer calls rewrite it). */
   uniform?: { buffer: GPUBuffer; data: ArrayBuffer; dims: number };
+  /** The buffers it reads through textures, copied into them before it runs. */
+  copies: TextureCopy[];
+  /** The buffers it writes (pipeline.ts `wrote`). */
+  writes: GPUBuffer[];
   name: string;
   /** Its index for onKernel: the program step, or steps.length + the optimizer task (OPT). */
   index: number;
@@ -71,6 +75,9 @@ export class GpuExecutor implements ModelRunner {
   get kernelClock(): string | undefined {
     return this.gpu.timestamps ? 'device time between timestamp queries around each call' : undefined;
   }
+  /** The textures kernels read buffers through (pipeline.ts), by buffer and region; this
+   *  executor's own, even when its buffers are borrowed (withDims). */
+  private readonly textures = new Map<GPUBuffer, Map<string, TextureCopy>>();
   /** Timestamp readbacks of profiled submissions not yet reported. */
   private profiling: Promise<void>[] = [];
 
@@ -139,22 +146,35 @@ export class GpuExecutor implements ModelRunner {
       this.inputs.set(inp.name, { host: b.dtype === 'i32' ? new Int32Array(n) : new Float32Array(n), region: this.regions[inp.buffer] });
     }
 
-    const call = (name: string, regions: Region[], at: Record<string, number> = dims, index = -1): Call => {
+    const call = (name: string, regions: Region[], at: Record<string, number> = dims, index = -1, floats?: number[]): Call => {
       const k = kernels.get(name);
       if (!k) throw new Error(`kernels.wgsl has no kernel ${name}: regenerate it`);
       const d = k.dispatch;
       // Bound in whole 16-byte units, which every region has room for (arena regions start
       // at the storage-offset alignment, other buffers are sized in 16 bytes).
-      const entries: GPUBindGroupEntry[] = regions.map((r, n) => ({ binding: n, resource: { buffer: r.buffer, offset: r.offset, size: whole16(r.size) } }));
+      const copies: TextureCopy[] = [];
+      const entries: GPUBindGroupEntry[] = regions.map((r, n) => {
+        if (!d.buffers[n].texture) return { binding: n, resource: { buffer: r.buffer, offset: r.offset, size: whole16(r.size) } };
+        // One texture for each region read so (a weight read by the forward and the backward
+        // pass: one texture, copied once while the weight is unchanged).
+        const n4 = floats?.[n] ?? r.size / 4;
+        const key = `${r.offset}:${n4}`;
+        const mine = this.textures.get(r.buffer) ?? new Map<string, TextureCopy>();
+        this.textures.set(r.buffer, mine);
+        const copy = mine.get(key) ?? bufferTexture(device, `${name}.${d.buffers[n].name}`, r.buffer, r.offset, n4);
+        mine.set(key, copy);
+        copies.push(copy);
+        return { binding: n, resource: copy.texture.createView({ dimension: '2d-array' }) };
+      });
       checkAliasing(name, regions, d.buffers.map((b) => b.access !== 'read'));
       const u = kernelUniform(device, k, at);
       if (u) entries.push({ binding: regions.length, resource: { buffer: u.buffer } });
       const uniform = u && { ...u, dims: d.dims.length };
       const p = pipelines.get(name)!;
       const groups = workgroupCounts(device, k, at);
-      return { name, index, phases: p.pipelines.map((pipeline, n) => ({ pipeline, groups: groups[n] })), bindGroup: device.createBindGroup({ label: name, layout: p.layout, entries }), uniform };
+      return { name, index, phases: p.pipelines.map((pipeline, n) => ({ pipeline, groups: groups[n] })), bindGroup: device.createBindGroup({ label: name, layout: p.layout, entries }), uniform, copies, writes: regions.filter((_, n) => d.buffers[n].access !== 'read').map((r) => r.buffer) };
     };
-    this.calls = program.steps.map((s, index) => call(s.kernel, s.args.map((id) => this.regions[id]), dims, index));
+    this.calls = program.steps.map((s, index) => call(s.kernel, s.args.map((id) => this.regions[id]), dims, index, s.args.map((id) => count(program.buffers[id].shape))));
     const whole = (b: GPUBuffer) => this.whole(b);
     const a = this.arenas;
     const clip = this.clip();
@@ -271,6 +291,7 @@ export class GpuExecutor implements ModelRunner {
     const r = this.regions[id];
     if (data.byteLength > r.size) throw new Error(`${name}: ${data.byteLength} bytes do not fit its ${r.size}`);
     this.gpu.device.queue.writeBuffer(r.buffer, r.offset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    wrote(r.buffer);
   }
 
   /** Runs the forward pass and the loss; returns the loss. */
@@ -343,6 +364,8 @@ export class GpuExecutor implements ModelRunner {
 
   /** Frees the device buffers (the device itself is shared by the process). */
   close(): void {
+    // The textures are this executor's own, even when its buffers are borrowed.
+    for (const byRegion of this.textures.values()) for (const t of byRegion.values()) t.texture.destroy();
     if (this.borrowed) return;
     for (const b of new Set([...this.regions.map((r) => r.buffer), ...Object.values(this.arenas)])) b.destroy();
   }
@@ -356,7 +379,10 @@ export class GpuExecutor implements ModelRunner {
   }
 
   private sendInputs(): void {
-    for (const { host, region } of this.inputs.values()) this.gpu.device.queue.writeBuffer(region.buffer, region.offset, host.buffer as ArrayBuffer, host.byteOffset, host.byteLength);
+    for (const { host, region } of this.inputs.values()) {
+      this.gpu.device.queue.writeBuffer(region.buffer, region.offset, host.buffer as ArrayBuffer, host.byteOffset, host.byteLength);
+      wrote(region.buffer);
+    }
   }
 
   /** The whole of an arena (the optimizer's binding: every parameter and the gaps). */
@@ -379,6 +405,7 @@ export class GpuExecutor implements ModelRunner {
       const h = this.paramSlice(host, k).slice();
       this.gpu.device.queue.writeBuffer(arena, 4 * this.deviceOffsets[k], h.buffer, 0, h.byteLength);
     });
+    wrote(arena);
   }
 
   private setScalars(c: Call, scalars: number[]): void {
@@ -392,18 +419,31 @@ export class GpuExecutor implements ModelRunner {
     const device = this.gpu.device;
     const enc = device.createCommandEncoder();
     const profile = this.onKernel && this.gpu.timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 * calls.length }) : undefined;
-    const encode = (pass: GPUComputePassEncoder, c: Call) => encodeCall(pass, c.bindGroup, c.phases);
+    const encode = (pass: GPUComputePassEncoder, c: Call) => {
+      encodeCall(pass, c.bindGroup, c.phases);
+      for (const b of c.writes) wrote(b);
+    };
     if (profile) {
-      // One pass per call, its start and end time-stamped.
+      // One pass per call, its start and end time-stamped (its texture copies before it).
       calls.forEach((c, n) => {
+        encodeCopies(enc, c.copies);
         const pass = enc.beginComputePass({ timestampWrites: { querySet: profile, beginningOfPassWriteIndex: 2 * n, endOfPassWriteIndex: 2 * n + 1 } });
         encode(pass, c);
         pass.end();
       });
     } else {
-      const pass = enc.beginComputePass();
-      for (const c of calls) encode(pass, c);
-      pass.end();
+      // One pass, broken where a call's texture copies must come between dispatches.
+      let pass: GPUComputePassEncoder | undefined;
+      for (const c of calls) {
+        if (c.copies.length) {
+          pass?.end();
+          pass = undefined;
+          encodeCopies(enc, c.copies);
+        }
+        pass ??= enc.beginComputePass();
+        encode(pass, c);
+      }
+      pass?.end();
     }
     after?.(enc);
     let times: GPUBuffer | undefined;

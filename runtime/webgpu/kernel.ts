@@ -2,7 +2,7 @@
 // float64 reference, and the benchmark to time one. Write-only buffers are poisoned with NaN
 // first, so that an element the kernel fails to write shows.
 import type { WgslKernel } from '../../common/wgsl.ts';
-import { deviceBuffer, encodeCall, kernelPipelines, kernelUniform, READBACK, whole16, workgroupCounts } from './pipeline.ts';
+import { bufferTexture, deviceBuffer, encodeCall, encodeCopies, kernelPipelines, kernelUniform, READBACK, whole16, workgroupCounts } from './pipeline.ts';
 import type { GpuContext } from './device.ts';
 
 type Data = Float32Array | Int32Array;
@@ -28,7 +28,12 @@ export async function prepareKernel(gpu: GpuContext, k: WgslKernel, data: (Data 
     device.queue.writeBuffer(buf, 0, init.buffer, init.byteOffset, init.byteLength);
     return { buf, len, t: d.buffers[n].t };
   });
-  const entries: GPUBindGroupEntry[] = buffers.map((b, n) => ({ binding: n, resource: { buffer: b.buf, offset: 0, size: whole16(4 * b.len) } }));
+  // A buffer read through a texture is copied into it before every run of the kernel.
+  const copies = buffers.flatMap((b, n) => (d.buffers[n].texture ? [{ n, copy: bufferTexture(device, `${k.name}.${d.buffers[n].name}`, b.buf, 0, b.len) }] : []));
+  const entries: GPUBindGroupEntry[] = buffers.map((b, n) => {
+    const t = copies.find((c) => c.n === n);
+    return { binding: n, resource: t ? t.copy.texture.createView({ dimension: '2d-array' }) : { buffer: b.buf, offset: 0, size: whole16(4 * b.len) } };
+  });
   const uniform = kernelUniform(device, k, dims, scalars);
   if (uniform) entries.push({ binding: buffers.length, resource: { buffer: uniform.buffer } });
   const bindGroup = device.createBindGroup({ layout, entries });
@@ -37,6 +42,7 @@ export async function prepareKernel(gpu: GpuContext, k: WgslKernel, data: (Data 
   return {
     async run(times = 1) {
       const enc = device.createCommandEncoder();
+      encodeCopies(enc, copies.map((c) => c.copy));
       const pass = enc.beginComputePass();
       for (let t = 0; t < times; t++) encodeCall(pass, bindGroup, phases);
       pass.end();
@@ -58,6 +64,7 @@ export async function prepareKernel(gpu: GpuContext, k: WgslKernel, data: (Data 
     },
     destroy() {
       for (const b of buffers) b.buf.destroy();
+      for (const c of copies) c.copy.texture.destroy();
       uniform?.buffer.destroy();
     },
   };

@@ -4,7 +4,7 @@
 // and bindings a phase leaves unused stay in it; the uniform's contents; device buffers; and
 // the dispatches of one call. The shader module is checked first: a compilation error or
 // warning is TFM7002, before any dispatch.
-import { evalHostExpr, type WgslKernel } from '../../common/wgsl.ts';
+import { evalHostExpr, TEXTURE_ROWS, TEXTURE_WIDTH, type WgslKernel } from '../../common/wgsl.ts';
 import { TfmError } from '../../common/errors.ts';
 
 export interface KernelPipelines {
@@ -43,6 +43,63 @@ export function kernelUniform(device: GPUDevice, k: WgslKernel, dims: Record<str
   return { buffer, data };
 }
 
+/** What a buffer read through a texture (WgslDispatch `texture`) is copied into before each
+ *  call: an rgba32float texture_2d_array in common/wgsl.ts's layout, enough for `floats`. */
+export interface TextureCopy {
+  texture: GPUTexture;
+  /** The source: a buffer, the byte offset (a multiple of 16) and the floats to copy. */
+  buffer: GPUBuffer;
+  offset: number;
+  floats: number;
+  /** Texels a row and rows a layer (the shaders': TEXTURE_WIDTH, TEXTURE_ROWS). */
+  width: number;
+  rows: number;
+  /** The source buffer's version (`wrote`) when it was last copied: a copy is skipped while
+   *  the buffer has not been written since (the weights of a decoder, between tokens). */
+  copied?: number;
+}
+
+/** How many times each device buffer has been written, by a dispatch or from the host, in
+ *  the order the queue will run them: whoever writes one says so (`wrote`), and a texture
+ *  copied from it since is current. One count for the process, since executors for other dims
+ *  (GpuExecutor.withDims) share their owner's buffers. */
+const versions = new WeakMap<GPUBuffer, number>();
+
+export function wrote(buffer: GPUBuffer): void {
+  versions.set(buffer, (versions.get(buffer) ?? 0) + 1);
+}
+
+/** The texture `floats` floats of `buffer` from byte `offset` are read through (`layout`:
+ *  other than the shaders' only to test the copies on small textures). */
+export function bufferTexture(device: GPUDevice, label: string, buffer: GPUBuffer, offset: number, floats: number, layout = { width: TEXTURE_WIDTH, rows: TEXTURE_ROWS }): TextureCopy {
+  const rows = Math.ceil(Math.max(1, Math.ceil(floats / 4)) / layout.width);
+  const layers = Math.ceil(rows / layout.rows);
+  if (offset % 16) throw new Error(`internal: ${label} starts at byte ${offset}, not a multiple of 16`);
+  // TEXTURE_BINDING | COPY_DST, and COPY_SRC to read it back in tests
+  const texture = device.createTexture({ label, size: [layout.width, Math.min(rows, layout.rows), layers], format: 'rgba32float', usage: 0x04 | 0x02 | 0x01 });
+  return { texture, buffer, offset, floats, ...layout };
+}
+
+/** Encodes the copies of a call's textures whose buffers were written since their last copy:
+ *  whole layers, then whole rows of the last, then the last row's texels. */
+export function encodeCopies(enc: GPUCommandEncoder, copies: TextureCopy[]): void {
+  for (const c of copies) {
+    const version = versions.get(c.buffer) ?? 0;
+    if (c.copied === version) continue;
+    c.copied = version;
+    const row = c.width * 16;
+    const texels = Math.max(1, Math.ceil(c.floats / 4));
+    const rows = Math.floor(texels / c.width);
+    const layers = Math.floor(rows / c.rows);
+    const lastRows = rows - layers * c.rows;
+    const rest = texels - rows * c.width;
+    const src = (at: number) => ({ buffer: c.buffer, offset: c.offset + at * row, bytesPerRow: row, rowsPerImage: c.rows });
+    if (layers) enc.copyBufferToTexture(src(0), { texture: c.texture }, [c.width, c.rows, layers]);
+    if (lastRows) enc.copyBufferToTexture(src(layers * c.rows), { texture: c.texture, origin: [0, 0, layers] }, [c.width, lastRows, 1]);
+    if (rest) enc.copyBufferToTexture(src(rows), { texture: c.texture, origin: [0, lastRows, layers] }, [rest, 1, 1]);
+  }
+}
+
 /** Encodes one call of a kernel: its bind group, then each phase that has work, in order. */
 export function encodeCall(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, phases: { pipeline: GPUComputePipeline; groups: [number, number] }[]): void {
   pass.setBindGroup(0, bindGroup);
@@ -61,7 +118,9 @@ export async function kernelPipelines(device: GPUDevice, k: WgslKernel): Promise
     throw new TfmError('TFM7002', `kernel ${k.name} does not compile on this device:\n${lines.join('\n')}`);
   }
   const d = k.dispatch;
-  const entries: GPUBindGroupLayoutEntry[] = d.buffers.map((b, n) => ({ binding: n, visibility: COMPUTE, buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' } }));
+  const entries: GPUBindGroupLayoutEntry[] = d.buffers.map((b, n) =>
+    b.texture ? { binding: n, visibility: COMPUTE, texture: { sampleType: 'unfilterable-float', viewDimension: '2d-array' } } : { binding: n, visibility: COMPUTE, buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' } },
+  );
   if (d.dims.length + d.scalars.length > 0) entries.push({ binding: d.buffers.length, visibility: COMPUTE, buffer: { type: 'uniform' } });
   const layout = device.createBindGroupLayout({ label: k.name, entries });
   const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });

@@ -9,22 +9,36 @@
 // Lavapipe runs every non-uniform load as a loop over its SIMD lanes, so what counts there is
 // loads per multiply-add, 2/T: the WebGPU target uses T = 8 (GPT-mini's matmuls 1.4× faster
 // than at T = 4), and reads operands four contiguous floats at a time where it can (below).
+// With `textures` (the WebGPU target) it also names the operands it reads that way in
+// Kernel.textures, for the renderer to read through textures: lavapipe fetches a texel with
+// vector gathers instead of a loop over lanes (render.ts texturesOf says which qualify).
 import { add, bin, call, i, if_, lane, let_, loop, matchContraction, mul, set, sub, v, vload, type Contraction, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 import { stride } from './vectorize.ts';
 import { contractionParts } from './register-tile.ts';
 
-export function gpuTile(T = 4) {
-  return (k: Kernel): Kernel => ({ ...k, body: k.body.flatMap((s) => {
-    const c = matchContraction(s);
-    return c ? tile(c, T) : [s];
-  }) });
+/** With `textures`, the operands are read through textures (Kernel.textures), both four
+ *  floats at a time wherever they are contiguous (see tile). */
+export function gpuTile(T = 4, opts: { textures?: boolean } = {}) {
+  return (k: Kernel): Kernel => {
+    const textures = new Set(k.textures);
+    const body = k.body.flatMap((s) => {
+      const c = matchContraction(s);
+      if (!c) return [s];
+      const t = tile(c, T, !!opts.textures);
+      for (const b of t.textures) textures.add(b);
+      return t.body;
+    });
+    const read = new Set(k.buffers.filter((b) => b.access === 'read' && b.t === 'f32').map((b) => b.name));
+    const tex = [...textures].filter((b) => read.has(b));
+    return { ...k, body, ...(tex.length ? { textures: tex } : {}) };
+  };
 }
 
 /** How a tile reads an operand: four floats along the contraction (p), four along the
  *  tile's rows or columns, or one at a time. */
 type Way = 'p' | 'lines' | 'scalar';
 
-function tile(c: Contraction, T: number): KStmt[] {
+function tile(c: Contraction, T: number, textures: boolean): { body: KStmt[]; textures: string[] } {
   const R = [...Array(T).keys()];
   const { X, Y, put } = contractionParts(c);
   const row = (a: number) => add(v('i0'), i(a));
@@ -48,8 +62,17 @@ function tile(c: Contraction, T: number): KStmt[] {
   const probeY = Y(v('tfm_p'), v('tfm_c'));
   const xLines = probeX.k === 'load' && T % 4 === 0 && c.M.k === 'num' && c.M.v % 4 === 0 && stride(probeX.idx, 'tfm_r') === 1;
   const yLines = probeY.k === 'load' && T % 4 === 0 && c.N % 4 === 0 && stride(probeY.idx, 'tfm_c') === 1;
-  const xWay: Way = xLines ? 'lines' : probeX.k === 'load' && !yLines && stride(probeX.idx, 'tfm_p') === 1 ? 'p' : 'scalar';
-  const yWay: Way = yLines ? 'lines' : probeY.k === 'load' && !xLines && stride(probeY.idx, 'tfm_p') === 1 ? 'p' : 'scalar';
+  // Through a texture (textures), a texel is four floats: both operands go four at a time
+  // wherever they can, p unrolled or not (on lavapipe, which gathers texels with vector
+  // instructions, a 512³ a·b runs 8.3 → 11–13 GFLOP/s, copies into the textures included).
+  // Only where p steps from texel to texel: a P that is a multiple of 4.
+  const texP = textures && c.P.k === 'num' && c.P.v % 4 === 0;
+  const xWay: Way = xLines ? 'lines' : probeX.k === 'load' && (texP || !yLines) && stride(probeX.idx, 'tfm_p') === 1 ? 'p' : 'scalar';
+  const yWay: Way = yLines ? 'lines' : probeY.k === 'load' && (texP || !xLines) && stride(probeY.idx, 'tfm_p') === 1 ? 'p' : 'scalar';
+  // Only where p goes four at a time: aᵀ·b, both operands along the tile's rows and columns,
+  // was slower through textures on lavapipe (GPT-mini's three: 159 → 195 ms a step), a·b and
+  // a·bᵀ faster (369 → 289).
+  const viaTexture = textures && (xWay === 'p' || yWay === 'p') ? [...(xWay !== 'scalar' && probeX.k === 'load' ? [probeX.buf] : []), ...(yWay !== 'scalar' && probeY.k === 'load' ? [probeY.buf] : [])] : [];
   const vec = (e: KExpr): KExpr => (e.k === 'load' ? vload(e.buf, e.idx) : e);
   const rowGroup = (g: number): KExpr => (g === 0 ? v('i0') : call('min', row(4 * g), sub(c.M, i(4))));
   const colGroup = (g: number): KExpr => (g === 0 || c.N % T === 0 ? col(4 * g) : call('min', col(4 * g), i(c.N - 4)));
@@ -68,7 +91,9 @@ function tile(c: Contraction, T: number): KStmt[] {
   const steps: KStmt[] =
     xWay !== 'p' && yWay !== 'p'
       ? [loop('p', c.P, step(xWay, yWay))]
-      : [let_('pEnd', c.P.k === 'num' ? i(c.P.v - (c.P.v % 4)) : sub(c.P, bin('%', c.P, i(4))), 'i32'), { k: 'for', v: 'p', from: i(0), to: v('pEnd'), step: 4, body: step(xWay, yWay) }, loop('p', c.P, step('scalar', 'scalar'), false, v('pEnd'))];
+      : c.P.k === 'num' && c.P.v % 4 === 0
+        ? [{ k: 'for', v: 'p', from: i(0), to: c.P, step: 4, body: step(xWay, yWay) }]
+        : [let_('pEnd', c.P.k === 'num' ? i(c.P.v - (c.P.v % 4)) : sub(c.P, bin('%', c.P, i(4))), 'i32'), { k: 'for', v: 'p', from: i(0), to: v('pEnd'), step: 4, body: step(xWay, yWay) }, loop('p', c.P, step('scalar', 'scalar'), false, v('pEnd'))];
   const body: KStmt[] = [
     let_('i0', mul(v('it'), i(T)), 'i32'),
     let_('j0', mul(v('jt'), i(T)), 'i32'),
@@ -83,5 +108,5 @@ function tile(c: Contraction, T: number): KStmt[] {
     ),
   ];
   const ceil = (n: KExpr) => call('idiv', add(n, i(T - 1)), i(T));
-  return [loop('it', ceil(c.M), [loop('jt', i(Math.ceil(c.N / T)), body, true)], true)];
+  return { body: [loop('it', ceil(c.M), [loop('jt', i(Math.ceil(c.N / T)), body, true)], true)], textures: viaTexture };
 }

@@ -2,8 +2,8 @@
 // reviewable file, kernels.wgsl, that the runtime (runtime/webgpu/) splits into shader
 // modules. Its schedule sums a bias gradient's columns in parallel rather than its rows in
 // turn (column-sums.ts); tiles every contraction (matmul) into 8×8 register tiles, one per
-// invocation, reading its operands four floats at a time where they are contiguous
-// (gpu-tile.ts); keeps the short output rows an invocation builds in place (attention's) in
+// invocation, reading its operands through textures, four floats (a texel) at a time where
+// they are contiguous (gpu-tile.ts); keeps the short output rows an invocation builds in place (attention's) in
 // private arrays (privatize.ts); runs each invocation's reductions as loops, vectorizing the
 // short ones (head-dim and norm rows) into vec4<f32> arithmetic with four-float loads
 // (vectorize.ts, as the Wasm target does, with a GPU's options); and reads what a loop reads
@@ -11,7 +11,9 @@
 // to invocations and its top-level reductions to a workgroup tree (render.ts says which).
 //
 // Measured on lavapipe (GPT-mini, batch 16 × 64, ms per training step, one after another):
-// 4×4 tiles 1330; 8×8 1050; vec4 rows 910; vec4 matmul operands 835; hoisted loads 740.
+// 4×4 tiles 1330; 8×8 1050; vec4 rows 910; vec4 matmul operands 835; hoisted loads 740;
+// then, measured side by side with the commit before, the a·b and a·bᵀ operands read through
+// textures (aᵀ·b's were slower so) 710–747 → 616–678.
 // Larger tiles are a little faster still (10×10: 1000, 12×12: 990 before the rest) but their
 // shaders take twice as long to compile. On lavapipe every non-uniform load is a loop over
 // the SIMD lanes, so loads, not arithmetic, set the speed; on a GPU the same changes mean
@@ -30,7 +32,7 @@ export const webgpuTarget: Target = {
   description: 'WGSL compute shaders for WebGPU (Node via Dawn, or a browser)',
   // A GPU needs the attention backward's parallelism more than one pass over the scores.
   variants: ['attention-grad-by-keys'],
-  schedule: [columnSums(), gpuTile(8), privatize(), lowerReduce({ nested: true }), vectorize({ parallel: false, fns: new Set(['exp', 'sqrt', 'max', 'min']), scratch: true, maxReductions: 4 }), hoistLoads()],
+  schedule: [columnSums(), gpuTile(8, { textures: true }), privatize(), lowerReduce({ nested: true }), vectorize({ parallel: false, fns: new Set(['exp', 'sqrt', 'max', 'min']), scratch: true, maxReductions: 4 }), hoistLoads()],
   render: (kernels, ctx) => ({ 'kernels.wgsl': renderWgsl(kernels, ctx) }),
   review: (kernels, ctx) => new Map(kernels.map((k) => [k.name, renderKernel(k, ctx.sources)])),
 };

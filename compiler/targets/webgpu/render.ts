@@ -24,7 +24,7 @@
 // compilers may simplify (a + b) − a to b — Mesa's does — and WGSL cannot forbid it.) WGSL has no infinity literal (and lets implementations assume no infinities), so
 // −∞, the identity of max, is written as −FLT_MAX: max(−FLT_MAX, x) = x for every finite x.
 import { escapeInvisible } from '../../../common/text.ts';
-import { KERNEL_MARKER, PRELUDE_MARKER, type HostExpr, type WgslDispatch, type WgslPhase } from '../../../common/wgsl.ts';
+import { KERNEL_MARKER, PRELUDE_MARKER, TEXTURE_ROWS, TEXTURE_WIDTH, type HostExpr, type WgslDispatch, type WgslPhase } from '../../../common/wgsl.ts';
 import { spanAt, type SourceMap } from '../../../common/source.ts';
 import type { RenderContext } from '../target.ts';
 import { BIN_PRECEDENCE, declared, parallelNest, parallelSplit, typeOf, walkKernel, type ElemType, type KExpr, type Kernel, type KStmt, type KType, type ScalarType, type TypeEnv } from '../../codegen/kir.ts';
@@ -64,6 +64,18 @@ fn tfm_tanh(x: f32) -> f32 {
   }
   let y = 1.0f - 2.0f / (exp(2.0f * min(a, 10.0f)) + 1.0f);
   return select(y, -y, x < 0.0f);
+}
+
+// Where texel t of a buffer read through a texture is: x, y, layer (common/wgsl.ts).
+fn tfm_texel(t: i32) -> vec3i {
+  let row = t >> ${Math.log2(TEXTURE_WIDTH)}u;
+  return vec3i(t & ${TEXTURE_WIDTH - 1}, row & ${TEXTURE_ROWS - 1}, row >> ${Math.log2(TEXTURE_ROWS)}u);
+}
+
+// Texel t of a buffer read through a texture.
+fn tfm_fetch(x: texture_2d_array<f32>, t: i32) -> vec4<f32> {
+  let at = tfm_texel(t);
+  return textureLoad(x, at.xy, at.z, 0);
 }
 
 // The counter hash of dropout: a uniform in [0, 1) from (seed, salt, index), the same
@@ -170,9 +182,19 @@ export function phasesOf(k: Kernel): Phase[] {
   return phases;
 }
 
+/** The buffers of `k` read through textures: those its schedule asks for (Kernel.textures)
+ *  that it only ever reads four aligned floats at a time (a texel; a float or an unaligned
+ *  four would cost a whole texel's fetch each, slower than a storage load on lavapipe). */
+export function texturesOf(k: Kernel, aligned = alignedVectors(k)): Set<string> {
+  const wanted = new Set((k.textures ?? []).filter((b) => k.buffers.some((x) => x.name === b && x.access === 'read' && x.t === 'f32')));
+  walkKernel(k.body, { expr: (x) => void ((x.k === 'load' || (x.k === 'vload' && !aligned.loads.has(x))) && wanted.delete(x.buf)) });
+  return wanted;
+}
+
 /** How the runtime binds and dispatches a kernel (the JSON of its marker line). */
 export function dispatchOf(k: Kernel): WgslDispatch {
-  const buffers = k.buffers.map((b) => ({ name: b.name, t: b.t, access: b.access }));
+  const tex = texturesOf(k);
+  const buffers = k.buffers.map((b) => ({ name: b.name, t: b.t, access: b.access, ...(tex.has(b.name) ? { texture: true as const } : {}) }));
   const phases = phasesOf(k).map(({ entry, mode, invocations, workgroup }) => ({ entry, mode, invocations, workgroup }));
   return { buffers, dims: k.dims, scalars: k.scalars ?? [], phases };
 }
@@ -343,13 +365,16 @@ export function renderKernel(k: Kernel, sources?: SourceMap): string {
   // or stores, is an array of vec4<f32> (one load or store for four floats); its scalar
   // accesses pick a component.
   const vec4 = new Set([...k.buffers.filter((b) => b.access === 'read' && b.t === 'f32').map((b) => b.name), ...(k.scratch ?? []).map((x) => x.name)].filter((n) => aligned.buffers.has(n)));
-  k.buffers.forEach((b, n) => lines.push(`@group(0) @binding(${n}) var<storage, ${b.access === 'read' ? 'read' : 'read_write'}> ${ident(b.name)}: array<${vec4.has(b.name) ? 'vec4<f32>' : b.t}>;`));
+  // An operand of a tiled contraction is read through a texture (Kernel.textures): a GPU's
+  // texture path, and on lavapipe vector gathers instead of a loop over lanes per load.
+  const textures = texturesOf(k, aligned);
+  k.buffers.forEach((b, n) => lines.push(textures.has(b.name) ? `@group(0) @binding(${n}) var ${ident(b.name)}: texture_2d_array<f32>;` : `@group(0) @binding(${n}) var<storage, ${b.access === 'read' ? 'read' : 'read_write'}> ${ident(b.name)}: array<${vec4.has(b.name) ? 'vec4<f32>' : b.t}>;`));
   if (uniforms.length) lines.push(`@group(0) @binding(${k.buffers.length}) var<uniform> tfm_args: Args;`);
   // Scratch (kir.ts Kernel.scratch) is private to each invocation here: a function-scope array.
   const buffers = new Map([...k.buffers.map((b) => [b.name, b.t] as [string, ElemType]), ...(k.scratch ?? []).map((x) => [x.name, 'f32'] as [string, ElemType])]);
   const privateArrays = (k.scratch ?? []).map((x) => (vec4.has(x.name) ? `var ${ident(x.name)}: array<vec4<f32>, ${Math.ceil(x.elems / 4)}>;` : `var ${ident(x.name)}: array<f32, ${x.elems}>;`));
   for (const ph of phases) {
-    const r = new Renderer({ buffers, vars: new Map<string, KType>() }, privateArrays, { loads: aligned.loads, stores: aligned.stores, vec4 });
+    const r = new Renderer({ buffers, vars: new Map<string, KType>() }, privateArrays, { loads: aligned.loads, stores: aligned.stores, vec4, textures });
     if (ph.mode === 'grid') renderGrid(r, ph, lines);
     else if (ph.mode === 'tree') renderTree(r, ph, lines);
     else {
@@ -441,7 +466,7 @@ class Renderer {
     readonly prologue: string[] = [],
     /** Vector loads and stores whose index is a multiple of 4, and the buffers declared as
      *  vec4 arrays. */
-    private readonly vectors: { loads: Set<KExpr>; stores: Set<KStmt>; vec4: Set<string> },
+    private readonly vectors: { loads: Set<KExpr>; stores: Set<KStmt>; vec4: Set<string>; textures: Set<string> },
   ) {}
 
   private fresh = 0;
@@ -585,6 +610,7 @@ class Renderer {
       case 'arg':
         return `tfm_args.${ident(e.name)}`;
       case 'load':
+        if (this.vectors.textures.has(e.buf)) return `tfm_fetch(${ident(e.buf)}, (${this.expr(e.idx)}) / 4)[(${this.expr(e.idx)}) % 4]`;
         return this.vectors.vec4.has(e.buf) ? `${ident(e.buf)}[(${this.expr(e.idx)}) / 4][(${this.expr(e.idx)}) % 4]` : `${ident(e.buf)}[${this.expr(e.idx)}]`;
       case 'neg':
         return `-${e.a.k === 'var' || e.a.k === 'load' || e.a.k === 'call' || e.a.k === 'dim' || e.a.k === 'arg' ? this.expr(e.a) : `(${this.expr(e.a)})`}`;
@@ -614,6 +640,7 @@ class Renderer {
       case 'select':
         return `select(${this.expr(e.b)}, ${this.expr(e.a)}, ${this.expr(e.c)})`;
       case 'vload': {
+        if (this.vectors.loads.has(e) && this.vectors.textures.has(e.buf)) return `tfm_fetch(${ident(e.buf)}, ${quarter(this.expr(e.idx), e.idx)})`;
         if (this.vectors.loads.has(e) && this.vectors.vec4.has(e.buf)) return `${ident(e.buf)}[${quarter(this.expr(e.idx), e.idx)}]`;
         return `vec4<f32>(${[0, 1, 2, 3].map((c) => this.expr({ k: 'load', buf: e.buf, idx: offset(e.idx, c) })).join(', ')})`;
       }
