@@ -3,8 +3,8 @@
 // modules. Its schedule sums a bias gradient's columns in parallel rather than its rows in
 // turn (column-sums.ts); tiles every contraction (matmul) into 8×8 register tiles, one per
 // invocation, reading its operands through textures, four floats (a texel) at a time where
-// they are contiguous (gpu-tile.ts); keeps the short output rows an invocation builds in place (attention's) in
-// private arrays (privatize.ts); runs each invocation's reductions as loops, vectorizing the
+// they are contiguous (gpu-tile.ts); keeps the short output rows an invocation builds in
+// place (attention's) in private arrays (privatize.ts); runs each invocation's reductions as loops, vectorizing the
 // short ones (head-dim and norm rows) into vec4<f32> arithmetic with four-float loads
 // (vectorize.ts, as the Wasm target does, with a GPU's options); and reads what a loop reads
 // unchanged once, before it (hoist-loads.ts). The renderer maps each kernel's parallel loops
