@@ -222,6 +222,41 @@ fn main() {
     expect([...at]).toEqual(want);
   });
 
+  it('profiled (one pass per call, texture copies between) it computes what it computes unprofiled, and reports each call once', async () => {
+    const r = checkFiles(['specs/gpt_tiny.tfm']);
+    const m = r.models[0];
+    const g = compile(m, TARGETS.webgpu, r.program.sources);
+    const dims = { batch: 2, seq: 8 };
+    const { graph } = lowerModel(m);
+    const inputs = randomInputs(graph, dims, { vocab: 65 });
+    const context = await gpu();
+    const [plain, profiled] = await Promise.all([0, 1].map(() => GpuExecutor.create(g.program, g.files['kernels.wgsl'] as string, dims, { gpu: context })));
+    if (!profiled.kernelClock) return; // an adapter without timestamp queries has no profile
+    const calls: number[] = [];
+    profiled.onKernel = (k) => calls.push(k);
+    try {
+      // Twice, with new weights the second time (copied into the textures again).
+      for (const round of [0, 1]) {
+        for (const [name, data] of randomParams(graph, dims)) for (const ex of [plain, profiled]) ex.param(name).set(data);
+        for (const ex of [plain, profiled]) {
+          ex.push();
+          for (const [name, data] of inputs) ex.input(name).set(data);
+        }
+        const loss = await plain.forward();
+        expect(await profiled.forward(), `round ${round}`).toBe(loss);
+        expect([...(await profiled.read('logits'))]).toEqual([...(await plain.read('logits'))]);
+      }
+      await profiled.backward();
+      await profiled.pull();
+      const forward = g.program.steps.flatMap((s, k) => (s.phase === 'forward' ? [k] : []));
+      const backward = g.program.steps.flatMap((s, k) => (s.phase === 'backward' ? [k] : []));
+      expect(calls).toEqual([...forward, ...forward, ...backward]);
+    } finally {
+      plain.close();
+      profiled.close();
+    }
+  });
+
   it('a lost device is a coded error (TFM7003), not a crash or a wrong number', async () => {
     const own = await newGpuContext();
     const r = checkFiles(['specs/gpt_tiny.tfm']);
