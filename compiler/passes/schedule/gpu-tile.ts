@@ -10,8 +10,8 @@
 // loads per multiply-add, 2/T: the WebGPU target uses T = 8 (GPT-mini's matmuls 1.4× faster
 // than at T = 4), and reads operands four contiguous floats at a time where it can (below).
 // With `textures` (the WebGPU target) it also names the operands it reads that way in
-// Kernel.textures, for the renderer to read through textures: lavapipe fetches a texel with
-// vector gathers instead of a loop over lanes (render.ts texturesOf says which qualify).
+// Kernel.textures, for the renderer to read through textures: lavapipe fetches a texel for
+// all lanes without branches instead of looping over them (render.ts texturesOf says which).
 import { add, bin, call, i, if_, lane, let_, loop, matchContraction, mul, set, sub, v, vload, type Contraction, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 import { stride } from './vectorize.ts';
 import { contractionParts } from './register-tile.ts';
@@ -63,8 +63,8 @@ function tile(c: Contraction, T: number, textures: boolean): { body: KStmt[]; te
   const xLines = probeX.k === 'load' && T % 4 === 0 && c.M.k === 'num' && c.M.v % 4 === 0 && stride(probeX.idx, 'tfm_r') === 1;
   const yLines = probeY.k === 'load' && T % 4 === 0 && c.N % 4 === 0 && stride(probeY.idx, 'tfm_c') === 1;
   // Through a texture (textures), a texel is four floats: both operands go four at a time
-  // wherever they can, p unrolled or not (on lavapipe, which gathers texels with vector
-  // instructions, a 512³ a·b runs 8.3 → 11–13 GFLOP/s, copies into the textures included).
+  // wherever they can, p unrolled or not (on lavapipe, whose texel fetch has no branches,
+  // a 512³ a·b runs 8.3 → 11–13 GFLOP/s, copies into the textures included).
   // Only where p steps from texel to texel: a P that is a multiple of 4.
   const texP = textures && c.P.k === 'num' && c.P.v % 4 === 0;
   const xWay: Way = xLines ? 'lines' : probeX.k === 'load' && (texP || !yLines) && stride(probeX.idx, 'tfm_p') === 1 ? 'p' : 'scalar';

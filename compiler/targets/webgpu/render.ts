@@ -366,7 +366,8 @@ export function renderKernel(k: Kernel, sources?: SourceMap): string {
   // accesses pick a component.
   const vec4 = new Set([...k.buffers.filter((b) => b.access === 'read' && b.t === 'f32').map((b) => b.name), ...(k.scratch ?? []).map((x) => x.name)].filter((n) => aligned.buffers.has(n)));
   // An operand of a tiled contraction is read through a texture (Kernel.textures): a GPU's
-  // texture path, and on lavapipe vector gathers instead of a loop over lanes per load.
+  // texture path, and on lavapipe one branch-free 16-byte load per lane instead of a loop over
+  // the lanes with two branches per float.
   const textures = texturesOf(k, aligned);
   k.buffers.forEach((b, n) => lines.push(textures.has(b.name) ? `@group(0) @binding(${n}) var ${ident(b.name)}: texture_2d_array<f32>;` : `@group(0) @binding(${n}) var<storage, ${b.access === 'read' ? 'read' : 'read_write'}> ${ident(b.name)}: array<${vec4.has(b.name) ? 'vec4<f32>' : b.t}>;`));
   if (uniforms.length) lines.push(`@group(0) @binding(${k.buffers.length}) var<uniform> tfm_args: Args;`);
