@@ -192,8 +192,8 @@ export function texturesOf(k: Kernel, aligned = alignedVectors(k)): Set<string> 
 }
 
 /** How the runtime binds and dispatches a kernel (the JSON of its marker line). */
-export function dispatchOf(k: Kernel): WgslDispatch {
-  const tex = texturesOf(k);
+export function dispatchOf(k: Kernel, aligned = alignedVectors(k)): WgslDispatch {
+  const tex = texturesOf(k, aligned);
   const buffers = k.buffers.map((b) => ({ name: b.name, t: b.t, access: b.access, ...(tex.has(b.name) ? { texture: true as const } : {}) }));
   const phases = phasesOf(k).map(({ entry, mode, invocations, workgroup }) => ({ entry, mode, invocations, workgroup }));
   return { buffers, dims: k.dims, scalars: k.scalars ?? [], phases };
@@ -353,14 +353,14 @@ const WGSL_TYPE: Record<KType, string> = { f32: 'f32', f64: 'f32', i32: 'i32', f
 /** One kernel's section of kernels.wgsl: its marker, comments, bindings and entry points. */
 export function renderKernel(k: Kernel, sources?: SourceMap): string {
   const phases = phasesOf(k);
-  const lines: string[] = [`${KERNEL_MARKER}${k.name} ${JSON.stringify(dispatchOf(k))}`];
+  const aligned = alignedVectors(k);
+  const lines: string[] = [`${KERNEL_MARKER}${k.name} ${JSON.stringify(dispatchOf(k, aligned))}`];
   for (const l of k.doc.split('\n')) lines.push(`// ${commentText(l)}`);
   const at = spanAt(k.span, sources);
   if (at) lines.push(`// From ${commentText(at)}.`);
   if (phases.length > 1) lines.push(`// ${phases.length} dispatches in order: ${phases.map((p) => `${p.entry} (${p.mode === 'grid' ? `one invocation per point of ${p.domain.map((l) => l.v).join(' × ')}` : 'one invocation'})`).join(', then ')}.`);
   const uniforms = [...k.dims.map((d) => `${ident(d)}: i32`), ...(k.scalars ?? []).map((s) => `${ident(s)}: f32`)];
   if (uniforms.length) lines.push(`struct Args { ${uniforms.join(', ')} }`);
-  const aligned = alignedVectors(k);
   // A read-only buffer with aligned vector loads, and a private row with aligned vector loads
   // or stores, is an array of vec4<f32> (one load or store for four floats); its scalar
   // accesses pick a component.
