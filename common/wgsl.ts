@@ -6,7 +6,7 @@
 //
 // whose JSON (WgslDispatch) says how to bind and dispatch it. A kernel's shader module is the
 // prelude followed by its section.
-import type { DType } from './program.ts';
+import { numel, type DType, type Program } from './program.ts';
 
 export const KERNEL_MARKER = '// ==== kernel ';
 export const PRELUDE_MARKER = '// ==== prelude';
@@ -36,6 +36,37 @@ export interface WgslPhase {
  *  binding, so that a buffer a kernel could bind it can also read through a texture. */
 export const TEXTURE_WIDTH = 2048;
 export const TEXTURE_ROWS = 8192;
+
+/** The extent [texels a row, rows, layers] of the texture that holds `floats` floats laid out
+ *  as TEXTURE_WIDTH / TEXTURE_ROWS say (`layout`: other than the shaders' only in tests):
+ *  whole rows, and whole layers once there is more than one. */
+export function textureExtent(floats: number, layout = { width: TEXTURE_WIDTH, rows: TEXTURE_ROWS }): [number, number, number] {
+  const rows = Math.ceil(Math.max(1, Math.ceil(floats / 4)) / layout.width);
+  return [layout.width, Math.min(rows, layout.rows), Math.ceil(rows / layout.rows)];
+}
+
+/** Bytes of the textures a WebGPU executor of `program` allocates at `dims`, beside its
+ *  buffers: one rgba32float texture per region some kernel reads through one (a parameter,
+ *  a gradient, a memory-plan slot holding a buffer of a given size, or a buffer of its own),
+ *  as runtime/webgpu/executor.ts keys them. */
+export function textureBytes(program: Program, kernels: Map<string, WgslKernel>, dims: Record<string, number>): number {
+  const seen = new Map<string, number>();
+  for (const s of program.steps) {
+    const d = kernels.get(s.kernel)?.dispatch;
+    if (!d) continue;
+    s.args.forEach((id, n) => {
+      if (!d.buffers[n]?.texture) return;
+      const floats = numel(program.buffers[id].shape, dims);
+      const pk = program.params.findIndex((p) => p.buffer === id);
+      const gk = program.params.findIndex((p) => p.grad === id);
+      const slot = program.memory.assignment[id];
+      const key = pk >= 0 ? `p${pk}` : gk >= 0 ? `g${gk}` : slot !== undefined ? `s${slot}:${floats}` : `b${id}`;
+      const [w, h, l] = textureExtent(floats);
+      seen.set(key, w * h * l * 16);
+    });
+  }
+  return [...seen.values()].reduce((a, b) => a + b, 0);
+}
 
 export interface WgslDispatch {
   /** Binding k is buffer k; after them, when there are any dims or scalars, a uniform of the

@@ -9,7 +9,7 @@ import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
-import { KERNEL_MARKER, parseWgsl, PRELUDE_MARKER, TEXTURE_ROWS, TEXTURE_WIDTH } from '../common/wgsl.ts';
+import { KERNEL_MARKER, parseWgsl, PRELUDE_MARKER, TEXTURE_ROWS, TEXTURE_WIDTH, textureBytes } from '../common/wgsl.ts';
 import { Executor } from '../runtime/executor.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { GpuExecutor } from '../runtime/webgpu/executor.ts';
@@ -254,6 +254,28 @@ fn main() {
     } finally {
       plain.close();
       profiled.close();
+    }
+  });
+
+  it.each(['specs/gpt_tiny.tfm', 'specs/bert_tiny.tfm', 'specs/t5_tiny.tfm'])('the texture memory tfm compile reports for %s (textureBytes) is what an executor allocates, training and inference', async (file) => {
+    const r = checkFiles([file]);
+    const context = await gpu();
+    for (const m of r.models) {
+      for (const train of [true, false]) {
+        const g = compile(m, TARGETS.webgpu, r.program.sources, { train });
+        const wgsl = g.files['kernels.wgsl'] as string;
+        // Large enough that textures differ in size (a row holds 8,192 floats).
+        const dims = { batch: 8, seq: 64, src_seq: 64, tgt_seq: 32, picks: 10 };
+        const ex = await GpuExecutor.create(g.program, wgsl, dims, { gpu: context });
+        try {
+          const textures = [...(ex as unknown as { textures: Map<unknown, Map<string, { texture: GPUTexture }>> }).textures.values()].flatMap((byRegion) => [...byRegion.values()]);
+          const allocated = textures.reduce((a, t) => a + t.texture.width * t.texture.height * t.texture.depthOrArrayLayers * 16, 0);
+          expect(textures.length, `${m.model.name} train ${train}`).toBeGreaterThan(0);
+          expect(textureBytes(g.program, parseWgsl(wgsl), dims), `${m.model.name} train ${train}`).toBe(allocated);
+        } finally {
+          ex.close();
+        }
+      }
     }
   });
 

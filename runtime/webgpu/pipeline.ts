@@ -4,7 +4,7 @@
 // and bindings a phase leaves unused stay in it; the uniform's contents; device buffers; and
 // the dispatches of one call. The shader module is checked first: a compilation error or
 // warning is TFM7002, before any dispatch.
-import { evalHostExpr, TEXTURE_ROWS, TEXTURE_WIDTH, type WgslKernel } from '../../common/wgsl.ts';
+import { evalHostExpr, textureExtent, TEXTURE_ROWS, TEXTURE_WIDTH, type WgslKernel } from '../../common/wgsl.ts';
 import { TfmError } from '../../common/errors.ts';
 
 export interface KernelPipelines {
@@ -72,11 +72,9 @@ export function wrote(buffer: GPUBuffer): void {
 /** The texture `floats` floats of `buffer` from byte `offset` are read through (`layout`:
  *  other than the shaders' only to test the copies on small textures). */
 export function bufferTexture(device: GPUDevice, label: string, buffer: GPUBuffer, offset: number, floats: number, layout = { width: TEXTURE_WIDTH, rows: TEXTURE_ROWS }): TextureCopy {
-  const rows = Math.ceil(Math.max(1, Math.ceil(floats / 4)) / layout.width);
-  const layers = Math.ceil(rows / layout.rows);
   if (offset % 16) throw new Error(`internal: ${label} starts at byte ${offset}, not a multiple of 16`);
   // TEXTURE_BINDING | COPY_DST, and COPY_SRC to read it back in tests
-  const texture = device.createTexture({ label, size: [layout.width, Math.min(rows, layout.rows), layers], format: 'rgba32float', usage: 0x04 | 0x02 | 0x01 });
+  const texture = device.createTexture({ label, size: textureExtent(floats, layout), format: 'rgba32float', usage: 0x04 | 0x02 | 0x01 });
   return { texture, buffer, offset, floats, ...layout };
 }
 
