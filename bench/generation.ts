@@ -1,4 +1,4 @@
-// The generation benchmark (section 5 of `npm run bench`; alone: `npx tsx bench/generation.ts`):
+// The generation benchmark (section 5 of `npm run bench`; alone: `node --import ./bin/tsx.mjs bench/generation.ts`):
 // prefill (the prompts in one pass, logits at every position) and decode (one token per row
 // per pass) with a key/value cache, for gpt_tiny and gpt2_small at batch 1 and 8 — ours on the
 // wasm target (2 threads; decode as a dims variant of the prefill executor) beside jax-js

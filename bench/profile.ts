@@ -1,6 +1,6 @@
 // Time per kernel of one GPT-mini training step (forward, backward, AdamW) on the wasm
 // target, on 1 and on 2 threads, summed by op over the layers: where a step's time goes.
-// `npx tsx bench/profile.ts [steps]` (default 6 measured steps after 3 warm-up steps; medians
+// `node --import ./bin/tsx.mjs bench/profile.ts [steps]` (default 6 measured steps after 3 warm-up steps; medians
 // of noisy machines are in `npm run bench`, this is for finding the next thing to speed up).
 // DIR=<folder> profiles another compiled gpt_tiny (e.g. one built before a change, for an A/B).
 import { Executor } from '../runtime/executor.ts';

@@ -102,7 +102,7 @@ const bert: Measured[] = [];
 bert.push(jaxChild('bert', 1, 3), jaxChild('bert', 2, 3));
 table(`BERT-mini forward (d ${BERT_MINI.d}, ${BERT_MINI.layers} layers, ${BERT_MINI.heads} heads, batch ${BERT_MINI.batch} × ${BERT_MINI.seq}, vocab ${BERT_MINI.vocab}), tokens to logits:`, bert, (m) => `${m.ms.toFixed(0)} ms`, bert[1]);
 
-// 5. Generation with a key/value cache (bench/generation.ts; alone: npx tsx bench/generation.ts).
+// 5. Generation with a key/value cache (bench/generation.ts; alone: node --import ./bin/tsx.mjs bench/generation.ts).
 await generationBench();
 
 // 4. Compile times.

@@ -2,7 +2,7 @@
 // Entry point of the `tfm` command. Runs the compiled bundle dist/tfm.mjs (`npm run build`,
 // run by `npm ci`) while it is newer than every TypeScript source; otherwise — a source was
 // edited since the last build, or there is no build — the sources themselves through tsx's
-// loader. Either way the same code runs; the bundle only starts faster.
+// loader (bin/tsx.mjs). Either way the same code runs; the bundle only starts faster.
 import { readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -31,8 +31,7 @@ function bundleIsFresh() {
 let main;
 if (bundleIsFresh()) ({ main } = await import(bundle));
 else {
-  const { register } = await import('tsx/esm/api');
-  register();
+  await import('./tsx.mjs');
   ({ main } = await import('../cli/main.ts'));
 }
 process.exitCode = await main(process.argv.slice(2));

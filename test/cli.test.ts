@@ -282,7 +282,7 @@ describe('the compiled bundle (npm run build)', () => {
       expect(built.status, built.stderr).toBe(0);
       const env = { ...process.env, NO_COLOR: '1' };
       const viaBundle = (args: string[]) => spawnSync(process.execPath, ['-e', `import(${JSON.stringify(resolve(outfile))}).then(async (m) => { process.exitCode = await m.main(${JSON.stringify(args)}); })`], { encoding: 'utf8', env });
-      const viaSource = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { encoding: 'utf8', env });
+      const viaSource = (args: string[]) => spawnSync(process.execPath, ['--import', './bin/tsx.mjs', 'cli/main.ts', ...args], { encoding: 'utf8', env });
       for (const args of [
         ['check', 'test/diagnostics/cases/TFM3002-kv-heads-and-matmul.tfm', 'test/diagnostics/cases/TFM3001-child-dims-break-parent-heads.tfm'],
         ['check', '--format', 'json', 'specs/*.tfm'],
