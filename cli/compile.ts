@@ -12,7 +12,6 @@ import { MissingKernel } from '../compiler/codegen/kernels.ts';
 import { lowerModel, LoweringError } from '../compiler/lower.ts';
 import { fuseKernels } from '../compiler/passes/fuse.ts';
 import { peakBytes } from '../compiler/passes/plan.ts';
-import { parseWgsl, textureBytes } from '../common/wgsl.ts';
 import { maxPicks } from '../runtime/text/mlm.ts';
 import { printGraph } from '../compiler/print.ts';
 import { TfmError } from '../common/errors.ts';
@@ -85,8 +84,7 @@ export async function compileCommand(files: string[], opts: { target: string; em
           const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
           const fused = Object.entries(compiled.fusions).map(([k, n]) => `${k} ×${n}`).join(', ');
           // WebGPU: the textures the matmuls read their operands through come beside the buffers.
-          const wgsl = compiled.files['kernels.wgsl'];
-          const textures = typeof wgsl === 'string' ? textureBytes(compiled.program, parseWgsl(wgsl), dims) : 0;
+          const textures = target.textureBytes?.(compiled.program, compiled.kernels, dims) ?? 0;
           const plus = textures ? ` + ${mb(textures)} of textures` : '';
           console.error(`${m.model.name}${what}: ${compiled.kernels.length} kernels, ${compiled.program.steps.length} steps (fused: ${fused || 'none'}); peak ${mb(peakBytes(compiled.program, compiled.program.memory, dims))}${plus} at batch 1, seq ${ctx} (${mb(peakBytes(compiled.program, undefined, dims))} without reuse) → ${written.join(', ')}`);
         }

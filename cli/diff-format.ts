@@ -86,6 +86,7 @@ function modelHuman(m: ModelDiff, d: SpecDiff, p: Paint): string[] {
   }
   out.push(`  FLOPs/token   ${delta(m.flopsPerToken[0], m.flopsPerToken[1], flops)}`);
   out.push(`  peak memory   ${delta(m.peakBytes[0], m.peakBytes[1], mib)}`);
+  if (m.textureBytes) out.push(`  textures      ${delta(m.textureBytes[0], m.textureBytes[1], mib)}`);
   out.push(`  kernels       ${delta(m.kernelCount[0], m.kernelCount[1], num)}`);
   out.push(`  steps         ${delta(m.steps.count[0], m.steps.count[1], num)}`);
   if (m.steps.added.length || m.steps.removed.length) {

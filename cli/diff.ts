@@ -89,6 +89,9 @@ export interface ModelDiff {
   flopsPerToken: [number, number];
   /** Peak bytes of one training step at batch 1 and the full context, with buffer reuse. */
   peakBytes: [number, number];
+  /** Bytes of the textures beside them (WebGPU: the matmuls read operands through textures);
+   *  only for a target that has them. */
+  textureBytes?: [number, number];
   /** Sections of program.json that differ beyond the kernel renames and moved spec lines. */
   programSections: string[];
 }
@@ -154,6 +157,7 @@ interface SideModel {
   review?: Map<string, string>;
   flops: number;
   peak: number;
+  textures?: number;
 }
 
 interface Compiled {
@@ -194,6 +198,7 @@ function compileModel(m: CheckedModel, target: Target, sources: SourceMap | unde
       review: sources ? target.review(c.kernels, { header: [], sources }) : undefined,
       flops: graphFlops(c.graph, dims) / tokens,
       peak: peakBytes(c.program, c.program.memory, dims),
+      textures: target.textureBytes?.(c.program, c.kernels, dims),
     };
   } catch (e) {
     if (e instanceof MissingKernel || e instanceof LoweringError) {
@@ -569,6 +574,7 @@ function diffModel(A: SideModel | undefined, B: SideModel | undefined, mapText: 
     kernelCount: [A?.kernels.size ?? 0, B?.kernels.size ?? 0],
     flopsPerToken: [A?.flops ?? 0, B?.flops ?? 0],
     peakBytes: [A?.peak ?? 0, B?.peak ?? 0],
+    ...(A?.textures !== undefined || B?.textures !== undefined ? { textureBytes: [A?.textures ?? 0, B?.textures ?? 0] as [number, number] } : {}),
     programSections,
   };
 }

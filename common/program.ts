@@ -95,6 +95,22 @@ export interface Program {
   inference?: boolean;
 }
 
+/** Where an executor keeps program buffer `id`: parameter k's or gradient k's place in the
+ *  parameter / gradient arena, a memory-plan slot, or storage of its own. The WebGPU executor
+ *  lays its regions out by it and `textureBytes` (common/wgsl.ts) keys the textures read
+ *  through them by it, so that the memory `tfm compile` reports is the memory an executor
+ *  allocates. */
+export type Storage = { kind: 'param'; k: number } | { kind: 'grad'; k: number } | { kind: 'slot'; slot: number } | { kind: 'own' };
+
+export function storageOf(program: Program, id: number): Storage {
+  const pk = program.params.findIndex((p) => p.buffer === id);
+  if (pk >= 0) return { kind: 'param', k: pk };
+  const gk = program.params.findIndex((p) => p.grad === id);
+  if (gk >= 0) return { kind: 'grad', k: gk };
+  const slot = program.memory.assignment[id];
+  return slot !== undefined ? { kind: 'slot', slot } : { kind: 'own' };
+}
+
 /** The optimizer's tasks, numbered after the program's steps (index steps.length + task) by
  *  every executor: in profiles (onKernel) and in the CPU executor's task list. */
 export const OPT = { gradNorm: 0, adamw: 1, gradNormAcc: 2, adamwAcc: 3, accumulate: 4 } as const;

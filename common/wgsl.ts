@@ -6,7 +6,7 @@
 //
 // whose JSON (WgslDispatch) says how to bind and dispatch it. A kernel's shader module is the
 // prelude followed by its section.
-import { numel, type DType, type Program } from './program.ts';
+import { numel, storageOf, type DType, type Program } from './program.ts';
 
 export const KERNEL_MARKER = '// ==== kernel ';
 export const PRELUDE_MARKER = '// ==== prelude';
@@ -47,20 +47,20 @@ export function textureExtent(floats: number, layout = { width: TEXTURE_WIDTH, r
 
 /** Bytes of the textures a WebGPU executor of `program` allocates at `dims`, beside its
  *  buffers: one rgba32float texture per region some kernel reads through one (a parameter,
- *  a gradient, a memory-plan slot holding a buffer of a given size, or a buffer of its own),
- *  as runtime/webgpu/executor.ts keys them. */
-export function textureBytes(program: Program, kernels: Map<string, WgslKernel>, dims: Record<string, number>): number {
+ *  a gradient, a memory-plan slot holding a buffer of a given size, or a buffer of its own:
+ *  `storageOf`), as runtime/webgpu/executor.ts keys them. */
+export function textureBytes(program: Program, dispatches: Map<string, WgslDispatch>, dims: Record<string, number>): number {
   const seen = new Map<string, number>();
   for (const s of program.steps) {
-    const d = kernels.get(s.kernel)?.dispatch;
+    const d = dispatches.get(s.kernel);
     if (!d) continue;
     s.args.forEach((id, n) => {
       if (!d.buffers[n]?.texture) return;
       const floats = numel(program.buffers[id].shape, dims);
-      const pk = program.params.findIndex((p) => p.buffer === id);
-      const gk = program.params.findIndex((p) => p.grad === id);
-      const slot = program.memory.assignment[id];
-      const key = pk >= 0 ? `p${pk}` : gk >= 0 ? `g${gk}` : slot !== undefined ? `s${slot}:${floats}` : `b${id}`;
+      // The executor keys a texture by its region and float count: a parameter's or a
+      // gradient's region is one size; a slot's region differs by the buffer's size.
+      const at = storageOf(program, id);
+      const key = at.kind === 'param' ? `p${at.k}` : at.kind === 'grad' ? `g${at.k}` : at.kind === 'slot' ? `s${at.slot}:${floats}` : `b${id}`;
       const [w, h, l] = textureExtent(floats);
       seen.set(key, w * h * l * 16);
     });

@@ -10,6 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { diffSides, diffSpecs, type SpecDiff } from '../cli/diff.ts';
 import { formatGithub, formatHuman } from '../cli/diff-format.ts';
 import { tfm } from './support/cli.ts';
+import { checkFiles } from '../compiler/check.ts';
+import { compile } from '../compiler/codegen/compile.ts';
+import { TARGETS } from '../compiler/targets/index.ts';
+import { nominalDims } from '../cli/compile.ts';
 import { DIFF_GOLDENS, goldenPath, renderDiffCase } from './diff/render-case.ts';
 
 const diff = (b: string, target = 'ts'): SpecDiff => diffSpecs({ ...diffSides(['test/diff/base.tfm', `test/diff/${b}.tfm`]), target });
@@ -73,6 +77,21 @@ describe('tfm diff', () => {
     for (const p of m.params.changes) expect(p.causes).toEqual([layers.id]);
     expect(m.flopsPerToken[1]).toBeGreaterThan(m.flopsPerToken[0]);
     expect(m.peakBytes[1]).toBeGreaterThan(m.peakBytes[0]);
+  });
+
+  it('on the WebGPU target the program section counts the textures beside the peak, as tfm compile does; other targets have none', () => {
+    const d = diff('layer', 'webgpu');
+    const [m] = d.models;
+    const own = (file: string) => {
+      const r = checkFiles([file]);
+      const c = compile(r.models[0], TARGETS.webgpu, r.program.sources);
+      return TARGETS.webgpu.textureBytes!(c.program, c.kernels, nominalDims(r.models[0]));
+    };
+    expect(m.textureBytes).toEqual([own('test/diff/base.tfm'), own('test/diff/layer.tfm')]);
+    // A third layer's weights are read through textures of their own.
+    expect(m.textureBytes![1]).toBeGreaterThan(m.textureBytes![0]);
+    expect(formatHuman(d)).toMatch(/^ {2}textures {6}\d/m);
+    expect(diff('layer', 'wasm').models[0].textureBytes).toBeUndefined();
   });
 
   it('two changes at once: each kernel is labelled with the one that changes it', () => {

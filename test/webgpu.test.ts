@@ -257,7 +257,7 @@ fn main() {
     }
   });
 
-  it.each(['specs/gpt_tiny.tfm', 'specs/bert_tiny.tfm', 'specs/t5_tiny.tfm'])('the texture memory tfm compile reports for %s (textureBytes) is what an executor allocates, training and inference', async (file) => {
+  it.each(['specs/gpt_tiny.tfm', 'specs/bert_tiny.tfm', 'specs/t5_tiny.tfm'])('the texture memory tfm compile and tfm diff report for %s (textureBytes) is what an executor allocates, training and inference', async (file) => {
     const r = checkFiles([file]);
     const context = await gpu();
     for (const m of r.models) {
@@ -271,7 +271,10 @@ fn main() {
           const textures = [...(ex as unknown as { textures: Map<unknown, Map<string, { texture: GPUTexture }>> }).textures.values()].flatMap((byRegion) => [...byRegion.values()]);
           const allocated = textures.reduce((a, t) => a + t.texture.width * t.texture.height * t.texture.depthOrArrayLayers * 16, 0);
           expect(textures.length, `${m.model.name} train ${train}`).toBeGreaterThan(0);
-          expect(textureBytes(g.program, parseWgsl(wgsl), dims), `${m.model.name} train ${train}`).toBe(allocated);
+          // From the scheduled kernels (what tfm compile and tfm diff report) and from the
+          // dispatches the generated file declares (what the runtime reads).
+          expect(TARGETS.webgpu.textureBytes!(g.program, g.kernels, dims), `${m.model.name} train ${train}`).toBe(allocated);
+          expect(textureBytes(g.program, new Map([...parseWgsl(wgsl)].map(([name, k]) => [name, k.dispatch])), dims), `${m.model.name} train ${train}`).toBe(allocated);
         } finally {
           ex.close();
         }

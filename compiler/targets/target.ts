@@ -6,6 +6,7 @@
 import type { SourceMap } from '../../common/source.ts';
 import type { Kernel } from '../codegen/kir.ts';
 import type { KernelVariant } from '../codegen/kernels.ts';
+import type { Program } from '../../common/program.ts';
 
 export interface RenderContext {
   /** Header lines for generated files: spec, compiler version. No timestamps or absolute paths. */
@@ -27,6 +28,10 @@ export interface Target {
   /** The readable code of each kernel as its generated file shows it (doc comment included),
    *  by kernel name: what `tfm diff` compares. */
   review(kernels: Kernel[], ctx: RenderContext): Map<string, string>;
+  /** Bytes an executor of the compiled program allocates at `dims` beside the program's
+   *  buffers, from the scheduled kernels (WebGPU: the textures its matmuls read operands
+   *  through); what `tfm compile` and `tfm diff` report beside the peak. None when absent. */
+  textureBytes?(program: Program, kernels: Kernel[], dims: Record<string, number>): number;
 }
 
 /** A kernel after a target's schedule passes, in order. */

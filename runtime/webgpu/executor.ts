@@ -10,7 +10,7 @@
 // gaps are zeros that the optimizer leaves at zero. On the host, `paramArena` is the CPU
 // layout (packed, program order), the one checkpoints use; push / pull move it and the Adam
 // moments across, and pull reads the device only when an update has run since.
-import { numel, OPT, type Program } from '../../common/program.ts';
+import { numel, OPT, storageOf, type Program } from '../../common/program.ts';
 import { parseWgsl, type WgslKernel } from '../../common/wgsl.ts';
 import { bufferTexture, deviceBuffer, encodeCall, encodeCopies, kernelPipelines, wrote, kernelUniform, READBACK, whole16, workgroupCounts, type KernelPipelines, type TextureCopy } from './pipeline.ts';
 import { TfmError } from '../../common/errors.ts';
@@ -132,12 +132,10 @@ export class GpuExecutor implements ModelRunner {
     this.regions = owner ? owner.regions : program.buffers.map((b) => {
       const bytes = 4 * count(b.shape);
       const size = Math.max(4, bytes);
-      const pk = program.params.findIndex((p) => p.buffer === b.id);
-      if (pk >= 0) return { buffer: this.arenas.params, offset: 4 * this.deviceOffsets[pk], size };
-      const gk = program.params.findIndex((p) => p.grad === b.id);
-      if (gk >= 0) return { buffer: this.arenas.grads, offset: 4 * this.deviceOffsets[gk], size };
-      const slot = program.memory.assignment[b.id];
-      if (slot !== undefined) return { buffer: slots[slot], offset: 0, size };
+      const at = storageOf(program, b.id);
+      if (at.kind === 'param') return { buffer: this.arenas.params, offset: 4 * this.deviceOffsets[at.k], size };
+      if (at.kind === 'grad') return { buffer: this.arenas.grads, offset: 4 * this.deviceOffsets[at.k], size };
+      if (at.kind === 'slot') return { buffer: slots[at.slot], offset: 0, size };
       return { buffer: make(bytes), offset: 0, size };
     });
     for (const inp of program.inputs) {

@@ -25,7 +25,8 @@ import { columnSums } from '../../passes/schedule/column-sums.ts';
 import { lowerReduce } from '../../passes/schedule/lower-reduce.ts';
 import { vectorize } from '../../passes/schedule/vectorize.ts';
 import { hoistLoads } from '../../passes/schedule/hoist-loads.ts';
-import { renderKernel, renderWgsl } from './render.ts';
+import { dispatchOf, renderKernel, renderWgsl } from './render.ts';
+import { textureBytes } from '../../../common/wgsl.ts';
 
 export const webgpuTarget: Target = {
   name: 'webgpu',
@@ -35,4 +36,5 @@ export const webgpuTarget: Target = {
   schedule: [columnSums(), gpuTile(8, { textures: true }), privatize(), lowerReduce({ nested: true }), vectorize({ parallel: false, fns: new Set(['exp', 'sqrt', 'max', 'min']), scratch: true, maxReductions: 4 }), hoistLoads()],
   render: (kernels, ctx) => ({ 'kernels.wgsl': renderWgsl(kernels, ctx) }),
   review: (kernels, ctx) => new Map(kernels.map((k) => [k.name, renderKernel(k, ctx.sources)])),
+  textureBytes: (program, kernels, dims) => textureBytes(program, new Map(kernels.map((k) => [k.name, dispatchOf(k)])), dims),
 };
