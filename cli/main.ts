@@ -11,7 +11,7 @@ import { renderGithub, renderJson, renderSarif } from '../compiler/render/machin
 import { SourceFile, SourceMap, type Span } from '../common/source.ts';
 import { readFileSync } from 'node:fs';
 import { COMPILER_VERSION } from '../compiler/version.ts';
-import { TARGET_ALIASES, TARGETS } from '../compiler/targets/index.ts';
+import { TARGET_ALIASES, TARGET_DESCRIPTIONS } from '../compiler/targets/names.ts';
 import { formatParams } from './params-table.ts';
 import { loadSource } from './lazy.ts';
 
@@ -153,7 +153,7 @@ Exit codes:
     .command('compile')
     .description('compile specs to kernels: writes generated/<model>/<target>/ (the target\'s code and program.json)')
     .argument('<files...>', 'spec files or globs')
-    .addOption(new Option('-t, --target <target>', `code generation target (${Object.entries(TARGETS).map(([k, t]) => `${k}: ${t.description}`).join('; ')}; cpu: the default CPU target, now ${TARGET_ALIASES.cpu}; torch: the forward pass and loss as a PyTorch module, model.py, for training with PyTorch)`).choices([...Object.keys(TARGETS), ...Object.keys(TARGET_ALIASES), 'torch']).default('cpu'))
+    .addOption(new Option('-t, --target <target>', `code generation target (${Object.entries(TARGET_DESCRIPTIONS).map(([k, d]) => `${k}: ${d}`).join('; ')}; cpu: the default CPU target, now ${TARGET_ALIASES.cpu}; torch: the forward pass and loss as a PyTorch module, model.py, for training with PyTorch)`).choices([...Object.keys(TARGET_DESCRIPTIONS), ...Object.keys(TARGET_ALIASES), 'torch']).default('cpu'))
     .addOption(new Option('--emit <what>', 'print instead of writing: the tensor IR, the kernel IR or the generated code (`ts`: the same as `code`)').choices(['ir', 'kernels', 'code', 'ts']))
     .addOption(new Option('--dump-after <pass>', 'print the tensor IR after a pass').choices(['lower', 'autodiff', 'fuse']))
     .option('-o, --out <dir>', 'output root', 'generated')
@@ -170,7 +170,7 @@ Exit codes:
     .description('what a spec change does to the generated code: kernels added, removed and changed (a unified diff of each, labelled with the spec change that causes it), then parameters, FLOPs per token, peak memory, kernel and step counts')
     .argument('<files...>', 'two specs (old, new), or one spec with --against <rev>')
     .option('--against <rev>', 'compare the spec with itself at a git revision (e.g. HEAD~1, origin/main)')
-    .addOption(new Option('-t, --target <target>', 'whose generated code to compare').choices([...Object.keys(TARGETS), ...Object.keys(TARGET_ALIASES)]).default('cpu'))
+    .addOption(new Option('-t, --target <target>', 'whose generated code to compare').choices([...Object.keys(TARGET_DESCRIPTIONS), ...Object.keys(TARGET_ALIASES)]).default('cpu'))
     .addOption(new Option('-f, --format <format>', 'human: for a terminal; json: for tools; github: workflow commands that annotate the changed spec lines of a pull request').choices(['human', 'json', 'github']).default('human'))
     .addHelpText(
       'after',
