@@ -42,4 +42,19 @@ describe('layering', () => {
     expect(imports('cli/driver.ts')).toContain('compiler/codegen/compile.ts');
     expect(imports('runtime/worker.mjs')).toContain('runtime/executor.ts');
   });
+
+  it('tsx\'s loader is registered through bin/tsx.mjs wherever the compiler may load, so that binaryen is never imported through it', () => {
+    // Through tsx's loader binaryen's 15 MB index.js took ~30 s to import (1.4 s natively);
+    // bin/tsx.mjs imports it natively first. The worker threads register tsx themselves: they
+    // run generated kernels with the runtime, which imports nothing from compiler/ (above).
+    const everything = ['bin', 'cli', 'common', 'compiler', 'grammar', 'runtime', 'scripts', 'bench', 'test'].flatMap((d) => files(d));
+    const registering = everything.filter((f) => /['"]tsx\/esm\/api['"]/.test(readFileSync(join(ROOT, f), 'utf8')));
+    expect(registering.sort()).toEqual(['bin/tsx.mjs', 'runtime/worker.mjs', 'scripts/fuzz/worker.mjs']);
+    // The TypeScript that imports binaryen (plain .mjs files such as bench/peak.mjs run natively).
+    const importsBinaryen = everything.filter((f) => f.endsWith('.ts') && /(from\s+|import\s*\(\s*)['"]binaryen['"]/.test(readFileSync(join(ROOT, f), 'utf8')));
+    expect(importsBinaryen).toEqual(['compiler/targets/wasm/render.ts']);
+    expect(readFileSync(join(ROOT, 'bin/tsx.mjs'), 'utf8')).toMatch(/^await import\('binaryen'\);\n(.*\n)?.*register\(\);/m);
+    const scripts = Object.values((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
+    expect(scripts.filter((c) => /(^|&&\s*)(npx\s+)?tsx\s/.test(c))).toEqual([]);
+  });
 });
