@@ -11,5 +11,5 @@ export const TARGET_DESCRIPTIONS = {
 export type TargetName = keyof typeof TARGET_DESCRIPTIONS;
 
 /** Aliases users may write: `cpu` is the fastest CPU target, WebAssembly SIMD (GPT-mini
- *  training ≈ 5× the TypeScript target in `npm run bench`). */
+ *  training ≈ 15× the TypeScript target in `npm run bench`). */
 export const TARGET_ALIASES: Record<string, TargetName> = { cpu: 'wasm' };
