@@ -36,7 +36,7 @@ describe('kernel IR types', () => {
   });
 
   // The builders' own IR, before any schedule: reductions still `reduce`, parallel loops nested.
-  const UNSCHEDULED: Target = { name: 'kir', description: 'the builders\' kernel IR', schedule: [], render: () => ({}), review: () => new Map() };
+  const UNSCHEDULED: Target = { name: 'kir', schedule: [], render: () => ({}), review: () => new Map() };
   it.each(SPECS)('every kernel of %s type-checks before any schedule (reductions and parallel loops as built)', (file) => {
     const r = checkFiles([file]);
     for (const m of r.models) for (const mode of modes(m)) for (const k of compile(m, UNSCHEDULED, undefined, mode).kernels) expect(checkKernel(k)).toEqual([]);

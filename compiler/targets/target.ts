@@ -17,7 +17,6 @@ export interface RenderContext {
 export interface Target {
   /** The name users write after `--target`, and the folder of its output under generated/<model>/. */
   name: string;
-  description: string;
   /** The kernel algorithms this target asks for where machines differ (kernels.ts
    *  KernelVariant); the builders' default otherwise. */
   variants?: KernelVariant[];

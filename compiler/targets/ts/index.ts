@@ -3,14 +3,12 @@
 // other reduction as an accumulator loop; the thread split of the parallel loop is rendered
 // as `part` / `parts` arguments.
 import type { Target } from '../target.ts';
-import { TARGET_DESCRIPTIONS } from '../names.ts';
 import { lowerReduce } from '../../passes/schedule/lower-reduce.ts';
 import { registerTile } from '../../passes/schedule/register-tile.ts';
 import { renderTs, reviewTs } from './render.ts';
 
 export const tsTarget: Target = {
   name: 'ts',
-  description: TARGET_DESCRIPTIONS.ts,
   schedule: [registerTile(4), lowerReduce()],
   render: (kernels, ctx) => ({ 'kernels.ts': renderTs(kernels, ctx) }),
   review: reviewTs,

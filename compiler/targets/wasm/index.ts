@@ -8,7 +8,6 @@
 // modules lower one to one (`tfm compile --emit code --target wasm` prints the full
 // WebAssembly text instead).
 import type { Target } from '../target.ts';
-import { TARGET_DESCRIPTIONS } from '../names.ts';
 import { renderWasm } from './render.ts';
 import { lowerReduce } from '../../passes/schedule/lower-reduce.ts';
 import { simdTile } from '../../passes/schedule/simd-tile.ts';
@@ -19,7 +18,6 @@ import { spanAt } from '../../../common/source.ts';
 
 export const wasmTarget: Target = {
   name: 'wasm',
-  description: TARGET_DESCRIPTIONS.wasm,
   schedule: [simdTile(), lowerReduce(), vectorize()],
   // What reviewers read: the scheduled kernel IR of each kernel (the binaries lower it one to one).
   review: (kernels, ctx) => new Map(kernels.map((k) => [k.name, printKernel(k, spanAt(k.span, ctx.sources))])),

@@ -19,7 +19,6 @@
 // the SIMD lanes, so loads, not arithmetic, set the speed; on a GPU the same changes mean
 // fewer load instructions and registers reused.
 import type { Target } from '../target.ts';
-import { TARGET_DESCRIPTIONS } from '../names.ts';
 import { gpuTile } from '../../passes/schedule/gpu-tile.ts';
 import { privatize } from '../../passes/schedule/privatize.ts';
 import { columnSums } from '../../passes/schedule/column-sums.ts';
@@ -31,7 +30,6 @@ import { textureBytes } from '../../../common/wgsl.ts';
 
 export const webgpuTarget: Target = {
   name: 'webgpu',
-  description: TARGET_DESCRIPTIONS.webgpu,
   // A GPU needs the attention backward's parallelism more than one pass over the scores.
   variants: ['attention-grad-by-keys'],
   schedule: [columnSums(), gpuTile(8, { textures: true }), privatize(), lowerReduce({ nested: true }), vectorize({ parallel: false, fns: new Set(['exp', 'sqrt', 'max', 'min']), scratch: true, maxReductions: 4 }), hoistLoads()],
